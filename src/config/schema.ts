@@ -1,0 +1,93 @@
+/**
+ * Configuration types and their defaults, in one place. `load.ts` turns YAML into these after
+ * applying defaults and validating every key; everything downstream reads only these types.
+ */
+
+export type IpProtocol = 'ip4' | 'ip6' | 'any';
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** Probe settings, chosen by name (`module`). A module named `default` always exists. */
+export interface ModuleConfig {
+  name: string;
+  /** Upper bound for one probe (DNS + connect + handshake), seconds. */
+  timeoutSeconds: number;
+  /** SNI to send; null → the target's host (no SNI for IP literals). */
+  serverName: string | null;
+  /** PEM file of trusted CAs; null → Node's system store. Also a source of issuers. */
+  caFile: string | null;
+  /** Contents of caFile, read at load time so probes do no file I/O. */
+  caPem: string | null;
+  clientCertFile: string | null;
+  clientKeyFile: string | null;
+  clientCertPem: string | null;
+  clientKeyPem: string | null;
+  minVersion: TlsVersion | null;
+  maxVersion: TlsVersion | null;
+  ipProtocol: IpProtocol;
+  /** Resolve the host and probe every address with the same SNI, one result per address. */
+  probeAllAddresses: boolean;
+  /** Allowed clock skew when judging thisUpdate/nextUpdate, seconds. */
+  clockSkewSeconds: number;
+}
+
+export interface TargetConfig {
+  /** `host:port` exactly as configured (the `target` label). */
+  target: string;
+  host: string;
+  port: number;
+  module: string;
+  serverName: string | null;
+  /** Extra labels added to every series of this target. */
+  labels: Record<string, string>;
+}
+
+export interface GlobalConfig {
+  /** At most this many probes in flight at once (p-limit bound). */
+  concurrency: number;
+  /** Results younger than this are reused by /metrics instead of probing again, seconds. */
+  minProbeIntervalSeconds: number;
+  /**
+   * Which `/probe?target=` values may be probed. Entries are `host:port` patterns with `*` wildcards
+   * (`*.example.com:443`, `*:443`) or CIDR ranges with an optional port (`10.0.0.0/8`, `10.0.0.0/8:443`).
+   * Empty → `/probe` refuses every target not listed in `targets`.
+   */
+  probeAllowlist: string[];
+}
+
+export interface Config {
+  global: GlobalConfig;
+  modules: Record<string, ModuleConfig>;
+  targets: TargetConfig[];
+  /** Where it came from, for messages; null for the built-in default. */
+  file: string | null;
+}
+
+export const DEFAULT_MODULE: Omit<ModuleConfig, 'name'> = {
+  timeoutSeconds: 10,
+  serverName: null,
+  caFile: null,
+  caPem: null,
+  clientCertFile: null,
+  clientKeyFile: null,
+  clientCertPem: null,
+  clientKeyPem: null,
+  minVersion: null,
+  maxVersion: null,
+  ipProtocol: 'any',
+  probeAllAddresses: false,
+  clockSkewSeconds: 300,
+};
+
+export const DEFAULT_GLOBAL: GlobalConfig = {
+  concurrency: 32,
+  minProbeIntervalSeconds: 15,
+  probeAllowlist: [],
+};
+
+export function defaultModule(name = 'default'): ModuleConfig {
+  return { name, ...DEFAULT_MODULE };
+}
+
+export function emptyConfig(): Config {
+  return { global: { ...DEFAULT_GLOBAL }, modules: { default: defaultModule() }, targets: [], file: null };
+}

@@ -1,0 +1,63 @@
+/**
+ * What one probe of one address reports. Plain, structured-clone-safe data (no class instances,
+ * no sockets), so probes can run in worker threads and results can be cached and compared.
+ */
+import type { CertificateFacts, OcspVerdict } from '../ocsp/types.js';
+
+/** Stable values of the `reason` label of `ocsp_probe_failure`. */
+export type FailureReason =
+  /** The name did not resolve (or not for the module's ip_protocol). */
+  | 'dns'
+  /** TCP connect refused, unreachable, reset before TLS. */
+  | 'connect'
+  /** The probe's deadline passed (DNS, connect or handshake). */
+  | 'timeout'
+  /** The TLS handshake failed (alert, protocol error, garbage from the peer). */
+  | 'tls'
+  /** The resolved address is not allowed (e.g. link-local metadata addresses). */
+  | 'blocked'
+  /** A bug in the exporter: reported, never thrown. */
+  | 'internal';
+
+export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'timeout', 'tls', 'blocked', 'internal'];
+
+export interface ProbeTarget {
+  /** As configured or requested: the `target` label. */
+  target: string;
+  host: string;
+  port: number;
+  module: string;
+  /** Overrides the module's server_name. */
+  serverName: string | null;
+  labels: Record<string, string>;
+}
+
+export interface StapleResult {
+  present: boolean;
+  sizeBytes: number;
+  /** Null when absent. */
+  verdict: OcspVerdict | null;
+  /** Where the issuer used for checking came from. */
+  issuerSource: 'chain' | 'ca_file' | null;
+}
+
+export interface ProbeResult {
+  target: string;
+  /** `ip:port` (`[v6]:port`) probed; `host:port` when DNS failed. */
+  address: string;
+  module: string;
+  serverName: string | null;
+  labels: Record<string, string>;
+  success: boolean;
+  failureReason: FailureReason | null;
+  /** Human-readable cause of failure, for logs and `check`. */
+  error: string | null;
+  durationSeconds: number;
+  /** Unix ms when the probe started. */
+  startedAtMs: number;
+  tls: { version: string; cipher: string } | null;
+  /** Chain validation against the module's trust; `verified=false` never hides the staple. */
+  chain: { verified: boolean; error: string | null; length: number } | null;
+  leaf: CertificateFacts | null;
+  staple: StapleResult | null;
+}
