@@ -1,0 +1,174 @@
+/**
+ * A probe: target + module + deadline → one result per probed address. Resolves the host, does
+ * the handshake(s), finds the leaf's issuer (presented chain first, then the module's CA file) and
+ * has the OCSP core judge the staple. It never throws and keeps no state between calls, apart from
+ * per-module caches of immutable things (TLS context, parsed CA file), so it can run anywhere,
+ * worker threads included.
+ */
+import { isIP } from 'node:net';
+import type { ModuleConfig } from '../config/schema.js';
+import { certificateFacts, findIssuer } from '../ocsp/cert.js';
+import { decodeCertificatesInput } from '../ocsp/input.js';
+import type { CertificateFacts } from '../ocsp/types.js';
+import { verifyOcspResponse } from '../ocsp/verify.js';
+import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from './resolve.js';
+import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
+import type { ProbeResult, ProbeTarget, StapleResult } from './types.js';
+
+export interface ProbeDeps {
+  lookup?: LookupFn;
+  /** Clock for judging the staple, Unix ms. */
+  now?: () => number;
+}
+
+const caCertificates = new WeakMap<ModuleConfig, Uint8Array[]>();
+
+function caCertificatesOf(module: ModuleConfig): Uint8Array[] {
+  let certs = caCertificates.get(module);
+  if (!certs) {
+    try {
+      certs = module.caPem ? decodeCertificatesInput(Buffer.from(module.caPem)) : [];
+    } catch {
+      certs = []; // config validation already rejected unreadable CA files
+    }
+    caCertificates.set(module, certs);
+  }
+  return certs;
+}
+
+/** The SNI a probe sends: target override, then module, then the host unless it is an IP literal. */
+export function serverNameFor(target: ProbeTarget, module: ModuleConfig): string | null {
+  return target.serverName ?? module.serverName ?? (isIP(target.host) ? null : target.host);
+}
+
+export async function probeTarget(
+  target: ProbeTarget,
+  module: ModuleConfig,
+  deadlineMs: number,
+  deps: ProbeDeps = {},
+): Promise<ProbeResult[]> {
+  const startedAtMs = Date.now();
+  const serverName = serverNameFor(target, module);
+  const base = {
+    target: target.target,
+    module: module.name,
+    serverName,
+    labels: target.labels,
+    startedAtMs,
+  };
+  try {
+    let addresses;
+    try {
+      addresses = await resolveAddresses(target.host, module.ipProtocol, module.probeAllAddresses, deadlineMs, deps.lookup ?? systemLookup);
+    } catch (error) {
+      const timedOut = error instanceof ResolveError && error.code === 'ERR_DNS_TIMEOUT';
+      return [
+        failed(base, formatAddress(target.host, target.port), timedOut ? 'timeout' : 'dns', messageOf(error), startedAtMs),
+      ];
+    }
+    return await Promise.all(
+      addresses.map(async ({ address }) => {
+        const addressStartedMs = Date.now();
+        const result = await handshake({
+          address,
+          port: target.port,
+          serverName,
+          secureContext: secureContextFor(module),
+          deadlineMs,
+        });
+        return judge(base, formatAddress(address, target.port), result, module, addressStartedMs, deps.now ?? Date.now);
+      }),
+    );
+  } catch (error) {
+    return [failed(base, formatAddress(target.host, target.port), 'internal', messageOf(error), startedAtMs)];
+  }
+}
+
+type ResultBase = Pick<ProbeResult, 'target' | 'module' | 'serverName' | 'labels' | 'startedAtMs'>;
+
+function failed(
+  base: ResultBase,
+  address: string,
+  reason: NonNullable<ProbeResult['failureReason']>,
+  error: string,
+  startedMs: number,
+): ProbeResult {
+  return {
+    ...base,
+    address,
+    success: false,
+    failureReason: reason,
+    error,
+    durationSeconds: (Date.now() - startedMs) / 1000,
+    tls: null,
+    chain: null,
+    leaf: null,
+    staple: null,
+  };
+}
+
+function judge(
+  base: ResultBase,
+  address: string,
+  result: HandshakeResult,
+  module: ModuleConfig,
+  startedMs: number,
+  now: () => number,
+): ProbeResult {
+  if (!result.ok) return failed(base, address, result.reason, result.error, startedMs);
+  const durationSeconds = (Date.now() - startedMs) / 1000;
+  const leafDer = result.chainDer[0] ?? null;
+  let leaf: CertificateFacts | null = null;
+  let leafError: string | null = null;
+  if (leafDer) {
+    try {
+      leaf = certificateFacts(leafDer);
+    } catch (error) {
+      leafError = `unreadable leaf certificate: ${messageOf(error)}`;
+    }
+  }
+
+  let issuerDer: Uint8Array | null = null;
+  let issuerSource: StapleResult['issuerSource'] = null;
+  if (leafDer && leaf) {
+    issuerDer = findIssuer(leafDer, result.chainDer.slice(1));
+    if (issuerDer) issuerSource = 'chain';
+    else {
+      issuerDer = findIssuer(leafDer, caCertificatesOf(module));
+      if (issuerDer) issuerSource = 'ca_file';
+    }
+  }
+
+  const staple: StapleResult = result.staple
+    ? {
+        present: true,
+        sizeBytes: result.staple.length,
+        verdict: verifyOcspResponse(result.staple, leaf ? leafDer : null, issuerDer, {
+          now: new Date(now()),
+          clockSkewSeconds: module.clockSkewSeconds,
+        }),
+        issuerSource,
+      }
+    : { present: false, sizeBytes: 0, verdict: null, issuerSource };
+
+  return {
+    ...base,
+    address,
+    success: true,
+    failureReason: null,
+    error: leafError,
+    durationSeconds,
+    tls: { version: result.protocol, cipher: result.cipher },
+    chain: {
+      verified: result.authorized,
+      error: result.authorizationError,
+      length: result.chainDer.length,
+    },
+    leaf,
+    staple,
+  };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
