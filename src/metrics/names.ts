@@ -1,0 +1,103 @@
+/**
+ * Every metric family the exporter exposes: name, help text and the labels it carries beyond the
+ * per-address ones (`target`, `address`, `module` and the target's configured extra labels).
+ * Dashboards, alert rules and the README table are written against these names, so they live in one
+ * place and change only deliberately. Units follow Prometheus conventions: seconds, bytes and
+ * `_timestamp_seconds` for points in time; `_info` gauges of value 1 carry descriptive labels.
+ */
+
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  /** Labels of this family besides the per-address labels (or all of them for exporter metrics). */
+  readonly labels: readonly string[];
+}
+
+function family(name: string, help: string, labels: readonly string[] = []): MetricFamily {
+  return { name, help, labels };
+}
+
+/** Labels every per-address series carries, before the target's configured extra labels. */
+export const ADDRESS_LABELS = ['target', 'address', 'module'] as const;
+
+/** Per-address families: one series (set) per probed address. */
+export const PROBE_METRICS = {
+  probeSuccess: family('ocsp_probe_success', 'Whether the TLS handshake with this address completed (1) or not (0).'),
+  probeDuration: family('ocsp_probe_duration_seconds', 'How long the probe of this address took (resolution, connect, handshake, verification).'),
+  probeTimestamp: family(
+    'ocsp_probe_timestamp_seconds',
+    'When the probe behind these series started (Unix time); older than the scrape when a fresh result was reused.',
+  ),
+  probeFailure: family(
+    'ocsp_probe_failure',
+    'Why the probe failed: 1 for the reason of a failed probe, 0 for every other reason (all 0 when it succeeded).',
+    ['reason'],
+  ),
+  tlsInfo: family('ocsp_tls_info', 'Negotiated TLS version and cipher suite; always 1.', ['version', 'cipher']),
+  chainVerified: family('ocsp_chain_verified', "Whether the presented chain verified against the module's trust store and the server name (1) or not (0)."),
+
+  staplePresent: family('ocsp_staple_present', 'Whether the server stapled an OCSP response (1) or not (0).'),
+  stapleSize: family('ocsp_staple_size_bytes', 'Size of the stapled OCSP response.'),
+  stapleValid: family(
+    'ocsp_staple_valid',
+    'Whether the staple is parsed, successful, signed by an authorised responder, about the served certificate and inside its validity window (1) or not (0).',
+  ),
+  stapleProblem: family('ocsp_staple_problem', 'A problem found in the staple; one series of value 1 per problem present.', ['problem']),
+  stapleCertStatus: family(
+    'ocsp_staple_cert_status',
+    'Certificate status the staple states: 1 for the stated status, 0 for the others.',
+    ['status'],
+  ),
+  stapleThisUpdate: family('ocsp_staple_this_update_timestamp_seconds', 'thisUpdate of the stapled response (Unix time).'),
+  stapleNextUpdate: family('ocsp_staple_next_update_timestamp_seconds', 'nextUpdate of the stapled response (Unix time); absent when the response has none.'),
+  stapleProducedAt: family('ocsp_staple_produced_at_timestamp_seconds', 'producedAt of the stapled response (Unix time).'),
+  stapleSecondsUntilNextUpdate: family(
+    'ocsp_staple_seconds_until_next_update',
+    "Seconds from the scrape until the staple's nextUpdate; negative once passed, absent without nextUpdate.",
+  ),
+  stapleAge: family('ocsp_staple_age_seconds', "Seconds from the staple's thisUpdate to the scrape."),
+  stapleValidity: family('ocsp_staple_validity_seconds', "Length of the staple's validity window (nextUpdate minus thisUpdate); absent without nextUpdate."),
+  stapleStale: family(
+    'ocsp_staple_stale',
+    "Whether the staple is older than half its validity window (1), the point by which a healthy server has refreshed it; absent without nextUpdate.",
+  ),
+
+  certRevoked: family(
+    'ocsp_cert_revoked',
+    'Whether a trustworthy source (a valid staple) says the certificate is revoked (1) or not (0); absent when there is none.',
+  ),
+  certRevocationTime: family('ocsp_cert_revocation_timestamp_seconds', 'When the certificate was revoked, according to a valid staple (Unix time).'),
+  certMustStaple: family('ocsp_cert_must_staple', 'Whether the certificate has the TLS Feature (Must-Staple) extension, RFC 7633 (1) or not (0).'),
+  certHasOcspUrl: family('ocsp_cert_has_ocsp_url', 'Whether the certificate names an OCSP responder in its AIA extension (1) or not (0).'),
+  certNotAfter: family('ocsp_cert_not_after_timestamp_seconds', 'notAfter of the served certificate (Unix time).'),
+  certInfo: family('ocsp_cert_info', 'Identity of the served certificate; always 1.', [
+    'subject',
+    'issuer',
+    'serial',
+    'fingerprint_sha256',
+    'ocsp_url',
+  ]),
+} as const satisfies Record<string, MetricFamily>;
+
+/** Families about the exporter itself, on /metrics only. */
+export const EXPORTER_METRICS = {
+  buildInfo: family('ocsp_exporter_build_info', 'Version of the exporter and of Node.js it runs on; always 1.', ['version', 'nodejs_version']),
+  configLastReloadSuccessful: family(
+    'ocsp_exporter_config_last_reload_successful',
+    'Whether the last configuration load or reload succeeded (1) or not (0); a failed reload keeps the last good configuration.',
+  ),
+  configLastReloadSuccessTimestamp: family(
+    'ocsp_exporter_config_last_reload_success_timestamp_seconds',
+    'When the configuration was last loaded successfully (Unix time).',
+  ),
+  targets: family('ocsp_exporter_targets', 'Number of static targets in the configuration.'),
+  sweepDuration: family('ocsp_exporter_sweep_duration_seconds', 'How long the last sweep over the static targets took.'),
+  sweepProbes: family(
+    'ocsp_exporter_sweep_probes',
+    'Targets in the last sweep by how their result was obtained: probed afresh or reused (younger than min_probe_interval).',
+    ['result'],
+  ),
+} as const satisfies Record<string, MetricFamily>;
+
+/** Status values of `ocsp_staple_cert_status`, always all three. */
+export const CERT_STATUSES = ['good', 'revoked', 'unknown'] as const;
