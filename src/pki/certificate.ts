@@ -177,6 +177,8 @@ export async function createCertificate(options: CertificateOptions): Promise<Is
   if (options.keys && options.keyKind && options.keyKind !== kind) {
     throw invalid(`keyKind ${options.keyKind} contradicts the given keys (${kind})`);
   }
+  // Export first: a key that cannot be written out as PKCS#8 is useless to a TLS server.
+  const keyPem = await exportPkcs8Pem(keys);
   const isCA = options.isCA ?? false;
   const notBefore = options.notBefore ?? new Date(Date.now() - HOUR_MS);
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + (isCA ? 3650 : 90) * DAY_MS);
@@ -255,7 +257,7 @@ export async function createCertificate(options: CertificateOptions): Promise<Is
   return {
     der,
     pem: pemEncode(der, 'CERTIFICATE'),
-    keyPem: await exportPkcs8Pem(keys),
+    keyPem,
     keys,
     kind,
     subject: options.commonName,
