@@ -1,0 +1,189 @@
+/**
+ * The sweep: every configured static target probed once, at most `concurrency` at a time, for one
+ * /metrics scrape. Pure orchestration, no HTTP and no sockets: results younger than
+ * `global.min_probe_interval` are reused per (target, module), scrapes that arrive while a sweep
+ * runs share it (single-flight, so N Prometheus replicas never cause N sweeps), and each probe's
+ * deadline is the earlier of the scrape's deadline and the module's timeout, so one dead target
+ * shows up as a timed-out probe instead of making the scrape itself time out.
+ */
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { Config, ModuleConfig, TargetConfig } from '../config/schema.js';
+import { formatAddress } from '../probe/resolve.js';
+import type { FailureReason, ProbeResult, ProbeTarget } from '../probe/types.js';
+
+/** Same shape as `probeTarget` with its deps bound: never throws, one result per address. */
+export type ProbeFn = (target: ProbeTarget, module: ModuleConfig, deadlineMs: number) => Promise<ProbeResult[]>;
+
+export interface SweeperOptions {
+  probe: ProbeFn;
+  /** Clock, Unix ms: ages of cached results, probe deadlines and the sweep duration. */
+  now: () => number;
+  /** Limiter to share with other probe callers (/probe); created from `concurrency` when absent. */
+  limit?: LimitFunction;
+  /** Used only when no `limit` is given. */
+  concurrency?: number;
+}
+
+export interface SweepStats {
+  startedAtMs: number;
+  durationSeconds: number;
+  /** Targets probed afresh in the sweep. */
+  probed: number;
+  /** Targets whose earlier result was reused. */
+  reused: number;
+}
+
+export interface Sweeper {
+  /**
+   * Results for every target of `config`, in config order (duplicates of a (target, module) pair
+   * reported once). `deadlineMs` is the Unix ms by which the scrape needs an answer; `Infinity`
+   * leaves each probe its module's timeout. Joins the sweep in flight, if any. Never rejects.
+   */
+  sweep(config: Config, deadlineMs: number): Promise<ProbeResult[]>;
+  readonly lastSweep: SweepStats | null;
+  readonly inFlight: boolean;
+  readonly limit: LimitFunction;
+}
+
+interface CacheEntry {
+  /** What the result was probed with; a reload that changes the target or its module invalidates it. */
+  fingerprint: string;
+  /** When the probe started: the age of a measurement counts from when it was taken. */
+  probedAtMs: number;
+  results: ProbeResult[];
+}
+
+/** The identity of a static target: one cache slot and one set of series per pair. */
+export function sweepKey(target: string, module: string): string {
+  return `${module}\u0000${target}`;
+}
+
+export function probeTargetOf(target: TargetConfig): ProbeTarget {
+  return {
+    target: target.target,
+    host: target.host,
+    port: target.port,
+    module: target.module,
+    serverName: target.serverName,
+    labels: target.labels,
+  };
+}
+
+/** A result the sweeper reports itself when it could not (or would not) run the probe. */
+export function syntheticFailure(
+  target: TargetConfig,
+  reason: FailureReason,
+  error: string,
+  startedAtMs: number,
+  durationSeconds = 0,
+): ProbeResult {
+  return {
+    target: target.target,
+    address: formatAddress(target.host, target.port),
+    module: target.module,
+    serverName: target.serverName,
+    labels: target.labels,
+    success: false,
+    failureReason: reason,
+    error,
+    durationSeconds,
+    startedAtMs,
+    tls: null,
+    chain: null,
+    leaf: null,
+    staple: null,
+  };
+}
+
+export function createSweeper(options: SweeperOptions): Sweeper {
+  const { probe, now } = options;
+  const limit = options.limit ?? pLimit(options.concurrency ?? 1);
+  let cache = new Map<string, CacheEntry>();
+  let current: Promise<ProbeResult[]> | null = null;
+  let lastSweep: SweepStats | null = null;
+
+  /** One probe in a limiter slot; `measured` is false when it was not run at all. */
+  async function probeOne(
+    target: TargetConfig,
+    module: ModuleConfig,
+    deadlineMs: number,
+  ): Promise<{ measured: boolean; probedAtMs: number; results: ProbeResult[] }> {
+    const probedAtMs = now();
+    // Queued behind `concurrency` others until the scrape's deadline: starting now would only
+    // leave a DNS lookup running that nobody waits for.
+    if (probedAtMs >= deadlineMs) {
+      const error = 'no probe slot free before the scrape deadline (global.concurrency)';
+      return { measured: false, probedAtMs, results: [syntheticFailure(target, 'timeout', error, probedAtMs)] };
+    }
+    const probeDeadlineMs = Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000);
+    try {
+      return { measured: true, probedAtMs, results: await probe(probeTargetOf(target), module, probeDeadlineMs) };
+    } catch (error) {
+      // probeTarget promises never to throw; if it does anyway, that is our bug, reported as data.
+      const message = error instanceof Error ? error.message : String(error);
+      const failure = syntheticFailure(target, 'internal', `probe threw: ${message}`, probedAtMs, (now() - probedAtMs) / 1000);
+      return { measured: true, probedAtMs, results: [failure] };
+    }
+  }
+
+  async function run(config: Config, deadlineMs: number): Promise<ProbeResult[]> {
+    const startedAtMs = now();
+    const minAgeMs = config.global.minProbeIntervalSeconds * 1000;
+    const next = new Map<string, CacheEntry>();
+    const unique = new Map<string, TargetConfig>();
+    for (const target of config.targets) {
+      const key = sweepKey(target.target, target.module);
+      if (!unique.has(key)) unique.set(key, target);
+    }
+    let probed = 0;
+    let reused = 0;
+
+    const perTarget = await Promise.all(
+      [...unique].map(async ([key, target]): Promise<ProbeResult[]> => {
+        const module = config.modules[target.module];
+        if (!module) {
+          return [syntheticFailure(target, 'internal', `module "${target.module}" is not configured`, startedAtMs)];
+        }
+        const fingerprint = JSON.stringify([probeTargetOf(target), module]);
+        const cached = cache.get(key);
+        if (cached && cached.fingerprint === fingerprint && startedAtMs - cached.probedAtMs < minAgeMs) {
+          next.set(key, cached);
+          reused++;
+          return cached.results;
+        }
+        const { measured, probedAtMs, results } = await limit(() => probeOne(target, module, deadlineMs));
+        if (measured) {
+          next.set(key, { fingerprint, probedAtMs, results });
+          probed++;
+        } else if (cached) {
+          // Not a measurement: keep the older result for the next scrape to judge.
+          next.set(key, cached);
+        }
+        return results;
+      }),
+    );
+
+    // Targets no longer configured are dropped here, so their series disappear.
+    cache = next;
+    lastSweep = { startedAtMs, durationSeconds: (now() - startedAtMs) / 1000, probed, reused };
+    return perTarget.flat();
+  }
+
+  return {
+    sweep(config, deadlineMs) {
+      if (!current) {
+        current = run(config, deadlineMs).finally(() => {
+          current = null;
+        });
+      }
+      return current;
+    },
+    get lastSweep() {
+      return lastSweep;
+    },
+    get inFlight() {
+      return current !== null;
+    },
+    limit,
+  };
+}
