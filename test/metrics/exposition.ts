@@ -24,7 +24,8 @@ function unescapeLabel(value: string): string {
 function parseValue(text: string): number {
   if (text === '+Inf') return Infinity;
   if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  // prom-client writes "Nan"; Prometheus parses NaN case-insensitively (Go's ParseFloat).
+  if (text.toLowerCase() === 'nan') return NaN;
   const value = Number(text);
   if (text.trim() === '' || Number.isNaN(value)) throw new Error(`bad sample value "${text}"`);
   return value;

@@ -1,0 +1,172 @@
+/**
+ * The serving half wired together: config store → sweeper (one shared p-limit) → routes, on a
+ * Fastify server with pino JSON logging. `buildApp` has no side effects beyond creating objects; it
+ * opens no port until `listen`. The CLI owns signals: it calls `reloadConfig()` on SIGHUP and
+ * `close()` on SIGTERM, which stops accepting, lets in-flight responses finish and closes sockets.
+ */
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
+import pLimit from 'p-limit';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { isAllowedByConfig } from './config/allowlist.js';
+import type { Config } from './config/schema.js';
+import { probeTarget } from './probe/probe.js';
+import { createSweeper, type ProbeFn, type Sweeper } from './scheduler/sweep.js';
+import { registerRoutes, type ReloadOutcome } from './server/routes.js';
+import { VERSION } from './version.js';
+
+/** The part of `ConfigStore` (src/config/store.ts) the app uses. */
+export interface ConfigSource {
+  readonly current: Config;
+  reload(): { ok: true } | { ok: false; error: unknown };
+  readonly lastReloadSuccessful: boolean;
+  /** Unix seconds of the last successful load; null/undefined when none. */
+  readonly lastReloadSuccessTimestampSeconds: number | null | undefined;
+  /** Called with the new config after each successful reload; may return an unsubscribe function. */
+  onChange(listener: (config: Config) => void): unknown;
+}
+
+export interface AppDeps {
+  store: ConfigSource;
+  /** Default: the real probe (`probeTarget`) judging staples at `now()`. */
+  probe?: ProbeFn;
+  /** Clock, Unix ms. Default `Date.now`. */
+  now?: () => number;
+  /** pino level: fatal, error, warn, info, debug, trace, silent. Default `info`. */
+  logLevel?: string;
+  /** Where JSON log lines go; default stdout. */
+  logStream?: { write(line: string): void };
+  /** Add prom-client's default process/Node.js metrics to /metrics. Default true. */
+  processMetrics?: boolean;
+  /** Subtracted from `X-Prometheus-Scrape-Timeout-Seconds`. Default 0.5 s (as blackbox_exporter). */
+  scrapeTimeoutOffsetSeconds?: number;
+  /** Serve HTTPS with these options (from a web config file); default plain HTTP. */
+  https?: HttpsServerOptions | null;
+  /** Runs before every route (e.g. basic auth from a web config file). */
+  onRequest?: onRequestHookHandler;
+  /** Default `isAllowedByConfig`. */
+  isAllowed?: (config: Config, host: string, port: number) => boolean;
+}
+
+export interface App {
+  /** The Fastify instance (for `inject()` in tests). */
+  readonly server: FastifyInstance;
+  readonly sweeper: Sweeper;
+  /** Starts listening; resolves to the bound address, e.g. `http://127.0.0.1:9858`. */
+  listen(options: { host: string; port: number }): Promise<string>;
+  /** Reloads the config file through the store; on failure the last good config stays in use. */
+  reloadConfig(): ReloadOutcome;
+  /** Stops accepting, finishes in-flight responses, closes sockets. Idempotent. */
+  close(): Promise<void>;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
+    return (error as { message: string }).message;
+  }
+  return String(error);
+}
+
+export function buildApp(deps: AppDeps): App {
+  const { store } = deps;
+  const now = deps.now ?? Date.now;
+  const probe: ProbeFn = deps.probe ?? ((target, module, deadlineMs) => probeTarget(target, module, deadlineMs, { now }));
+  const isAllowed = deps.isAllowed ?? isAllowedByConfig;
+
+  const server = Fastify({
+    logger: {
+      level: deps.logLevel ?? 'info',
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
+    // A scrape every few seconds would flood the log; requests are logged at debug below.
+    disableRequestLogging: true,
+    ...(deps.https ? { https: deps.https } : {}),
+  });
+
+  const limit = pLimit(store.current.global.concurrency);
+  const sweeper = createSweeper({ probe, now, limit });
+
+  let processRegistry: Registry | null = null;
+  if (deps.processMetrics ?? true) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+
+  const unsubscribe = store.onChange((config) => {
+    limit.concurrency = config.global.concurrency;
+  });
+
+  function reloadConfig(): ReloadOutcome {
+    let outcome: ReloadOutcome;
+    try {
+      const result = store.reload();
+      outcome = result.ok ? { ok: true } : { ok: false, error: messageOf(result.error) };
+    } catch (error) {
+      outcome = { ok: false, error: messageOf(error) };
+    }
+    if (outcome.ok) {
+      // onChange listeners may not fire for an unchanged file; the limit must follow the config anyway.
+      limit.concurrency = store.current.global.concurrency;
+      server.log.info({ file: store.current.file, targets: store.current.targets.length }, 'configuration reloaded');
+    } else {
+      server.log.error({ error: outcome.error }, 'configuration reload failed; keeping the last good configuration');
+    }
+    return outcome;
+  }
+
+  if (deps.onRequest) server.addHook('onRequest', deps.onRequest);
+  server.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed');
+  });
+  server.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).type('text/plain; charset=utf-8').send(`Not found: ${request.method} ${request.url.split('?')[0]}\n`),
+  );
+  server.setErrorHandler(async (error, request, reply) => {
+    const statusCode = (error as { statusCode?: number }).statusCode ?? 500;
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    return reply
+      .code(statusCode)
+      .type('text/plain; charset=utf-8')
+      .send(`${statusCode >= 500 ? 'internal error' : 'bad request'}: ${messageOf(error)}\n`);
+  });
+
+  registerRoutes(server, {
+    config: () => store.current,
+    ready: () => store.current !== undefined && store.current !== null,
+    reload: () => reloadConfig(),
+    exporterState: () => ({
+      version: VERSION,
+      nodejsVersion: process.version,
+      configLastReloadSuccessful: store.lastReloadSuccessful,
+      configLastReloadSuccessTimestampSeconds: store.lastReloadSuccessTimestampSeconds ?? null,
+      targets: store.current.targets.length,
+    }),
+    sweeper,
+    probe,
+    now,
+    isAllowed,
+    processRegistry,
+    scrapeTimeoutOffsetSeconds: deps.scrapeTimeoutOffsetSeconds ?? 0.5,
+    version: VERSION,
+  });
+
+  let closing: Promise<void> | null = null;
+  return {
+    server,
+    sweeper,
+    async listen(options) {
+      const address = await server.listen({ host: options.host, port: options.port });
+      server.log.info({ address, file: store.current.file, targets: store.current.targets.length }, 'listening');
+      return address;
+    },
+    reloadConfig,
+    close() {
+      closing ??= (async () => {
+        if (typeof unsubscribe === 'function') (unsubscribe as () => void)();
+        await server.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,203 @@
+/**
+ * The HTTP surface: `/metrics` (a sweep over the static targets), `/probe` (Prometheus'
+ * multi-target pattern, allowed targets only, so the exporter is no open proxy), the landing page
+ * and the Prometheus-style lifecycle endpoints. Handlers only translate HTTP to calls of the sweeper,
+ * the probe and the metrics mapping; every probe deadline derives from the scrape's
+ * `X-Prometheus-Scrape-Timeout-Seconds`, so a dead target becomes a failed probe, never a failed scrape.
+ */
+import { isIP } from 'node:net';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Registry } from 'prom-client';
+import type { Config, ModuleConfig } from '../config/schema.js';
+import { addExporterMetrics, addProbeMetrics, type ExporterState } from '../metrics/collect.js';
+import type { ProbeResult, ProbeTarget } from '../probe/types.js';
+import { syntheticFailure, type ProbeFn, type Sweeper } from '../scheduler/sweep.js';
+import { landingPage } from './landing.js';
+
+export type ReloadOutcome = { ok: true } | { ok: false; error: string };
+
+/** What the routes need from the rest of the app; everything injectable for tests. */
+export interface RouteContext {
+  config(): Config;
+  /** Whether a configuration is loaded (for /-/ready). */
+  ready(): boolean;
+  reload(): ReloadOutcome;
+  /** Exporter facts for /metrics, apart from the sweep (taken from `sweeper`). */
+  exporterState(): Omit<ExporterState, 'lastSweep'>;
+  sweeper: Sweeper;
+  probe: ProbeFn;
+  /** Unix ms: deadlines and the scrape time the metrics are judged at. */
+  now(): number;
+  isAllowed(config: Config, host: string, port: number): boolean;
+  /** Process and Node.js metrics, appended to /metrics only; null to leave them out. */
+  processRegistry: Registry | null;
+  /** Subtracted from the scrape timeout header so the answer arrives before Prometheus gives up. */
+  scrapeTimeoutOffsetSeconds: number;
+  version: string;
+}
+
+export const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
+const TEXT = 'text/plain; charset=utf-8';
+
+/**
+ * Seconds a scrape may spend probing, from Prometheus' scrape-timeout header (blackbox-style: the
+ * header minus a small offset). Null when the header is absent or not a positive number, meaning
+ * "no scrape bound: module timeouts apply". When the header is smaller than the offset, half the
+ * header is used, so the answer still arrives in time.
+ */
+export function scrapeBudgetSeconds(header: string | string[] | undefined, offsetSeconds: number): number | null {
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || raw.trim() === '') return null;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) return null;
+  const budget = seconds - offsetSeconds;
+  return budget > 0 ? budget : seconds / 2;
+}
+
+/** A DNS name: LDH labels (underscores tolerated, as resolvers do), at most 253 characters. */
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
+export type ParsedTarget = { ok: true; host: string; port: number } | { ok: false; error: string };
+
+/** `host:port`, `ipv4:port` or `[ipv6]:port`, port 1–65535. */
+export function parseTargetParam(value: string): ParsedTarget {
+  const fail = (why: string): ParsedTarget => ({
+    ok: false,
+    error: `invalid target "${value}": ${why} (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)`,
+  });
+  let host: string;
+  let portText: string;
+  if (value.includes('://')) return fail('a URL, not host:port');
+  const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(value);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2]!;
+    if (isIP(host) !== 6) return fail('not an IPv6 address inside the brackets');
+  } else {
+    const colon = value.lastIndexOf(':');
+    if (colon < 0) return fail('no port');
+    host = value.slice(0, colon);
+    portText = value.slice(colon + 1);
+    if (host.includes(':')) return fail('IPv6 addresses must be in brackets');
+    if (host === '') return fail('no host');
+    if (!isIP(host) && !HOSTNAME.test(host)) return fail('not a valid host name');
+  }
+  if (!/^[0-9]{1,5}$/.test(portText)) return fail('the port is not a number');
+  const port = Number(portText);
+  if (port < 1 || port > 65535) return fail('the port is not between 1 and 65535');
+  return { ok: true, host, port };
+}
+
+function singleParam(query: Record<string, string | string[] | undefined>, name: string): { value: string | undefined } | { error: string } {
+  const value = query[name];
+  if (Array.isArray(value)) return { error: `parameter "${name}" given more than once` };
+  return { value };
+}
+
+function badRequest(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(400).type(TEXT).send(`${message}\n`);
+}
+
+export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(landingPage(ctx.config(), ctx.version)));
+
+  app.get('/-/healthy', async (_request, reply) => reply.type(TEXT).send('Healthy'));
+
+  app.get('/-/ready', async (_request, reply) =>
+    ctx.ready() ? reply.type(TEXT).send('Ready') : reply.code(503).type(TEXT).send('Not ready: no configuration loaded'),
+  );
+
+  const reload = async (request: FastifyRequest, reply: FastifyReply) => {
+    const outcome = ctx.reload();
+    if (outcome.ok) return reply.type(TEXT).send('Configuration reloaded\n');
+    request.log.error({ err: outcome.error }, 'configuration reload failed; keeping the last good configuration');
+    return reply.code(500).type(TEXT).send(`failed to reload config: ${outcome.error}\n`);
+  };
+  app.post('/-/reload', reload);
+  app.put('/-/reload', reload);
+  app.get('/-/reload', async (_request, reply) =>
+    reply.code(405).header('allow', 'POST, PUT').type(TEXT).send('Only POST or PUT requests allowed\n'),
+  );
+
+  app.get('/metrics', async (request, reply) => {
+    const config = ctx.config();
+    const budget = scrapeBudgetSeconds(request.headers[SCRAPE_TIMEOUT_HEADER], ctx.scrapeTimeoutOffsetSeconds);
+    const deadlineMs = budget === null ? Infinity : ctx.now() + budget * 1000;
+    const results = await ctx.sweeper.sweep(config, deadlineMs);
+    const registry = new Registry();
+    addProbeMetrics(registry, results, ctx.now());
+    addExporterMetrics(registry, { ...ctx.exporterState(), lastSweep: ctx.sweeper.lastSweep });
+    const own = await registry.metrics();
+    const process = ctx.processRegistry ? await ctx.processRegistry.metrics() : '';
+    return reply.type(registry.contentType).send(process + own);
+  });
+
+  app.get('/probe', async (request, reply) => {
+    const query = request.query as Record<string, string | string[] | undefined>;
+    const targetParam = singleParam(query, 'target');
+    if ('error' in targetParam) return badRequest(reply, targetParam.error);
+    if (!targetParam.value) return badRequest(reply, 'missing parameter "target" (expected host:port, e.g. /probe?target=example.com:443)');
+    const parsed = parseTargetParam(targetParam.value);
+    if (!parsed.ok) return badRequest(reply, parsed.error);
+
+    const config = ctx.config();
+    const moduleParam = singleParam(query, 'module');
+    if ('error' in moduleParam) return badRequest(reply, moduleParam.error);
+    const moduleName = moduleParam.value || 'default';
+    const module = Object.hasOwn(config.modules, moduleName) ? config.modules[moduleName] : undefined;
+    if (!module) {
+      return badRequest(reply, `unknown module "${moduleName}" (configured modules: ${Object.keys(config.modules).sort().join(', ')})`);
+    }
+
+    const serverNameParam = singleParam(query, 'server_name');
+    if ('error' in serverNameParam) return badRequest(reply, serverNameParam.error);
+    const serverName = serverNameParam.value || null;
+    if (serverName !== null && (isIP(serverName) || !HOSTNAME.test(serverName))) {
+      return badRequest(reply, `invalid server_name "${serverName}": expected a DNS name (SNI carries no IP addresses, RFC 6066 §3)`);
+    }
+
+    if (!ctx.isAllowed(config, parsed.host, parsed.port)) {
+      const where = config.file ? ` in ${config.file}` : '';
+      return reply
+        .code(403)
+        .type(TEXT)
+        .send(
+          `target "${targetParam.value}" is not allowed: /probe only probes the configured targets and those matching ` +
+            `global.probe_allowlist in the config file${where}\n`,
+        );
+    }
+
+    const target: ProbeTarget = {
+      target: targetParam.value,
+      host: parsed.host,
+      port: parsed.port,
+      module: moduleName,
+      serverName,
+      labels: {},
+    };
+    const budget = scrapeBudgetSeconds(request.headers[SCRAPE_TIMEOUT_HEADER], ctx.scrapeTimeoutOffsetSeconds);
+    const requestDeadlineMs = budget === null ? Infinity : ctx.now() + budget * 1000;
+    // The same limiter as the sweep: /probe traffic cannot push probes past global.concurrency.
+    const results = await ctx.sweeper.limit(() => probeWithin(ctx, target, module, requestDeadlineMs));
+    for (const r of results) {
+      if (!r.success) request.log.debug({ target: r.target, address: r.address, reason: r.failureReason, error: r.error }, 'probe failed');
+    }
+    const registry = new Registry();
+    addProbeMetrics(registry, results, ctx.now());
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}
+
+async function probeWithin(ctx: RouteContext, target: ProbeTarget, module: ModuleConfig, requestDeadlineMs: number): Promise<ProbeResult[]> {
+  const startedAtMs = ctx.now();
+  const asConfigured = { ...target, module: module.name };
+  if (startedAtMs >= requestDeadlineMs) {
+    return [syntheticFailure(asConfigured, 'timeout', 'no probe slot free before the scrape deadline (global.concurrency)', startedAtMs)];
+  }
+  try {
+    return await ctx.probe(target, module, Math.min(requestDeadlineMs, startedAtMs + module.timeoutSeconds * 1000));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return [syntheticFailure(asConfigured, 'internal', `probe threw: ${message}`, startedAtMs, (ctx.now() - startedAtMs) / 1000)];
+  }
+}

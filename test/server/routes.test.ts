@@ -1,0 +1,329 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp, type App, type AppDeps } from '../../src/app.js';
+import type { Config } from '../../src/config/schema.js';
+import { VERSION } from '../../src/version.js';
+import { failedResult, NOW_MS } from '../metrics/fixtures.js';
+import { find, familyNames, parseExposition, valueOf } from '../metrics/exposition.js';
+import { FakeStore, fakeProbe, makeConfig, target, until } from './fakes.js';
+
+const apps: App[] = [];
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()));
+});
+
+/** Allows the static targets and *.allowed.test on any port: the routes' own tests need no real allowlist. */
+function allowStaticAnd(config: Config, host: string, port: number): boolean {
+  return config.targets.some((t) => t.host === host && t.port === port) || host.endsWith('.allowed.test');
+}
+
+function make(config: Config, deps: Partial<AppDeps> = {}) {
+  const store = new FakeStore(config);
+  const fake = fakeProbe();
+  const app = buildApp({
+    store,
+    probe: fake.probe,
+    now: () => NOW_MS,
+    logLevel: 'silent',
+    processMetrics: false,
+    isAllowed: allowStaticAnd,
+    ...deps,
+  });
+  apps.push(app);
+  return { app, store, fake };
+}
+
+describe('lifecycle endpoints', () => {
+  it('answers /-/healthy and /-/ready', async () => {
+    const { app } = make(makeConfig([]));
+    const healthy = await app.server.inject('/-/healthy');
+    expect([healthy.statusCode, healthy.body]).toEqual([200, 'Healthy']);
+    expect(healthy.headers['content-type']).toBe('text/plain; charset=utf-8');
+    const ready = await app.server.inject('/-/ready');
+    expect([ready.statusCode, ready.body]).toEqual([200, 'Ready']);
+  });
+
+  it('answers 404 with a plain message for anything else', async () => {
+    const { app } = make(makeConfig([]));
+    for (const url of ['/nope', '/metrics/x', '/probe/', '/-/quit?x=1']) {
+      const res = await app.server.inject(url);
+      expect(res.statusCode, url).toBe(404);
+      expect(res.body).toBe(`Not found: GET ${url.split('?')[0]}\n`);
+    }
+    expect((await app.server.inject({ method: 'DELETE', url: '/metrics' })).statusCode).toBe(404);
+  });
+
+  it('reloads through the store: 200 on success, 500 with the error on failure, last good config kept', async () => {
+    const { app, store } = make(makeConfig([target('a.test:443')]));
+    store.next = makeConfig([target('a.test:443'), target('b.test:443')]);
+    const ok = await app.server.inject({ method: 'POST', url: '/-/reload' });
+    expect([ok.statusCode, ok.body]).toEqual([200, 'Configuration reloaded\n']);
+    expect(store.current.targets).toHaveLength(2);
+
+    store.next = { error: new Error('config.yaml:3: targets[0]: port 70000 is not between 1 and 65535') };
+    const bad = await app.server.inject({ method: 'POST', url: '/-/reload' });
+    expect(bad.statusCode).toBe(500);
+    expect(bad.body).toBe('failed to reload config: config.yaml:3: targets[0]: port 70000 is not between 1 and 65535\n');
+    expect(store.current.targets).toHaveLength(2);
+    expect(store.reloads).toBe(2);
+
+    const m = parseExposition((await app.server.inject('/metrics')).body);
+    expect(valueOf(m, 'ocsp_exporter_config_last_reload_successful')).toBe(0);
+    expect(valueOf(m, 'ocsp_exporter_targets')).toBe(2);
+  });
+
+  it('refuses GET on /-/reload with 405', async () => {
+    const { app, store } = make(makeConfig([]));
+    const res = await app.server.inject('/-/reload');
+    expect([res.statusCode, res.body, res.headers.allow]).toEqual([405, 'Only POST or PUT requests allowed\n', 'POST, PUT']);
+    expect(store.reloads).toBe(0);
+  });
+
+  it('reloadConfig() is the same operation, for SIGHUP', async () => {
+    const { app, store } = make(makeConfig([]));
+    store.next = { error: 'bad yaml' };
+    expect(app.reloadConfig()).toEqual({ ok: false, error: 'bad yaml' });
+    store.next = makeConfig([target('a.test:443')], { concurrency: 3 });
+    expect(app.reloadConfig()).toEqual({ ok: true });
+    expect(app.sweeper.limit.concurrency).toBe(3);
+  });
+
+  it('reports a store that throws on reload as a failed reload', async () => {
+    const { app, store } = make(makeConfig([]));
+    store.reload = () => {
+      throw new Error('EACCES: permission denied');
+    };
+    const res = await app.server.inject({ method: 'POST', url: '/-/reload' });
+    expect([res.statusCode, res.body]).toEqual([500, 'failed to reload config: EACCES: permission denied\n']);
+  });
+
+  it('unsubscribes from the store on close', async () => {
+    const { app, store } = make(makeConfig([]));
+    expect(store.listenerCount).toBe(1);
+    await app.close();
+    await app.close();
+    expect(store.listenerCount).toBe(0);
+  });
+});
+
+describe('GET /', () => {
+  it('links the endpoints and lists the targets, escaped', async () => {
+    const { app } = make(makeConfig([target('a.test:443', { labels: { env: '<prod>' } }), target('b.test:8443', { module: 'default', serverName: 'sni.test' })]));
+    const res = await app.server.inject('/');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.body).toContain('<a href="metrics">/metrics</a>');
+    expect(res.body).toContain('<a href="-/healthy">');
+    expect(res.body).toContain('<a href="probe?target=a.test%3A443&amp;module=default">a.test:443</a>');
+    expect(res.body).toContain('probe?target=b.test%3A8443&amp;module=default&amp;server_name=sni.test');
+    expect(res.body).toContain('env=&quot;&lt;prod&gt;&quot;');
+    expect(res.body).not.toContain('<prod>');
+    expect(res.body).toContain(`Version ${VERSION}`);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('probes every static target and adds exporter metrics', async () => {
+    const { app, fake } = make(makeConfig([target('a.test:443', { labels: { env: 'prod' } }), target('b.test:443')]));
+    const res = await app.server.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const m = parseExposition(res.body);
+    expect(fake.calls.map((c) => c.target.target)).toEqual(['a.test:443', 'b.test:443']);
+    expect(valueOf(m, 'ocsp_probe_success', { target: 'a.test:443', address: 'a.test:443', module: 'default', env: 'prod' })).toBe(1);
+    expect(valueOf(m, 'ocsp_staple_valid', { target: 'b.test:443' })).toBe(1);
+    expect(valueOf(m, 'ocsp_exporter_build_info', { version: VERSION, nodejs_version: process.version })).toBe(1);
+    expect(valueOf(m, 'ocsp_exporter_config_last_reload_successful')).toBe(1);
+    expect(valueOf(m, 'ocsp_exporter_config_last_reload_success_timestamp_seconds')).toBe(1_763_000_000);
+    expect(valueOf(m, 'ocsp_exporter_targets')).toBe(2);
+    expect(valueOf(m, 'ocsp_exporter_sweep_duration_seconds')).toBe(0);
+    expect(valueOf(m, 'ocsp_exporter_sweep_probes', { result: 'probed' })).toBe(2);
+    expect([...familyNames(m)].some((n) => n.startsWith('process_') || n.startsWith('nodejs_'))).toBe(false);
+  });
+
+  it('includes process and Node.js metrics when enabled', async () => {
+    const { app } = make(makeConfig([target('a.test:443')]), { processMetrics: true });
+    const m = parseExposition((await app.server.inject('/metrics')).body);
+    expect(find(m, 'process_cpu_user_seconds_total')).toHaveLength(1);
+    expect(find(m, 'nodejs_heap_size_used_bytes')).toHaveLength(1);
+    expect(valueOf(m, 'ocsp_probe_success', { target: 'a.test:443' })).toBe(1);
+    // and never on /probe
+    const p = parseExposition((await app.server.inject('/probe?target=a.test:443')).body);
+    expect([...familyNames(p)].filter((n) => !n.startsWith('ocsp_probe') && !n.startsWith('ocsp_staple') && !n.startsWith('ocsp_cert') && !n.startsWith('ocsp_tls') && !n.startsWith('ocsp_chain'))).toEqual([]);
+  });
+
+  it('bounds each probe by the scrape timeout header minus 0.5 s, clamped to the module timeout', async () => {
+    const { app, fake } = make(makeConfig([target('a.test:443'), target('b.test:443', { module: 'slow' })], { minProbeIntervalSeconds: 0 }, [{ name: 'slow', timeoutSeconds: 30 }]));
+    const deadlines = async (header?: string): Promise<number[]> => {
+      fake.calls.length = 0;
+      await app.server.inject({ url: '/metrics', headers: header === undefined ? {} : { 'x-prometheus-scrape-timeout-seconds': header } });
+      return fake.calls.map((c) => (c.deadlineMs - NOW_MS) / 1000);
+    };
+    expect(await deadlines('12')).toEqual([10, 11.5]);
+    expect(await deadlines('5')).toEqual([4.5, 4.5]);
+    expect(await deadlines(undefined)).toEqual([10, 30]);
+    expect(await deadlines('0.4')).toEqual([0.2, 0.2]);
+    expect(await deadlines('garbage')).toEqual([10, 30]);
+    expect(await deadlines('-3')).toEqual([10, 30]);
+  });
+
+  it('shares one sweep between concurrent scrapes', async () => {
+    const store = new FakeStore(makeConfig([target('a.test:443'), target('b.test:443')], { minProbeIntervalSeconds: 0 }));
+    const fake = fakeProbe({ hold: true });
+    const app = buildApp({ store, probe: fake.probe, now: () => NOW_MS, logLevel: 'silent', processMetrics: false, isAllowed: allowStaticAnd });
+    apps.push(app);
+    const scrapes = Array.from({ length: 10 }, () => app.server.inject('/metrics'));
+    await until(() => fake.held.length === 2, 'both probes started');
+    fake.releaseAll();
+    const responses = await Promise.all(scrapes);
+    expect(fake.calls).toHaveLength(2);
+    for (const r of responses) expect(valueOf(parseExposition(r.body), 'ocsp_probe_success', { target: 'b.test:443' })).toBe(1);
+  });
+
+  it("drops a removed target's series after a reload", async () => {
+    const { app, store } = make(makeConfig([target('a.test:443'), target('b.test:443')]));
+    expect(find(parseExposition((await app.server.inject('/metrics')).body), 'ocsp_probe_success')).toHaveLength(2);
+    store.next = makeConfig([target('a.test:443')]);
+    expect(app.reloadConfig().ok).toBe(true);
+    const m = parseExposition((await app.server.inject('/metrics')).body);
+    expect(find(m, 'ocsp_probe_success').map((s) => s.labels.target)).toEqual(['a.test:443']);
+    expect(find(m, 'ocsp_staple_present', { target: 'b.test:443' })).toEqual([]);
+  });
+
+  it('reports a failed probe as data, not as an HTTP error', async () => {
+    const fake = fakeProbe({ answer: (t) => [failedResult('connect', { target: t.target, address: '192.0.2.1:443' })] });
+    const { app } = make(makeConfig([target('a.test:443')]), { probe: fake.probe });
+    const res = await app.server.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    const m = parseExposition(res.body);
+    expect(valueOf(m, 'ocsp_probe_success', { target: 'a.test:443' })).toBe(0);
+    expect(valueOf(m, 'ocsp_probe_failure', { target: 'a.test:443', reason: 'connect' })).toBe(1);
+  });
+
+  it('follows a reloaded global.concurrency', async () => {
+    const { app, store } = make(makeConfig([], { concurrency: 4 }));
+    expect(app.sweeper.limit.concurrency).toBe(4);
+    store.next = makeConfig([], { concurrency: 9 });
+    await app.server.inject({ method: 'POST', url: '/-/reload' });
+    expect(app.sweeper.limit.concurrency).toBe(9);
+  });
+});
+
+describe('GET /probe', () => {
+  it('probes an allowed target with a fresh registry and no exporter or process metrics', async () => {
+    const { app, fake } = make(makeConfig([]), { processMetrics: true });
+    const res = await app.server.inject('/probe?target=www.allowed.test:8443&module=default');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(fake.calls).toHaveLength(1);
+    expect(fake.calls[0]!.target).toEqual({
+      target: 'www.allowed.test:8443',
+      host: 'www.allowed.test',
+      port: 8443,
+      module: 'default',
+      serverName: null,
+      labels: {},
+    });
+    const m = parseExposition(res.body);
+    expect(valueOf(m, 'ocsp_probe_success', { target: 'www.allowed.test:8443', module: 'default' })).toBe(1);
+    expect([...familyNames(m)].filter((n) => n.startsWith('ocsp_exporter') || n.startsWith('process_') || n.startsWith('nodejs_'))).toEqual([]);
+  });
+
+  it('accepts IPv4 and bracketed IPv6 literals and the default module', async () => {
+    const allowAll = () => true;
+    const { app, fake } = make(makeConfig([]), { isAllowed: allowAll });
+    expect((await app.server.inject('/probe?target=192.0.2.7:443')).statusCode).toBe(200);
+    expect((await app.server.inject('/probe?target=' + encodeURIComponent('[2001:db8::7]:443'))).statusCode).toBe(200);
+    expect(fake.calls.map((c) => [c.target.host, c.target.port, c.module.name])).toEqual([
+      ['192.0.2.7', 443, 'default'],
+      ['2001:db8::7', 443, 'default'],
+    ]);
+  });
+
+  it('passes a valid server_name through as SNI', async () => {
+    const { app, fake } = make(makeConfig([]));
+    const res = await app.server.inject('/probe?target=lb.allowed.test:443&server_name=www.example.com');
+    expect(res.statusCode).toBe(200);
+    expect(fake.calls[0]!.target.serverName).toBe('www.example.com');
+  });
+
+  it.each([
+    ['', 'missing parameter "target" (expected host:port, e.g. /probe?target=example.com:443)'],
+    ['target=', 'missing parameter "target" (expected host:port, e.g. /probe?target=example.com:443)'],
+    ['target=a.test', 'invalid target "a.test": no port (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=a.test:0', 'invalid target "a.test:0": the port is not between 1 and 65535 (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=a.test:65536', 'invalid target "a.test:65536": the port is not between 1 and 65535 (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=a.test:https', 'invalid target "a.test:https": the port is not a number (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=https://a.test:443', 'invalid target "https://a.test:443": a URL, not host:port (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=2001:db8::1:443', 'invalid target "2001:db8::1:443": IPv6 addresses must be in brackets (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=[a.test]:443', 'invalid target "[a.test]:443": not an IPv6 address inside the brackets (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=:443', 'invalid target ":443": no host (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=a b.test:443', 'invalid target "a b.test:443": not a valid host name (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)'],
+    ['target=a.test:443&target=b.test:443', 'parameter "target" given more than once'],
+    ['target=a.allowed.test:443&module=nope', 'unknown module "nope" (configured modules: default, strict)'],
+    ['target=a.allowed.test:443&server_name=192.0.2.1', 'invalid server_name "192.0.2.1": expected a DNS name (SNI carries no IP addresses, RFC 6066 §3)'],
+    ['target=a.allowed.test:443&server_name=bad_name!', 'invalid server_name "bad_name!": expected a DNS name (SNI carries no IP addresses, RFC 6066 §3)'],
+  ])('answers 400 for "%s"', async (query, message) => {
+    const { app, fake } = make(makeConfig([], {}, [{ name: 'strict' }]));
+    const res = await app.server.inject(`/probe?${query}`);
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
+    expect(res.body).toBe(`${message}\n`);
+    expect(fake.calls).toHaveLength(0);
+  });
+
+  it('refuses targets that are not allowed with 403, naming the config key that allows them', async () => {
+    const { app, fake } = make(makeConfig([target('a.test:443')]));
+    const res = await app.server.inject('/probe?target=169.254.169.254:80');
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toBe(
+      'target "169.254.169.254:80" is not allowed: /probe only probes the configured targets and those matching ' +
+        'global.probe_allowlist in the config file in /etc/ocsp-stapling-exporter/config.yaml\n',
+    );
+    expect((await app.server.inject('/probe?target=a.test:8443')).statusCode).toBe(403);
+    expect((await app.server.inject('/probe?target=a.test:443')).statusCode).toBe(200);
+    expect(fake.calls).toHaveLength(1);
+  });
+
+  it('reports a failed probe with 200 and ocsp_probe_success 0', async () => {
+    const fake = fakeProbe({ answer: (t) => [failedResult('dns', { target: t.target, address: `${t.host}:${t.port}` })] });
+    const { app } = make(makeConfig([]), { probe: fake.probe });
+    const res = await app.server.inject('/probe?target=nx.allowed.test:443');
+    expect(res.statusCode).toBe(200);
+    const m = parseExposition(res.body);
+    expect(valueOf(m, 'ocsp_probe_success', { target: 'nx.allowed.test:443' })).toBe(0);
+    expect(valueOf(m, 'ocsp_probe_failure', { reason: 'dns' })).toBe(1);
+  });
+
+  it('derives the deadline from the scrape timeout header, clamped to the module timeout', async () => {
+    const { app, fake } = make(makeConfig([], {}, [{ name: 'quick', timeoutSeconds: 2 }]));
+    const deadline = async (url: string, header?: string): Promise<number> => {
+      fake.calls.length = 0;
+      await app.server.inject({ url, headers: header ? { 'X-Prometheus-Scrape-Timeout-Seconds': header } : {} });
+      return (fake.calls[0]!.deadlineMs - NOW_MS) / 1000;
+    };
+    expect(await deadline('/probe?target=a.allowed.test:443', '3')).toBe(2.5);
+    expect(await deadline('/probe?target=a.allowed.test:443')).toBe(10);
+    expect(await deadline('/probe?target=a.allowed.test:443&module=quick', '3')).toBe(2);
+  });
+
+  it('bounds concurrent /probe requests and sweeps by the same limit', async () => {
+    const store = new FakeStore(makeConfig([target('s1.test:443'), target('s2.test:443')], { concurrency: 2, minProbeIntervalSeconds: 0 }));
+    const fake = fakeProbe({ hold: true });
+    const app = buildApp({ store, probe: fake.probe, now: () => NOW_MS, logLevel: 'silent', processMetrics: false, isAllowed: () => true });
+    apps.push(app);
+    const requests = [
+      ...Array.from({ length: 4 }, (_, i) => app.server.inject(`/probe?target=p${i}.test:443`)),
+      app.server.inject('/metrics'),
+    ];
+    let released = 0;
+    while (released < 6) {
+      await until(() => fake.held.length > 0, 'a probe waiting');
+      expect(fake.held.length).toBeLessThanOrEqual(2);
+      fake.held.shift()!();
+      released++;
+    }
+    const responses = await Promise.all(requests);
+    expect(responses.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+    expect(fake.maxActive).toBe(2);
+  });
+});
