@@ -25,11 +25,6 @@ const NODE_HASH: Record<HashName, string> = {
   'SHA-512': 'sha512',
 };
 
-/** Node's name for a digest (`sha256`). */
-export function nodeHashName(hash: HashName): string {
-  return NODE_HASH[hash];
-}
-
 export function digest(hash: HashName, data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash(NODE_HASH[hash]).update(data).digest());
 }
