@@ -78,7 +78,8 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     if (remaining <= 0) return;
 
     try {
-      socket = tls.connect({
+      // requestOCSP is honoured by tls.connect but missing from its option types.
+      const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
         host: request.address,
         port: request.port,
         ...(request.serverName ? { servername: request.serverName } : {}),
@@ -88,7 +89,8 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
         rejectUnauthorized: false,
         checkServerIdentity: (_host, cert) =>
           request.serverName ? tls.checkServerIdentity(request.serverName, cert) : tls.checkServerIdentity(request.address, cert),
-      });
+      };
+      socket = tls.connect(options);
     } catch (error) {
       finish({ ok: false, reason: 'connect', error: messageOf(error) });
       return;
@@ -97,7 +99,8 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     socket.once('connect', () => {
       tcpConnected = true;
     });
-    socket.on('OCSPResponse', (response: Buffer | null) => {
+    // Node's types say Buffer, but it is null when the server sent no status (NOTES.md).
+    socket.on('OCSPResponse', (response: Buffer) => {
       staple = response && response.length > 0 ? response : null;
     });
     socket.once('secureConnect', () => {
