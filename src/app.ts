@@ -115,7 +115,14 @@ export function buildApp(deps: AppDeps): App {
     return outcome;
   }
 
+  let closingStarted = false;
   if (deps.onRequest) server.addHook('onRequest', deps.onRequest);
+  // Responses finishing after close() began end their connection: otherwise a client's idle
+  // keep-alive socket (Fastify advertises 72 s) would hold close() open long after the last byte.
+  server.addHook('onSend', async (_request, reply, payload) => {
+    if (closingStarted) reply.header('connection', 'close');
+    return payload;
+  });
   server.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed');
   });
@@ -163,6 +170,7 @@ export function buildApp(deps: AppDeps): App {
     reloadConfig,
     close() {
       closing ??= (async () => {
+        closingStarted = true;
         if (typeof unsubscribe === 'function') (unsubscribe as () => void)();
         await server.close();
       })();

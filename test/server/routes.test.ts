@@ -327,3 +327,41 @@ describe('GET /probe', () => {
     expect(fake.maxActive).toBe(2);
   });
 });
+
+describe('listening and closing', () => {
+  it('finishes an in-flight scrape on close, then refuses connections', async () => {
+    const store = new FakeStore(makeConfig([target('a.test:443')]));
+    const fake = fakeProbe({ hold: true });
+    const app = buildApp({ store, probe: fake.probe, logLevel: 'silent', processMetrics: false, isAllowed: allowStaticAnd });
+    apps.push(app);
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    expect(address).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const inFlight = fetch(`${address}/metrics`);
+    await until(() => fake.held.length === 1, 'the probe started');
+    const closed = app.close();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await expect(fetch(`${address}/-/healthy`)).rejects.toThrow();
+    fake.releaseAll();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('connection')).toBe('close');
+    expect(valueOf(parseExposition(await res.text()), 'ocsp_probe_success', { target: 'a.test:443' })).toBe(1);
+    // The client's keep-alive socket must not hold close() open (Fastify advertises 72 s).
+    const started = Date.now();
+    await closed;
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('logs JSON lines at the configured level', async () => {
+    const lines: string[] = [];
+    const { app, store } = make(makeConfig([]), { logLevel: 'info', logStream: { write: (line: string) => lines.push(line) } });
+    store.next = { error: new Error('line 2: unknown key "tragets"') };
+    await app.server.inject({ method: 'POST', url: '/-/reload' });
+    await app.server.inject('/-/healthy');
+    const records = lines.map((l) => JSON.parse(l) as { level: number; msg: string; error?: string });
+    const failure = records.find((r) => r.msg === 'configuration reload failed; keeping the last good configuration' && r.error);
+    expect(failure).toMatchObject({ level: 50, error: 'line 2: unknown key "tragets"' });
+    // Request logging is at debug: nothing for /-/healthy at info.
+    expect(records.some((r) => r.msg === 'request completed')).toBe(false);
+  });
+});
