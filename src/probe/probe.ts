@@ -11,6 +11,7 @@ import { certificateFacts, findIssuer } from '../ocsp/cert.js';
 import { decodeCertificatesInput } from '../ocsp/input.js';
 import type { CertificateFacts } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
+import { addressRefusal } from './guard.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from './resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
 import type { ProbeResult, ProbeTarget, StapleResult } from './types.js';
@@ -69,6 +70,9 @@ export async function probeTarget(
     return await Promise.all(
       addresses.map(async ({ address }) => {
         const addressStartedMs = Date.now();
+        // After resolution, so a name pointing at a metadata address cannot pass (guard.ts).
+        const refusal = addressRefusal(address, module);
+        if (refusal) return failed(base, formatAddress(address, target.port), 'blocked', refusal, addressStartedMs);
         const result = await handshake({
           address,
           port: target.port,
