@@ -1,0 +1,189 @@
+/**
+ * The alert rules under grafana/alerts/ checked by the real promtool: the rule file is valid, every
+ * promtool unit test passes, the harness can fail (a broken expectation and mutated rules make it
+ * fail), and every alert carries what an on-call person needs (severity, summary, description, a
+ * runbook anchor that exists, unit tests that show it firing and staying silent).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadAlertRules, loadRuleTestAssertions, markdownAnchors, ruleTestFiles } from './rules.js';
+import { REPO_ROOT, RULES_FILE, RUNBOOK_FILE, requireTools, runTool } from './tools.js';
+
+const gate = requireTools(['promtool']);
+const rules = loadAlertRules();
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'ocsp-rules-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** Writes `rulesText` and copies of all rule tests pointing at it into a fresh directory. */
+function writeSuite(name: string, rulesText: string, editTests: (text: string, file: string) => string = (t) => t): string[] {
+  const dir = path.join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  const rulesPath = path.join(dir, 'rules.yml');
+  const files: string[] = [];
+  for (const file of ruleTestFiles()) {
+    const text = readFileSync(file, 'utf8').replace('../ocsp-stapling.rules.yml', rulesPath);
+    expect(text).toContain(rulesPath);
+    const copy = path.join(dir, path.basename(file));
+    files.push(copy);
+    writeFileSync(copy, editTests(text, path.basename(file)));
+  }
+  writeFileSync(rulesPath, rulesText);
+  return files;
+}
+
+function replaceOnce(text: string, from: string, to: string): string {
+  const at = text.indexOf(from);
+  expect(at, `mutation anchor not found: ${from}`).toBeGreaterThanOrEqual(0);
+  expect(text.indexOf(from, at + 1), `mutation anchor not unique: ${from}`).toBe(-1);
+  return text.slice(0, at) + to + text.slice(at + from.length);
+}
+
+describe.skipIf(gate.skip)('alert rules with promtool', () => {
+  it('promtool check rules accepts the rule file', async () => {
+    const result = await runTool('promtool', ['check', 'rules', RULES_FILE]);
+    expect(result.output).toContain(`SUCCESS: ${rules.length} rules found`);
+    expect(result.exitCode).toBe(0);
+  });
+
+  it('promtool test rules passes every unit test file', async () => {
+    const files = ruleTestFiles();
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    const result = await runTool('promtool', ['test', 'rules', ...files]);
+    expect(result.exitCode, result.output).toBe(0);
+    expect(result.output.match(/SUCCESS/g)?.length).toBe(files.length);
+    expect(result.output).not.toContain('FAILED');
+  });
+
+  it('fails when an expectation is wrong (the harness can fail)', async () => {
+    const files = writeSuite('broken-expectation', readFileSync(RULES_FILE, 'utf8'), (text, file) =>
+      file === 'staple.test.yml'
+        ? replaceOnce(text, 'target: revoked.example.test:443\n              address: 192.0.2.60:443', 'target: revoked.example.test:443\n              address: 192.0.2.99:443')
+        : text,
+    );
+    const result = await runTool('promtool', ['test', 'rules', ...files]);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.output).toContain('FAILED');
+    expect(result.output).toContain('OcspCertificateRevoked');
+  });
+
+  // Each mutation weakens one safeguard the issue asks for; the unit tests must notice every one.
+  const mutations: { name: string; from: string; to: string; caughtBy: string }[] = [
+    {
+      name: 'missing alert ignores whether the certificate has an OCSP URL',
+      from: 'ocsp_staple_present == 0\n            and ocsp_cert_has_ocsp_url == 1\n            and ocsp_probe_success == 1\n          unless',
+      to: 'ocsp_staple_present == 0\n            and ocsp_probe_success == 1\n          unless',
+      caughtBy: 'OcspStapleMissing',
+    },
+    {
+      name: 'must-staple alert ignores a failed probe',
+      from: 'and ocsp_probe_success == 1\n            and ocsp_cert_must_staple == 1',
+      to: 'and ocsp_cert_must_staple == 1',
+      caughtBy: 'OcspStapleMissingMustStaple',
+    },
+    {
+      name: 'missing alert does not wait out nginx lazy fetching',
+      from: '\n        for: 15m\n',
+      to: '\n        for: 1m\n',
+      caughtBy: 'OcspStapleMissing',
+    },
+    {
+      name: 'revoked alert waits',
+      from: 'expr: ocsp_cert_revoked == 1\n        for: 0m',
+      to: 'expr: ocsp_cert_revoked == 1\n        for: 1m',
+      caughtBy: 'OcspCertificateRevoked',
+    },
+    {
+      name: 'stale boundary becomes inclusive',
+      from: 'ocsp_staple_age_seconds > ocsp_staple_validity_seconds / 2',
+      to: 'ocsp_staple_age_seconds >= ocsp_staple_validity_seconds / 2',
+      caughtBy: 'OcspStapleRefreshStalled',
+    },
+    {
+      name: 'invalid alert also fires for expired staples',
+      from: 'problem!~"expired|no_next_update"',
+      to: 'problem!~"no_next_update"',
+      caughtBy: 'OcspStapleInvalid',
+    },
+    {
+      name: 'probe-failing alert fires on a single failed probe',
+      from: 'expr: ocsp_probe_success == 0\n        for: 5m',
+      to: 'expr: ocsp_probe_success == 0\n        for: 0m',
+      caughtBy: 'OcspProbeFailing',
+    },
+  ];
+
+  it.each(mutations)('catches a weakened rule: $name', async ({ name, from, to, caughtBy }) => {
+    const dir = `mutant-${name.replace(/\W+/g, '-')}`;
+    const files = writeSuite(dir, replaceOnce(readFileSync(RULES_FILE, 'utf8'), from, to));
+    const result = await runTool('promtool', ['test', 'rules', ...files]);
+    expect(result.exitCode, `mutant survived:\n${result.output}`).not.toBe(0);
+    expect(result.output).toContain(`alertname: ${caughtBy},`);
+  });
+});
+
+describe('alert rule contract', () => {
+  const runbookAnchors = markdownAnchors(readFileSync(RUNBOOK_FILE, 'utf8'));
+  const assertions = loadRuleTestAssertions();
+  const rawRules = readFileSync(RULES_FILE, 'utf8');
+
+  it('has the alerts the issue asks for', () => {
+    expect(rules.map((r) => r.alert).sort()).toEqual(
+      [
+        'OcspCertificateRevoked',
+        'OcspExporterConfigReloadFailed',
+        'OcspProbeFailing',
+        'OcspStapleExpired',
+        'OcspStapleInvalid',
+        'OcspStapleMissing',
+        'OcspStapleMissingMustStaple',
+        'OcspStapleRefreshStalled',
+        'OcspStapleStatusUnknown',
+      ].sort(),
+    );
+    const severity = Object.fromEntries(rules.map((r) => [r.alert, r.labels?.severity]));
+    expect(severity).toMatchObject({
+      OcspStapleMissing: 'warning',
+      OcspStapleMissingMustStaple: 'critical',
+      OcspStapleExpired: 'critical',
+      OcspStapleRefreshStalled: 'warning',
+      OcspCertificateRevoked: 'critical',
+    });
+    expect(rules.find((r) => r.alert === 'OcspCertificateRevoked')?.for).toBe('0m');
+  });
+
+  it.each(rules.map((r) => [r.alert, r] as const))('%s has severity, summary, description, runbook and a reasoned for:', (name, rule) => {
+    expect(['warning', 'critical']).toContain(rule.labels?.severity);
+    expect(rule.annotations?.summary?.length).toBeGreaterThan(20);
+    expect(rule.annotations?.description?.length).toBeGreaterThan(60);
+    expect(rule.for).toMatch(/^\d+[smh]$/);
+    const url = rule.annotations?.runbook_url ?? '';
+    const match = /\/docs\/runbook\.md#([a-z0-9-]+)$/.exec(url);
+    expect(match, `runbook_url ${url}`).not.toBeNull();
+    expect(runbookAnchors.has(match![1]!), `docs/runbook.md has no heading for #${match![1]}`).toBe(true);
+    // The comment block right above the rule explains its `for:` duration.
+    const at = rawRules.indexOf(`- alert: ${name}\n`);
+    const before = rawRules.slice(0, at).split('\n').slice(-12).join('\n');
+    expect(before).toContain(`# for: ${rule.for}`);
+  });
+
+  it.each(rules.map((r) => r.alert))('%s has unit tests that see it fire and stay silent', (name) => {
+    const mine = assertions.filter((a) => a.alertname === name);
+    const firing = mine.filter((a) => a.expAlerts.length > 0);
+    expect(firing.length, `${name}: no test where it fires`).toBeGreaterThan(0);
+    expect(mine.some((a) => a.expAlerts.length === 0), `${name}: no test where it stays silent`).toBe(true);
+    for (const assertion of firing) {
+      for (const alert of assertion.expAlerts) {
+        expect(alert.exp_labels?.severity).toBeDefined();
+        expect(Object.keys(alert.exp_annotations ?? {}).sort()).toEqual(['description', 'runbook_url', 'summary']);
+      }
+    }
+  });
+
+  it('the README lists every alert', () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const section = /<!-- section:grafana -->([\s\S]*?)<!-- \/section:grafana -->/.exec(readme)?.[1] ?? '';
+    for (const rule of rules) expect(section, rule.alert).toContain(`| ${rule.alert} |`);
+  });
+});
