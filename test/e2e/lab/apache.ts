@@ -37,6 +37,8 @@ export interface ApacheOptions {
   /** SSLStaplingReturnResponderErrors (default true, so tryLater is stapled). */
   returnResponderErrors?: boolean;
   timeoutMs?: number;
+  /** One port per site, in order, instead of free ones (no retry). */
+  ports?: readonly number[];
 }
 
 export class ApacheServer extends LabServer {
@@ -73,7 +75,7 @@ export class ApacheServer extends LabServer {
       const server = new ApacheServer(options.dir, proc, sites);
       server.startupMs = await awaitSites(proc, sites, options.timeoutMs);
       return server;
-    });
+    }, { fixed: options.ports });
   }
 }
 

@@ -27,6 +27,8 @@ export interface HaproxyOptions {
   dir: string;
   sites: readonly HaproxySiteOptions[];
   timeoutMs?: number;
+  /** One port per site, in order, instead of free ones (no retry). */
+  ports?: readonly number[];
 }
 
 export class HaproxyServer extends LabServer {
@@ -64,7 +66,7 @@ export class HaproxyServer extends LabServer {
       const server = new HaproxyServer(options.dir, proc, sites);
       server.startupMs = await awaitSites(proc, sites, options.timeoutMs);
       return server;
-    });
+    }, { fixed: options.ports });
   }
 
   /** Sends one command to the admin socket and returns HAProxy's reply. */

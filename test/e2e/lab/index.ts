@@ -25,7 +25,7 @@ export {
   type OcspResponseText,
 } from './ocsp.js';
 export { waitFor, type WaitOptions } from './wait.js';
-export { freePort, freePorts, withFreePorts, saysAddressInUse, LOOPBACK } from './ports.js';
+export { freePort, freePorts, withFreePorts, saysAddressInUse, LOOPBACK, type PortChoice } from './ports.js';
 export { spawnManaged, ManagedProcess, liveProcessCount, stopAllProcesses, type SpawnOptions, type ExitInfo } from './processes.js';
 export { requireLabTools, findBinary, binaryPath, DEBIAN_PACKAGE, type LabTool, type LabGate } from './binaries.js';
 export { LabError, type LabErrorCode } from './errors.js';

@@ -104,14 +104,19 @@ export class Lab {
     return path.join(this.dir, name);
   }
 
-  async startNginx(sites: NginxOptions['sites'], options: { name?: string; timeoutMs?: number } = {}): Promise<NginxServer> {
-    return this.track(NginxServer.start({ dir: this.serverDir(options.name ?? 'nginx'), pki: this.pki, sites, timeoutMs: options.timeoutMs }));
+  /** Starts nginx with `sites` in `<lab>/<name ?? 'nginx'>`; stopped by `stop()`. */
+  async startNginx(sites: NginxOptions['sites'], options: Omit<NginxOptions, 'dir' | 'pki' | 'sites'> & { name?: string } = {}): Promise<NginxServer> {
+    const { name, ...rest } = options;
+    return this.track(NginxServer.start({ ...rest, dir: this.serverDir(name ?? 'nginx'), pki: this.pki, sites }));
   }
 
-  async startHaproxy(sites: HaproxyOptions['sites'], options: { name?: string; timeoutMs?: number } = {}): Promise<HaproxyServer> {
-    return this.track(HaproxyServer.start({ dir: this.serverDir(options.name ?? 'haproxy'), sites, timeoutMs: options.timeoutMs }));
+  /** Starts HAProxy with `sites` in `<lab>/<name ?? 'haproxy'>`; stopped by `stop()`. */
+  async startHaproxy(sites: HaproxyOptions['sites'], options: Omit<HaproxyOptions, 'dir' | 'sites'> & { name?: string } = {}): Promise<HaproxyServer> {
+    const { name, ...rest } = options;
+    return this.track(HaproxyServer.start({ ...rest, dir: this.serverDir(name ?? 'haproxy'), sites }));
   }
 
+  /** Starts Apache with `sites` in `<lab>/<name ?? 'apache'>`; stopped by `stop()`. */
   async startApache(
     sites: ApacheOptions['sites'],
     options: Omit<ApacheOptions, 'dir' | 'pki' | 'sites'> & { name?: string } = {},

@@ -31,6 +31,8 @@ export interface NginxOptions {
   pki: LabPki;
   sites: readonly NginxSiteOptions[];
   timeoutMs?: number;
+  /** One port per site, in order, instead of free ones (no retry). */
+  ports?: readonly number[];
 }
 
 export class NginxServer extends LabServer {
@@ -61,7 +63,7 @@ export class NginxServer extends LabServer {
       const server = new NginxServer(options, proc, sites);
       server.startupMs = await awaitSites(proc, sites, options.timeoutMs);
       return server;
-    });
+    }, { fixed: options.ports });
   }
 }
 

@@ -38,11 +38,23 @@ export function saysAddressInUse(text: string): boolean {
   return IN_USE.test(text);
 }
 
+export interface PortChoice {
+  /** Use exactly these ports (no retry): for tests that need a known or an occupied port. */
+  fixed?: readonly number[];
+  /** Attempts with fresh ports before giving up (default 5). */
+  attempts?: number;
+}
+
 /**
- * Runs `start` with `count` fresh ports, retrying (up to `attempts` times) when it fails with
- * LAB_PORT_IN_USE. Any other error is rethrown at once.
+ * Runs `start` with `count` fresh ports, retrying with new ones when it fails with
+ * LAB_PORT_IN_USE. Any other error is rethrown at once. With `fixed`, runs once on those ports.
  */
-export async function withFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>, attempts = 5): Promise<T> {
+export async function withFreePorts<T>(count: number, start: (ports: number[]) => Promise<T>, choice: PortChoice = {}): Promise<T> {
+  if (choice.fixed) {
+    if (choice.fixed.length !== count) throw new TypeError(`${count} ports needed, ${choice.fixed.length} given`);
+    return start([...choice.fixed]);
+  }
+  const attempts = choice.attempts ?? 5;
   let lastError: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const ports = await freePorts(count);

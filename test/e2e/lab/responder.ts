@@ -25,6 +25,8 @@ export interface ResponderOptions {
    *  staples within 5 minutes of nextUpdate, so keep it well above 5. */
   validMinutes?: number;
   timeoutMs?: number;
+  /** A fixed port instead of a free one (no retry). */
+  port?: number;
 }
 
 export class OcspResponder {
@@ -51,7 +53,7 @@ export class OcspResponder {
       const responder = new OcspResponder(pki, port!, validMinutes, spawnResponder(pki, port!, validMinutes));
       await responder.awaitReady(options.timeoutMs);
       return responder;
-    });
+    }, { fixed: options.port === undefined ? undefined : [options.port] });
   }
 
   get process(): ManagedProcess {
