@@ -6,6 +6,7 @@
  * E2E_KEEP_LAB=1, for debugging). Every change to the CA database goes through the lab so the
  * responder is known to serve it before any server fetches.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { ApacheServer, type ApacheOptions } from './apache.js';
 import { HaproxyServer, type HaproxyOptions } from './haproxy.js';
 import { NginxServer, type NginxOptions } from './nginx.js';
 import { LabPki, type LabCert, type LabRevocationReason, type LeafOptions } from './pki.js';
+import { atLabExit } from './processes.js';
 import { OcspResponder, type ResponderOptions } from './responder.js';
 import type { LabServer } from './server.js';
 
@@ -38,6 +40,20 @@ export interface LabTimings {
   leavesMs: number;
 }
 
+/** Lab directories not yet removed: an exiting test process removes them (servers die with it). */
+const liveDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function removeOnExit(dir: string): void {
+  liveDirs.add(dir);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  atLabExit(() => {
+    if (process.env.E2E_KEEP_LAB === '1') return;
+    for (const leftover of liveDirs) rmSync(leftover, { recursive: true, force: true });
+  });
+}
+
 export class Lab {
   readonly dir: string;
   readonly pki: LabPki;
@@ -59,6 +75,7 @@ export class Lab {
     const dir = await mkdtemp(path.join(tmpdir(), `${options.name ?? 'ocsp-lab'}-`));
     // Server workers run as nobody when we are root: they must be able to traverse the lab.
     await chmod(dir, 0o755);
+    removeOnExit(dir);
     let responder: OcspResponder | null = null;
     try {
       let t = Date.now();
@@ -82,6 +99,7 @@ export class Lab {
     } catch (error) {
       await responder?.stop();
       if (process.env.E2E_KEEP_LAB !== '1') await rm(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
       throw error;
     }
   }
@@ -133,6 +151,7 @@ export class Lab {
     await this.responder.stop();
     if (process.env.E2E_KEEP_LAB === '1') console.warn(`E2E_KEEP_LAB=1: lab kept in ${this.dir}`);
     else await rm(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 
   private async track<T extends LabServer>(starting: Promise<T>): Promise<T> {

@@ -146,12 +146,29 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 let hooksInstalled = false;
+const exitCallbacks: Array<() => void> = [];
+
+/**
+ * Registers synchronous cleanup (e.g. removing a lab directory) to run when the test process
+ * exits or is killed by SIGINT/SIGTERM/SIGHUP, after the lab's children were killed.
+ */
+export function atLabExit(callback: () => void): void {
+  installExitHooks();
+  exitCallbacks.push(callback);
+}
 
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   const killAll = (): void => {
     for (const p of live) p.killNow();
+    for (const callback of exitCallbacks.splice(0)) {
+      try {
+        callback();
+      } catch {
+        // best effort while exiting
+      }
+    }
   };
   process.once('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
