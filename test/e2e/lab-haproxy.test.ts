@@ -1,13 +1,16 @@
 /**
  * Lab self-test: real HAProxy 2.6 staples the `<crt>.ocsp` file it was started with, byte for
- * byte, in TLS 1.2 and 1.3; refuses an expired file (no staple, a warning); staples a revoked
- * answer; and after `set ssl ocsp-response` on the admin socket serves the new bytes.
+ * byte, in TLS 1.2 and 1.3; refuses expired, nearly expired, non-successful and wrong-certificate
+ * files (no staple); staples revoked and bad-signature answers unchanged; and after
+ * `set ssl ocsp-response` on the admin socket serves the new bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Lab,
   LOOPBACK,
+  TRY_LATER_DER,
   captureStaple,
+  opensslVerifyResponse,
   describeOcspResponse,
   requireLabTools,
   sClientStatus,
@@ -25,6 +28,7 @@ describe.skipIf(gate.skip)('lab: HAProxy', () => {
   let haproxy: HaproxyServer;
   let noneLeaf: LabCert;
   let expiredLeaf: LabCert;
+  let extra: Record<'soon' | 'later' | 'trylater' | 'badsig' | 'wrongcert', LabCert>;
   const files: Record<string, Buffer> = {};
 
   beforeAll(async () => {
@@ -34,18 +38,29 @@ describe.skipIf(gate.skip)('lab: HAProxy', () => {
       lab.issueLeaf({ name: 'haproxy-none' }),
       lab.issueLeaf({ name: 'haproxy-expired' }),
     ]);
-    [files.ecdsa, files.rsa, files.revoked, files.expired] = await Promise.all([
+    const [soon, later, trylater, badsig, wrongcert] = await Promise.all(
+      ['soon', 'later', 'trylater', 'badsig', 'wrongcert'].map((name) => lab.issueLeaf({ name: `haproxy-${name}` })),
+    );
+    extra = { soon: soon!, later: later!, trylater: trylater!, badsig: badsig!, wrongcert: wrongcert! };
+    [files.ecdsa, files.rsa, files.revoked, files.expired, files.soon, files.later, files.badsig] = await Promise.all([
       lab.pki.makeResponse(lab.leaves.ecdsa),
       lab.pki.makeResponse(lab.leaves.rsa),
       lab.pki.makeResponse(lab.leaves.revoked),
       lab.pki.makeResponse(expiredLeaf, { at: new Date(Date.UTC(2021, 5, 1)), validMinutes: 60 }),
+      lab.pki.makeResponse(extra.soon, { validMinutes: 4 }),
+      lab.pki.makeResponse(extra.later, { validMinutes: 7 }),
+      lab.pki.makeResponse(extra.badsig, { badSignature: true }),
     ]);
+    files.trylater = TRY_LATER_DER;
+    // A good answer, but about another certificate.
+    files.wrongcert = files.ecdsa;
     haproxy = await lab.startHaproxy([
       { name: 'ecdsa', leaf: lab.leaves.ecdsa, ocsp: files.ecdsa },
       { name: 'rsa', leaf: lab.leaves.rsa, ocsp: files.rsa },
       { name: 'revoked', leaf: lab.leaves.revoked, ocsp: files.revoked },
       { name: 'expired', leaf: expiredLeaf, ocsp: files.expired },
       { name: 'none', leaf: noneLeaf },
+      ...(['soon', 'later', 'trylater', 'badsig', 'wrongcert'] as const).map((name) => ({ name, leaf: extra[name], ocsp: files[name]! })),
     ]);
     console.info(`lab-haproxy timings: ${JSON.stringify({ ...lab.timings, haproxyStartMs: haproxy.startupMs })}`);
   });
@@ -84,6 +99,20 @@ describe.skipIf(gate.skip)('lab: HAProxy', () => {
       expect(got.ocspEventSeen).toBe(true);
       expect(got.staple, haproxy.diagnostics()).toBeNull();
     }
+  });
+
+  it('ignores .ocsp files within 5 minutes of nextUpdate, non-successful, or about another certificate', async () => {
+    // nextUpdate in 4 minutes: ignored; in 7 minutes: served.
+    expect((await capture('soon')).staple).toBeNull();
+    expect((await capture('later')).staple?.equals(files.later!)).toBe(true);
+    expect((await capture('trylater')).staple).toBeNull();
+    expect((await capture('wrongcert')).staple).toBeNull();
+  });
+
+  it('serves an .ocsp file with a bad signature unchanged (it does not verify signatures)', async () => {
+    const got = await capture('badsig');
+    expect(got.staple?.equals(files.badsig!)).toBe(true);
+    expect((await opensslVerifyResponse(lab.pki, extra.badsig, got.staple!)).signatureOk).toBe(false);
   });
 
   it('sends no staple without an .ocsp file', async () => {
