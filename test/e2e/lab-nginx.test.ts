@@ -103,6 +103,15 @@ describe.skipIf(gate.skip)('lab: nginx', () => {
     expect((await opensslVerifyResponse(lab.pki, lab.leaves.ecdsa, expiredDer)).timesValid).toBe(false);
   });
 
+  it('serves a replaced ssl_stapling_file after a reload (SIGHUP)', async () => {
+    const fresh = await lab.pki.makeResponse(lab.leaves.rsa);
+    await nginx.replaceStaplingFile('file-trylater', fresh);
+    for (const version of VERSIONS) {
+      expect((await capture('file-trylater', version)).staple?.equals(fresh), version).toBe(true);
+    }
+    expect(nginx.process.exitInfo).toBeNull();
+  });
+
   it('sends no staple with ssl_stapling off, in TLS 1.2 and 1.3', async () => {
     for (const version of VERSIONS) {
       const got = await capture('off', version);

@@ -50,6 +50,15 @@ describe.skipIf(gate.skip)('lab: PKI and OCSP responder', () => {
     expect(lab.leaves.rsa.keyType).toBe('rsa');
   });
 
+  it('issues Must-Staple leaves and leaves without an OCSP URL on request', async () => {
+    const mustStaple = await lab.issueLeaf({ name: 'must-staple', mustStaple: true });
+    const text = (await openssl(['x509', '-in', mustStaple.certPath, '-noout', '-text'])).stdout.toString('utf8');
+    expect(text).toMatch(/TLS Feature:\s*\n\s*status_request/);
+    const noAia = await lab.issueLeaf({ name: 'no-aia', ocspUrl: null });
+    const noAiaText = (await openssl(['x509', '-in', noAia.certPath, '-noout', '-text'])).stdout.toString('utf8');
+    expect(noAiaText).not.toContain('Authority Information Access');
+  });
+
   it('makes a delegated responder certificate with id-kp-OCSPSigning issued by the intermediate', async () => {
     const text = (await openssl(['x509', '-in', lab.pki.responder.certPath, '-noout', '-text'])).stdout.toString('utf8');
     expect(text).toMatch(/X509v3 Extended Key Usage:\s*\n\s*OCSP Signing/);

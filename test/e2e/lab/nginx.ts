@@ -6,12 +6,14 @@
  * `ssl_stapling_verify` against the lab trust bundle), a crafted DER via `ssl_stapling_file`
  * (served unchanged, whatever it says), or stapling off.
  */
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { binaryPath } from './binaries.js';
 import type { LabCert, LabPki } from './pki.js';
 import { LOOPBACK, withFreePorts } from './ports.js';
 import { spawnManaged } from './processes.js';
+import { captureStaple } from './tls.js';
+import { waitFor } from './wait.js';
 import { LabServer, awaitSites, makeServerDir, runningAsRoot, unique, type RunningSite } from './server.js';
 
 export type NginxStapling =
@@ -42,6 +44,29 @@ export class NginxServer extends LabServer {
   private constructor(options: NginxOptions, proc: ReturnType<typeof spawnManaged>, sites: RunningSite[]) {
     super(options.dir, proc, sites);
     this.errorLogPath = path.join(options.dir, 'error.log');
+  }
+
+  /** Path of the `ssl_stapling_file` of a site started with `{ mode: 'file' }`. */
+  staplingFilePath(site: string): string {
+    this.port(site);
+    return path.join(this.dir, `${site}.ocsp.der`);
+  }
+
+  /**
+   * Replaces a file-mode site's staple: writes the new DER, reloads nginx (SIGHUP: new workers
+   * read the file again) and waits until a handshake returns the new bytes.
+   */
+  async replaceStaplingFile(site: string, der: Uint8Array, timeoutMs = 10_000): Promise<void> {
+    const file = this.staplingFilePath(site);
+    await writeFile(`${file}.new`, der);
+    await rename(`${file}.new`, file);
+    process.kill(this.proc.pid, 'SIGHUP');
+    const expected = Buffer.from(der);
+    await waitFor(async () => (await captureStaple(LOOPBACK, this.port(site))).staple?.equals(expected), timeoutMs, {
+      what: `nginx ${site} to serve the replaced staple`,
+      diagnostics: () => this.diagnostics(),
+      abortIf: () => (this.proc.exitInfo ? 'nginx exited' : null),
+    });
   }
 
   static async start(options: NginxOptions): Promise<NginxServer> {
