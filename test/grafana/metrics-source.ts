@@ -1,0 +1,144 @@
+/**
+ * A source of realistic ocsp-stapling-exporter metrics for the dashboard and alert checks: a tiny
+ * HTTP server that renders fixed probe results (one per staple state) through the exporter's own
+ * mapping (src/metrics/collect.ts) at each scrape, so ages and countdowns move with the clock as they
+ * do in the real exporter. It answers `/metrics` (every result plus the exporter's own families) and
+ * `/probe?target=` (that target's results only), like the exporter.
+ *
+ * The real exporter will replace it: anything that returns a `MetricsSource` (base URL, the targets
+ * it knows and what state each is in) can be passed to the tests instead.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { addExporterMetrics, addProbeMetrics } from '../../src/metrics/collect.js';
+import type { OcspProblem } from '../../src/ocsp/types.js';
+import type { ProbeResult } from '../../src/probe/types.js';
+import { failedResult, leafFacts, okResult, single, verdict } from '../metrics/fixtures.js';
+
+/** The staple states the dashboards tell apart, and the value of their "Status" column. */
+export const STATUS_VALUE = {
+  probe_failed: 0,
+  revoked: 1,
+  expired: 2,
+  invalid: 3,
+  missing: 4,
+  stale: 5,
+  valid: 6,
+  no_ocsp_url: 7,
+} as const;
+export type StapleState = keyof typeof STATUS_VALUE;
+
+export interface SourceAddress {
+  target: string;
+  address: string;
+  state: StapleState;
+}
+
+export interface MetricsSource {
+  /** e.g. `http://127.0.0.1:41234`; `/metrics` and `/probe?target=` live below it. */
+  baseUrl: string;
+  /** Every address the source reports on `/metrics`, with its expected state. */
+  addresses: readonly SourceAddress[];
+  close(): Promise<void>;
+}
+
+const HOUR_MS = 3_600_000;
+
+function stapled(
+  target: string,
+  address: string,
+  nowMs: number,
+  options: { thisUpdateAgoH: number; validityH: number; valid?: boolean; problems?: OcspProblem[]; status?: 'good' | 'revoked' | 'unknown' },
+): ProbeResult {
+  const thisUpdate = new Date(nowMs - options.thisUpdateAgoH * HOUR_MS);
+  const s = single({
+    thisUpdate,
+    nextUpdate: new Date(thisUpdate.getTime() + options.validityH * HOUR_MS),
+    certStatus: options.status ?? 'good',
+    // Whole seconds, as in real responses (GeneralizedTime without fractions, RFC 5280 §4.1.2.5.2).
+    revocationTime: options.status === 'revoked' ? new Date(Math.floor(nowMs / HOUR_MS) * HOUR_MS - 3 * HOUR_MS) : null,
+    revocationReason: options.status === 'revoked' ? 'keyCompromise' : null,
+  });
+  const v = verdict({ valid: options.valid ?? true, problems: options.problems ?? [], single: s });
+  if (v.response?.basic) v.response.basic.producedAt = thisUpdate;
+  return okResult({ target, address, serverName: target.split(':')[0]!, startedAtMs: nowMs - 1000 }, v);
+}
+
+/** One result per state (two addresses for the valid target), judged at `nowMs`. */
+export function fixtureResults(nowMs: number): { results: ProbeResult[]; addresses: SourceAddress[] } {
+  const results: [StapleState, ProbeResult][] = [
+    ['valid', stapled('valid.example.test:443', '192.0.2.10:443', nowMs, { thisUpdateAgoH: 2, validityH: 24 })],
+    ['valid', stapled('valid.example.test:443', '192.0.2.11:443', nowMs, { thisUpdateAgoH: 3, validityH: 24 })],
+    ['stale', stapled('stale.example.test:443', '192.0.2.12:443', nowMs, { thisUpdateAgoH: 20, validityH: 24 })],
+    [
+      'missing',
+      okResult(
+        { target: 'missing.example.test:443', address: '192.0.2.13:443', leaf: leafFacts({ mustStaple: true }), startedAtMs: nowMs - 1000 },
+        null,
+      ),
+    ],
+    [
+      'no_ocsp_url',
+      okResult({ target: 'nourl.example.test:443', address: '192.0.2.14:443', leaf: leafFacts({ ocspUrls: [] }), startedAtMs: nowMs - 1000 }, null),
+    ],
+    ['revoked', stapled('revoked.example.test:443', '192.0.2.15:443', nowMs, { thisUpdateAgoH: 1, validityH: 24, status: 'revoked' })],
+    ['invalid', stapled('invalid.example.test:443', '192.0.2.16:443', nowMs, { thisUpdateAgoH: 1, validityH: 24, valid: false, problems: ['bad_signature'] })],
+    ['expired', stapled('expired.example.test:443', '192.0.2.17:443', nowMs, { thisUpdateAgoH: 30, validityH: 24, valid: false, problems: ['expired'] })],
+    ['probe_failed', failedResult('timeout', { target: 'down.example.test:443', address: '192.0.2.18:443', startedAtMs: nowMs - 3000 })],
+  ];
+  return {
+    results: results.map(([, r]) => r),
+    addresses: results.map(([state, r]) => ({ target: r.target, address: r.address, state })),
+  };
+}
+
+async function render(results: readonly ProbeResult[], nowMs: number, withExporter: boolean): Promise<{ body: string; contentType: string }> {
+  const registry = new Registry();
+  addProbeMetrics(registry, results, nowMs);
+  if (withExporter) {
+    addExporterMetrics(registry, {
+      version: '0.0.0-test',
+      nodejsVersion: process.versions.node,
+      configLastReloadSuccessful: true,
+      configLastReloadSuccessTimestampSeconds: Math.floor(nowMs / 1000) - 600,
+      targets: new Set(results.map((r) => r.target)).size,
+      lastSweep: { durationSeconds: 0.42, probed: results.length, reused: 0 },
+    });
+  }
+  return { body: await registry.metrics(), contentType: registry.contentType };
+}
+
+/** Starts the static source on a free loopback port. */
+export async function startStaticMetricsSource(): Promise<MetricsSource> {
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const nowMs = Date.now();
+    const { results } = fixtureResults(nowMs);
+    let selected: ProbeResult[];
+    if (url.pathname === '/metrics') {
+      selected = results;
+    } else if (url.pathname === '/probe') {
+      const target = url.searchParams.get('target') ?? '';
+      selected = results.filter((r) => r.target === target);
+      if (selected.length === 0) selected = [failedResult('dns', { target, address: target, startedAtMs: nowMs })];
+    } else {
+      response.writeHead(404).end('not found\n');
+      return;
+    }
+    render(selected, nowMs, url.pathname === '/metrics').then(
+      ({ body, contentType }) => response.writeHead(200, { 'content-type': contentType }).end(body),
+      (error: unknown) => response.writeHead(500).end(String(error)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    addresses: fixtureResults(Date.now()).addresses,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
