@@ -1,0 +1,346 @@
+/**
+ * The three things the benchmark compares on the same targets at the same concurrency, each in its
+ * own process and measured from outside (/proc): the limit (bare handshake loop on every core,
+ * handshake-loop.mjs), the exporter (compiled app + probe pool, exporter-process.mjs, one cold
+ * /metrics sweep then scrapes from fresh results) and Debian's blackbox_exporter driven through
+ * `/probe` by keep-alive HTTP clients. Each returns the same figures, so ratios are like for like.
+ */
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { DEFAULT_MODULE, type Config, type ModuleConfig } from '../../src/config/schema.js';
+import { freePort } from '../../test/e2e/lab/ports.js';
+import { spawnManaged, type ManagedProcess } from '../../test/e2e/lab/processes.js';
+import { waitFor } from '../../test/e2e/lab/wait.js';
+import { SERVER_NAME, type BenchTarget, type Fleet } from './fleet.js';
+import { get, keepAliveAgent, samples } from './http.js';
+import { cpuSeconds, peakRssBytes, rssBytes } from './proc.js';
+import { percentile } from './stats.js';
+
+const execFileAsync = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export type ContenderName = 'limit' | 'exporter' | 'exporter-1thread' | 'blackbox';
+
+export interface RunFigures {
+  contender: ContenderName;
+  targets: number;
+  concurrency: number;
+  /** Time to probe every target once, seconds (exporter: its own sweep duration). */
+  wallSeconds: number;
+  probesPerSecond: number;
+  /** Probes that completed the handshake (exporter: and judged the staple valid). */
+  ok: number;
+  failed: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  /** CPU of the contender's process (all threads) over the sweep, per probe. */
+  cpuMsPerProbe: number;
+  peakRssBytes: number;
+  /** Exporter: the cold /metrics response (sweep + render), ms. */
+  coldScrapeMs?: number;
+  /** Exporter: a /metrics scrape served from fresh results (median of several). */
+  cachedScrapeMs?: number;
+  cachedScrapeBytes?: number;
+  /** Blackbox: CPU the benchmark's own HTTP driver spent per probe (it shares the cores). */
+  driverCpuMsPerProbe?: number;
+  note?: string;
+}
+
+export interface RunContext {
+  dir: string;
+  fleet: Fleet;
+  targets: BenchTarget[];
+  concurrency: number;
+  threads: number;
+  timeoutSeconds: number;
+  distDir: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The limit
+
+export async function runLimit(ctx: RunContext): Promise<RunFigures> {
+  const targetsFile = path.join(ctx.dir, `targets-${ctx.targets.length}.json`);
+  await writeFile(targetsFile, JSON.stringify(ctx.targets));
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [path.join(here, 'handshake-loop.mjs'), targetsFile, String(ctx.concurrency), String(ctx.threads), ctx.fleet.trustPath, SERVER_NAME, String(ctx.timeoutSeconds * 1000)],
+    { maxBuffer: 256 * 1024 * 1024 },
+  );
+  const r = JSON.parse(stdout) as {
+    wallSeconds: number;
+    ok: number;
+    failed: number;
+    stapled: number;
+    cpuSeconds: number;
+    maxRssBytes: number;
+    latenciesMs: number[];
+    errors: Record<string, number>;
+  };
+  const n = ctx.targets.length;
+  return {
+    contender: 'limit',
+    targets: n,
+    concurrency: ctx.concurrency,
+    wallSeconds: r.wallSeconds,
+    probesPerSecond: r.ok / r.wallSeconds,
+    ok: r.stapled,
+    failed: n - r.stapled,
+    latencyP50Ms: percentile(r.latenciesMs, 50),
+    latencyP99Ms: percentile(r.latenciesMs, 99),
+    cpuMsPerProbe: (r.cpuSeconds / n) * 1000,
+    peakRssBytes: r.maxRssBytes,
+    ...(r.failed > 0 ? { note: `errors ${JSON.stringify(r.errors)}` } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exporter
+
+export function benchConfig(ctx: Pick<RunContext, 'fleet' | 'targets' | 'concurrency' | 'timeoutSeconds'>, caPem: string, minProbeIntervalSeconds: number): Config {
+  const module: ModuleConfig = {
+    ...DEFAULT_MODULE,
+    name: 'bench',
+    timeoutSeconds: ctx.timeoutSeconds,
+    serverName: SERVER_NAME,
+    caFile: ctx.fleet.trustPath,
+    caPem,
+  };
+  return {
+    global: { concurrency: ctx.concurrency, minProbeIntervalSeconds, probeAllowlist: [] },
+    modules: { default: { ...DEFAULT_MODULE, name: 'default' }, bench: module },
+    targets: ctx.targets.map((t) => ({ target: `${t.host}:${t.port}`, host: t.host, port: t.port, module: 'bench', serverName: null, labels: {} })),
+    file: null,
+  };
+}
+
+export interface RunningExporter {
+  url: string;
+  proc: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+export async function startExporter(ctx: RunContext, config: Config, workers: number): Promise<RunningExporter> {
+  const configFile = path.join(ctx.dir, `exporter-${ctx.targets.length}-${workers}.json`);
+  await writeFile(configFile, JSON.stringify(config));
+  const port = await freePort();
+  const proc = spawnManaged({
+    name: `exporter(workers=${workers})`,
+    command: process.execPath,
+    args: [path.join(here, 'exporter-process.mjs'), ctx.distDir, configFile, String(port), String(workers)],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await get(`${url}/-/ready`, undefined, 2000)).status === 200, 60_000, {
+    what: 'the exporter to be ready',
+    diagnostics: () => proc.diagnostics(),
+    abortIf: () => (proc.exitInfo ? 'the exporter exited' : null),
+  });
+  // Worker threads load their modules after the HTTP server is up; let them settle.
+  await sleep(1000);
+  return { url, proc, stop: () => proc.stop(10_000) };
+}
+
+/** Series values of `metric` from a /metrics body, or fail loudly when the scrape was not 200. */
+function mustScrape(result: Awaited<ReturnType<typeof get>>, what: string): string {
+  if (result.status !== 200) throw new Error(`${what}: HTTP ${result.status} ${result.error ?? result.body.slice(0, 300)}`);
+  return result.body;
+}
+
+export async function runExporter(ctx: RunContext, caPem: string, workers: number, cachedScrapes = 5): Promise<RunFigures> {
+  const exporter = await startExporter(ctx, benchConfig(ctx, caPem, 3600), workers);
+  try {
+    const pid = exporter.proc.pid;
+    const cpu0 = cpuSeconds(pid);
+    const cold = await get(`${exporter.url}/metrics`);
+    const cpu1 = cpuSeconds(pid);
+    const body = mustScrape(cold, 'cold /metrics');
+    const n = ctx.targets.length;
+    const sweepSeconds = samples(body, 'ocsp_exporter_sweep_duration_seconds')[0] ?? cold.ms / 1000;
+    const success = samples(body, 'ocsp_probe_success');
+    const valid = samples(body, 'ocsp_staple_valid').filter((v) => v === 1).length;
+    const durations = samples(body, 'ocsp_probe_duration_seconds').map((s) => s * 1000);
+
+    const cached: { ms: number; bytes: number }[] = [];
+    for (let i = 0; i < cachedScrapes; i++) {
+      const warm = await get(`${exporter.url}/metrics`);
+      const warmBody = mustScrape(warm, 'cached /metrics');
+      const reused = samples(warmBody, 'ocsp_exporter_sweep_probes');
+      if (!reused.includes(n)) throw new Error(`cached /metrics probed again instead of reusing ${n} results (sweep probes: ${reused.join(', ')})`);
+      cached.push({ ms: warm.ms, bytes: warm.bytes });
+    }
+    cached.sort((a, b) => a.ms - b.ms);
+    const mid = cached[Math.floor(cached.length / 2)]!;
+    const ok = Math.min(valid, success.filter((v) => v === 1).length);
+    return {
+      contender: workers > 0 ? 'exporter' : 'exporter-1thread',
+      targets: n,
+      concurrency: ctx.concurrency,
+      wallSeconds: sweepSeconds,
+      probesPerSecond: n / sweepSeconds,
+      ok,
+      failed: n - ok,
+      latencyP50Ms: percentile(durations, 50),
+      latencyP99Ms: percentile(durations, 99),
+      cpuMsPerProbe: ((cpu1 - cpu0) / n) * 1000,
+      peakRssBytes: peakRssBytes(pid),
+      coldScrapeMs: cold.ms,
+      cachedScrapeMs: mid.ms,
+      cachedScrapeBytes: mid.bytes,
+      ...(success.length !== n ? { note: `${success.length} results for ${n} targets` } : {}),
+    };
+  } finally {
+    await exporter.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// blackbox_exporter
+
+export const BLACKBOX_BINARY = '/usr/bin/prometheus-blackbox-exporter';
+
+export async function runBlackbox(ctx: RunContext): Promise<RunFigures> {
+  const configFile = path.join(ctx.dir, 'blackbox.yml');
+  await writeFile(
+    configFile,
+    [
+      'modules:',
+      '  tls:',
+      '    prober: tcp',
+      `    timeout: ${ctx.timeoutSeconds}s`,
+      '    tcp:',
+      '      preferred_ip_protocol: ip4',
+      '      tls: true',
+      '      tls_config:',
+      `        ca_file: ${ctx.fleet.trustPath}`,
+      `        server_name: ${SERVER_NAME}`,
+      '',
+    ].join('\n'),
+  );
+  const port = await freePort();
+  const proc = spawnManaged({
+    name: 'blackbox_exporter',
+    command: BLACKBOX_BINARY,
+    args: [`--config.file=${configFile}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(async () => (await get(`${url}/-/healthy`, undefined, 2000)).status === 200, 30_000, {
+      what: 'blackbox_exporter to be healthy',
+      diagnostics: () => proc.diagnostics(),
+      abortIf: () => (proc.exitInfo ? 'blackbox_exporter exited' : null),
+    });
+    const agent = keepAliveAgent(ctx.concurrency);
+    // Open the keep-alive connections first, as a Prometheus that has been scraping would have.
+    await Promise.all(Array.from({ length: ctx.concurrency }, () => get(`${url}/-/healthy`, agent)));
+    const n = ctx.targets.length;
+    const durationsMs: number[] = [];
+    let ok = 0;
+    let next = 0;
+    const errors = new Map<string, number>();
+    const driverCpu0 = process.cpuUsage();
+    const cpu0 = cpuSeconds(proc.pid);
+    const started = performance.now();
+    const runner = async (): Promise<void> => {
+      while (next < n) {
+        const t = ctx.targets[next++]!;
+        const r = await get(`${url}/probe?module=tls&target=${t.host}:${t.port}`, agent);
+        const success = samples(r.body, 'probe_success')[0];
+        const duration = samples(r.body, 'probe_duration_seconds')[0];
+        if (duration !== undefined) durationsMs.push(duration * 1000);
+        if (r.status === 200 && success === 1) ok++;
+        else {
+          const key = r.error ?? `HTTP ${r.status} probe_success ${String(success)}`;
+          errors.set(key, (errors.get(key) ?? 0) + 1);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: ctx.concurrency }, runner));
+    const wallSeconds = (performance.now() - started) / 1000;
+    const cpu1 = cpuSeconds(proc.pid);
+    const driverCpu = process.cpuUsage(driverCpu0);
+    agent.destroy();
+    return {
+      contender: 'blackbox',
+      targets: n,
+      concurrency: ctx.concurrency,
+      wallSeconds,
+      probesPerSecond: ok / wallSeconds,
+      ok,
+      failed: n - ok,
+      latencyP50Ms: percentile(durationsMs, 50),
+      latencyP99Ms: percentile(durationsMs, 99),
+      cpuMsPerProbe: ((cpu1 - cpu0) / n) * 1000,
+      peakRssBytes: peakRssBytes(proc.pid),
+      driverCpuMsPerProbe: ((driverCpu.user + driverCpu.system) / 1000 / n),
+      ...(errors.size > 0 ? { note: `errors ${JSON.stringify(Object.fromEntries(errors))}` } : {}),
+    };
+  } finally {
+    await proc.stop();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Soak
+
+export interface SoakSample {
+  sweep: number;
+  sweepSeconds: number;
+  rssBytes: number;
+  heapUsedBytes: number;
+  ok: number;
+}
+
+export interface SoakFigures {
+  targets: number;
+  sweeps: number;
+  workers: number;
+  samples: SoakSample[];
+  /** Smallest RSS / heap over the first and the last tenth of the sweeps (robust to GC timing). */
+  rssStartBytes: number;
+  rssEndBytes: number;
+  heapStartBytes: number;
+  heapEndBytes: number;
+  peakRssBytes: number;
+}
+
+export async function runSoak(ctx: RunContext, caPem: string, workers: number, sweeps: number, onSweep?: (s: SoakSample) => void): Promise<SoakFigures> {
+  // min_probe_interval 0: every scrape is a full sweep.
+  const exporter = await startExporter(ctx, benchConfig(ctx, caPem, 0), workers);
+  const collected: SoakSample[] = [];
+  try {
+    for (let sweep = 1; sweep <= sweeps; sweep++) {
+      const r = await get(`${exporter.url}/metrics`);
+      const body = mustScrape(r, `soak sweep ${sweep}`);
+      const sample: SoakSample = {
+        sweep,
+        sweepSeconds: samples(body, 'ocsp_exporter_sweep_duration_seconds')[0] ?? NaN,
+        rssBytes: rssBytes(exporter.proc.pid),
+        heapUsedBytes: samples(body, 'nodejs_heap_size_used_bytes')[0] ?? NaN,
+        ok: samples(body, 'ocsp_staple_valid').filter((v) => v === 1).length,
+      };
+      collected.push(sample);
+      onSweep?.(sample);
+    }
+    const tenth = Math.max(1, Math.floor(sweeps / 10));
+    const first = collected.slice(0, tenth);
+    const last = collected.slice(-tenth);
+    const min = (xs: SoakSample[], key: 'rssBytes' | 'heapUsedBytes') => Math.min(...xs.map((x) => x[key]));
+    return {
+      targets: ctx.targets.length,
+      sweeps,
+      workers,
+      samples: collected,
+      rssStartBytes: min(first, 'rssBytes'),
+      rssEndBytes: min(last, 'rssBytes'),
+      heapStartBytes: min(first, 'heapUsedBytes'),
+      heapEndBytes: min(last, 'heapUsedBytes'),
+      peakRssBytes: peakRssBytes(exporter.proc.pid),
+    };
+  } finally {
+    await exporter.stop();
+  }
+}

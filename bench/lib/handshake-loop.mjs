@@ -1,0 +1,92 @@
+/**
+ * The limit: the least a prober must do per target, on every core. One worker thread per core,
+ * each with one shared SecureContext, does `tls.connect` with `requestOCSP` to its share of the
+ * targets and closes the socket on 'secureConnect'; nothing is parsed, verified or reported.
+ * Plain JavaScript on purpose (no loader, no project code), so nothing but the handshakes costs.
+ *
+ * Usage: node handshake-loop.mjs TARGETS.json CONCURRENCY THREADS CA.pem SERVER_NAME TIMEOUT_MS
+ * TARGETS.json is `[{ "host": "127.77.0.1", "port": 40000 }, ...]`. Prints one JSON line:
+ * { wallSeconds, ok, failed, stapled, cpuSeconds, maxRssBytes, latenciesMs: [...] }.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+
+if (isMainThread) {
+  const [targetsFile, concurrencyText, threadsText, caPath, serverName, timeoutText] = process.argv.slice(2);
+  const targets = JSON.parse(readFileSync(targetsFile, 'utf8'));
+  const concurrency = Number(concurrencyText);
+  const threads = Math.min(Number(threadsText), targets.length);
+  const ca = readFileSync(caPath, 'utf8');
+  const workers = [];
+  for (let t = 0; t < threads; t++) {
+    const share = targets.filter((_, i) => i % threads === t);
+    // Concurrency split as evenly as the integers allow; the total is `concurrency`.
+    const slots = Math.floor(concurrency / threads) + (t < concurrency % threads ? 1 : 0);
+    workers.push(new Worker(new URL(import.meta.url), { workerData: { targets: share, slots: Math.max(1, slots), ca, serverName, timeoutMs: Number(timeoutText) } }));
+  }
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const done = workers.map((w) => new Promise((resolve) => w.once('message', resolve)));
+  for (const w of workers) w.postMessage('go');
+  const parts = await Promise.all(done);
+  const wallSeconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  for (const w of workers) await w.terminate();
+  const result = { wallSeconds, ok: 0, failed: 0, stapled: 0, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssBytes: process.resourceUsage().maxRSS * 1024, latenciesMs: [], errors: {} };
+  for (const p of parts) {
+    result.ok += p.ok;
+    result.failed += p.failed;
+    result.stapled += p.stapled;
+    for (const l of p.latenciesMs) result.latenciesMs.push(l);
+    for (const [k, v] of Object.entries(p.errors)) result.errors[k] = (result.errors[k] ?? 0) + v;
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} else {
+  const { targets, slots, ca, serverName, timeoutMs } = workerData;
+  const secureContext = tls.createSecureContext({ ca });
+  const latenciesMs = [];
+  const errors = {};
+  let ok = 0;
+  let failed = 0;
+  let stapled = 0;
+  let next = 0;
+  const one = (target) =>
+    new Promise((resolve) => {
+      const started = performance.now();
+      let staple = false;
+      let settled = false;
+      const socket = tls.connect({ host: target.host, port: target.port, servername: serverName, secureContext, requestOCSP: true, rejectUnauthorized: false });
+      const timer = setTimeout(() => finish('timeout'), timeoutMs);
+      function finish(error) {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        if (error) {
+          failed++;
+          errors[error] = (errors[error] ?? 0) + 1;
+        } else {
+          ok++;
+          if (staple) stapled++;
+          latenciesMs.push(performance.now() - started);
+        }
+        resolve();
+      }
+      socket.on('OCSPResponse', (response) => {
+        staple = response != null && response.length > 0;
+      });
+      socket.once('secureConnect', () => finish(null));
+      socket.once('error', (error) => finish(error.code ?? error.message));
+    });
+  const runner = async () => {
+    while (next < targets.length) await one(targets[next++]);
+  };
+  parentPort.postMessage('ready');
+  parentPort.once('message', async () => {
+    await Promise.all(Array.from({ length: slots }, runner));
+    parentPort.postMessage({ ok, failed, stapled, latenciesMs, errors });
+  });
+}

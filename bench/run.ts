@@ -1,0 +1,295 @@
+/**
+ * `npm run bench`: throughput, latency, CPU and memory of a /metrics sweep against N real TLS
+ * targets (nginx on loopback), next to the limit (bare `tls.connect` + `requestOCSP` on every core,
+ * shared SecureContext) and Debian's blackbox_exporter, all in the same run, on the same targets,
+ * at the same concurrency. These machines are shared and noisy: absolute figures move between
+ * runs, so the verdicts are ratios within one run (medians over `--repeat` rounds, the contenders'
+ * order rotating each round). `--soak S` then runs S consecutive full sweeps of `--soak-targets`
+ * and reports RSS and heap at the start and the end.
+ *
+ *   npm run bench -- [--targets 100,1000,10000] [--concurrency 64] [--repeat 3] [--threads N]
+ *                    [--contenders limit,exporter,exporter-1thread,blackbox] [--soak 100]
+ *                    [--soak-targets 1000] [--no-build] [--out bench/results]
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { findBinary } from '../test/e2e/lab/binaries.js';
+import { stopAllProcesses } from '../test/e2e/lab/processes.js';
+import {
+  BLACKBOX_BINARY,
+  runBlackbox,
+  runExporter,
+  runLimit,
+  runSoak,
+  type ContenderName,
+  type RunContext,
+  type RunFigures,
+  type SoakFigures,
+} from './lib/contenders.js';
+import { startFleet } from './lib/fleet.js';
+import { fixed, mb, median, slope, table } from './lib/stats.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const { values } = parseArgs({
+  options: {
+    targets: { type: 'string', default: '100,1000,10000' },
+    concurrency: { type: 'string', default: '64' },
+    repeat: { type: 'string', default: '3' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    contenders: { type: 'string', default: 'limit,exporter,exporter-1thread,blackbox' },
+    soak: { type: 'string', default: '0' },
+    'soak-targets': { type: 'string', default: '1000' },
+    'no-build': { type: 'boolean', default: false },
+    out: { type: 'string', default: path.join(root, 'bench', 'results') },
+    timeout: { type: 'string', default: '10' },
+  },
+  strict: true,
+});
+
+const sizes = values.targets.split(',').filter(Boolean).map(Number);
+const concurrency = Number(values.concurrency);
+const repeat = Number(values.repeat);
+const threads = Number(values.threads);
+const soakSweeps = Number(values.soak);
+const soakTargets = Number(values['soak-targets']);
+const timeoutSeconds = Number(values.timeout);
+let contenders = values.contenders.split(',').filter(Boolean) as ContenderName[];
+for (const c of contenders) {
+  if (!['limit', 'exporter', 'exporter-1thread', 'blackbox'].includes(c)) throw new Error(`unknown contender "${c}"`);
+}
+for (const [name, n] of [['targets', Math.min(...sizes)], ['concurrency', concurrency], ['repeat', repeat], ['threads', threads]] as const) {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function versionOf(command: string, args: string[]): string {
+  try {
+    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString().split('\n')[0]!.trim();
+  } catch (error) {
+    // nginx -v prints to stderr
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
+    return stderr.split('\n')[0]?.trim() || 'unknown';
+  }
+}
+
+// --- preflight -----------------------------------------------------------------------------------
+if (!findBinary('nginx') || !findBinary('openssl')) throw new Error('the benchmark needs nginx and openssl: apt-get install -y nginx openssl');
+if (contenders.includes('blackbox') && !existsSync(BLACKBOX_BINARY)) {
+  log(`blackbox_exporter not found at ${BLACKBOX_BINARY}: skipping it (apt-get install -y prometheus-blackbox-exporter)`);
+  contenders = contenders.filter((c) => c !== 'blackbox');
+}
+const nginxBinary = findBinary('nginx')!;
+const distDir = path.join(root, 'dist');
+if (!values['no-build']) {
+  log('building dist/ (npm run build) ...');
+  try {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    // tsc emits even with type errors elsewhere; what matters is that the files we run exist.
+    log(`npm run build reported errors (continuing with what it emitted):\n${(error as { stdout?: Buffer }).stdout?.toString().slice(0, 2000) ?? ''}`);
+  }
+}
+for (const file of ['app.js', 'probe/pool.js', 'probe/worker.js']) {
+  if (!existsSync(path.join(distDir, file))) throw new Error(`dist/${file} is missing: run npm run build`);
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'ocsp-bench-'));
+const startedAt = new Date();
+const environment = {
+  date: startedAt.toISOString(),
+  host: os.hostname(),
+  cpus: os.availableParallelism(),
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryBytes: os.totalmem(),
+  node: process.version,
+  openssl: process.versions.openssl,
+  nginx: versionOf(nginxBinary, ['-v']),
+  blackbox: contenders.includes('blackbox') ? versionOf(BLACKBOX_BINARY, ['--version']) : null,
+  loadAverageAtStart: os.loadavg(),
+  concurrency,
+  threads,
+  repeat,
+  timeoutSeconds,
+};
+
+async function main(): Promise<void> {
+  const runs: RunFigures[] = [];
+  const summaries: SizeSummary[] = [];
+  let soak: SoakFigures | null = null;
+  const maxSize = Math.max(...sizes, soakSweeps > 0 ? soakTargets : 0);
+  log(`starting nginx with ${maxSize} loopback TLS targets in ${dir} ...`);
+  const fleet = await startFleet({ dir: path.join(dir, 'nginx'), count: maxSize });
+  const caPem = readFileSync(fleet.trustPath, 'utf8');
+  log(`nginx up: ${fleet.ports.length} ports × ${Math.ceil(maxSize / fleet.ports.length)} addresses, ${fleet.certificates} ECDSA certificates`);
+
+  try {
+    for (const size of sizes) {
+      const ctx: RunContext = { dir, fleet, targets: fleet.targets.slice(0, size), concurrency, threads, timeoutSeconds, distDir };
+      const mine: RunFigures[] = [];
+      for (let round = 0; round < repeat; round++) {
+        // Rotate the order so slow drift of the machine's load does not favour one contender.
+        const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
+        for (const contender of order) {
+          const load = os.loadavg()[0]!;
+          const figures =
+            contender === 'limit'
+              ? await runLimit(ctx)
+              : contender === 'blackbox'
+                ? await runBlackbox(ctx)
+                : await runExporter(ctx, caPem, contender === 'exporter' ? threads : 0);
+          mine.push(figures);
+          runs.push(figures);
+          log(
+            `  N=${size} round ${round + 1}/${repeat} ${contender.padEnd(16)} ${fixed(figures.probesPerSecond).padStart(6)} probes/s  ` +
+              `ok ${figures.ok}/${size}  cpu ${fixed(figures.cpuMsPerProbe, 2)} ms/probe  (load ${load.toFixed(1)})${figures.note ? `  ${figures.note}` : ''}`,
+          );
+        }
+      }
+      summaries.push(summarise(size, mine));
+    }
+    if (soakSweeps > 0) {
+      const ctx: RunContext = { dir, fleet, targets: fleet.targets.slice(0, soakTargets), concurrency, threads, timeoutSeconds, distDir };
+      log(`soak: ${soakSweeps} consecutive sweeps of ${soakTargets} targets ...`);
+      soak = await runSoak(ctx, caPem, threads, soakSweeps, (s) => {
+        if (s.sweep === 1 || s.sweep % 10 === 0) {
+          log(`  sweep ${s.sweep}: ${fixed(s.sweepSeconds, 2)} s, RSS ${mb(s.rssBytes)} MB, heap ${mb(s.heapUsedBytes)} MB, valid ${s.ok}`);
+        }
+      });
+    }
+  } finally {
+    await fleet.stop();
+  }
+
+  const result = { environment: { ...environment, loadAverageAtEnd: os.loadavg() }, summaries, soak: soak && summariseSoak(soak), runs, soakSamples: soak?.samples ?? [] };
+  printReport(summaries, soak);
+  mkdirSync(values.out, { recursive: true });
+  const file = path.join(values.out, `bench-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  log(`\nfigures written to ${path.relative(process.cwd(), file)}`);
+}
+
+type Summary = Record<string, number | string | null>;
+
+interface SizeSummary {
+  targets: number;
+  exporterOverLimit: number | null;
+  exporterOverBlackbox: number | null;
+  exporterOverSingleThread: number | null;
+  singleThreadOverBlackbox: number | null;
+  contenders: Record<string, Summary>;
+}
+
+/** Medians over the rounds, per contender, and the ratios the goals are stated in. */
+function summarise(size: number, figures: RunFigures[]): SizeSummary {
+  const by: Record<string, Summary> = {};
+  for (const contender of new Set(figures.map((f) => f.contender))) {
+    const mine = figures.filter((f) => f.contender === contender);
+    const m = (key: keyof RunFigures): number | null => {
+      const xs = mine.map((f) => f[key]).filter((x): x is number => typeof x === 'number');
+      return xs.length ? median(xs) : null;
+    };
+    by[contender] = {
+      rounds: mine.length,
+      wallSeconds: m('wallSeconds'),
+      probesPerSecond: m('probesPerSecond'),
+      probesPerSecondMin: Math.min(...mine.map((f) => f.probesPerSecond)),
+      probesPerSecondMax: Math.max(...mine.map((f) => f.probesPerSecond)),
+      okMin: Math.min(...mine.map((f) => f.ok)),
+      latencyP50Ms: m('latencyP50Ms'),
+      latencyP99Ms: m('latencyP99Ms'),
+      cpuMsPerProbe: m('cpuMsPerProbe'),
+      peakRssBytes: m('peakRssBytes'),
+      coldScrapeMs: m('coldScrapeMs'),
+      cachedScrapeMs: m('cachedScrapeMs'),
+      cachedScrapeBytes: m('cachedScrapeBytes'),
+      driverCpuMsPerProbe: m('driverCpuMsPerProbe'),
+    };
+  }
+  const rate = (c: string) => (by[c]?.probesPerSecond as number | undefined) ?? null;
+  const ratio = (a: string, b: string) => {
+    const x = rate(a);
+    const y = rate(b);
+    return x !== null && y !== null ? x / y : null;
+  };
+  return {
+    targets: size,
+    exporterOverLimit: ratio('exporter', 'limit'),
+    exporterOverBlackbox: ratio('exporter', 'blackbox'),
+    exporterOverSingleThread: ratio('exporter', 'exporter-1thread'),
+    singleThreadOverBlackbox: ratio('exporter-1thread', 'blackbox'),
+    contenders: by,
+  };
+}
+
+function summariseSoak(soak: SoakFigures): Record<string, number> {
+  const tail = soak.samples.slice(Math.floor(soak.samples.length / 2));
+  return {
+    targets: soak.targets,
+    sweeps: soak.sweeps,
+    workers: soak.workers,
+    rssStartBytes: soak.rssStartBytes,
+    rssEndBytes: soak.rssEndBytes,
+    heapStartBytes: soak.heapStartBytes,
+    heapEndBytes: soak.heapEndBytes,
+    peakRssBytes: soak.peakRssBytes,
+    /** Trend over the second half, bytes per sweep (a leak is a steady positive slope). */
+    rssSlopeBytesPerSweep: slope(tail.map((s) => s.rssBytes)),
+    heapSlopeBytesPerSweep: slope(tail.map((s) => s.heapUsedBytes)),
+    medianSweepSeconds: median(soak.samples.map((s) => s.sweepSeconds)),
+    minValid: Math.min(...soak.samples.map((s) => s.ok)),
+  };
+}
+
+function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
+  const rows: string[][] = [];
+  for (const s of summaries) {
+    for (const [name, c] of Object.entries(s.contenders)) {
+      rows.push([
+        `${s.targets}`,
+        name,
+        fixed(c.wallSeconds as number, 2),
+        `${fixed(c.probesPerSecond as number)} (${fixed(c.probesPerSecondMin as number)}–${fixed(c.probesPerSecondMax as number)})`,
+        `${c.okMin}`,
+        fixed(c.latencyP50Ms as number, 1),
+        fixed(c.latencyP99Ms as number, 1),
+        fixed(c.cpuMsPerProbe as number, 2),
+        mb(c.peakRssBytes as number),
+        c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MB`,
+      ]);
+    }
+  }
+  process.stdout.write(
+    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe', 'peak RSS MB', '/metrics cached'], rows)}\n\n`,
+  );
+  const ratioRows = summaries.map((s) => [
+    `${s.targets}`,
+    fixed(s.exporterOverLimit, 2),
+    fixed(s.exporterOverBlackbox, 2),
+    fixed(s.exporterOverSingleThread, 2),
+    fixed(s.singleThreadOverBlackbox, 2),
+  ]);
+  process.stdout.write(`${table(['N', 'exporter/limit', 'exporter/blackbox', 'exporter/1-thread', '1-thread/blackbox'], ratioRows)}\n`);
+  if (soak) {
+    const s = summariseSoak(soak);
+    process.stdout.write(
+      `\nsoak: ${s.sweeps} sweeps × ${s.targets} targets, ${s.workers} workers, median sweep ${fixed(s.medianSweepSeconds, 2)} s, min valid ${s.minValid}\n` +
+        `  RSS  ${mb(s.rssStartBytes)} MB → ${mb(s.rssEndBytes)} MB (second-half trend ${fixed((s.rssSlopeBytesPerSweep ?? 0) / 1024, 1)} KiB/sweep), peak ${mb(s.peakRssBytes)} MB\n` +
+        `  heap ${mb(s.heapStartBytes)} MB → ${mb(s.heapEndBytes)} MB (second-half trend ${fixed((s.heapSlopeBytesPerSweep ?? 0) / 1024, 1)} KiB/sweep, main thread)\n`,
+    );
+  }
+}
+
+try {
+  await main();
+} finally {
+  await stopAllProcesses();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,319 @@
+/**
+ * A pool of worker threads that run `probeTarget`, so probing uses every core. The cost of a probe
+ * is OpenSSL's client handshake (~1.5 ms of CPU each, see NOTES.md): a single thread tops out
+ * around 700–950 handshakes/s, below what a Go prober reaches on two cores, so the handshakes
+ * themselves must run on several threads. Each worker does its own handshakes and keeps its own
+ * per-module TLS contexts; the pool sends each module once per config version (a new config
+ * object is a new version), not with every probe, and gets plain results back by structured clone.
+ *
+ * Probes go to the worker with the fewest in flight. A worker that dies (uncaught exception,
+ * out of memory, failed start) or stops answering well past its probes' deadlines turns each
+ * of its probes into a failed result with reason `internal` and is replaced; the pool never throws
+ * and never hangs a probe. The number of probes in flight is bounded (`maxPending`): beyond it a
+ * probe is answered at once as failed instead of queueing without limit.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { ModuleConfig } from '../config/schema.js';
+import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
+import type { ProbeResult, ProbeTarget } from './types.js';
+
+/** Main thread → worker. */
+export type ToWorker =
+  | { type: 'module'; id: number; module: ModuleConfig }
+  | { type: 'forget'; id: number }
+  | ProbeRequest;
+
+export interface ProbeRequest {
+  type: 'probe';
+  seq: number;
+  target: ProbeTarget;
+  moduleId: number;
+  deadlineMs: number;
+}
+
+/** Worker → main thread. */
+export type FromWorker = { type: 'result'; seq: number; results: ProbeResult[] } | { type: 'failed'; seq: number; error: string };
+
+export interface ProbePoolOptions {
+  /** Worker threads. Default `os.availableParallelism()`. */
+  workers?: number;
+  /** Probes in flight at once, over all workers; more are answered at once as failed (`internal`). Default 10,000. */
+  maxPending?: number;
+  /**
+   * How long past a probe's deadline its worker may stay silent before it is presumed stuck,
+   * terminated and replaced. Default 5,000 ms.
+   */
+  stuckGraceMs?: number;
+  /** How long `close()` lets probes in flight finish before terminating the workers. Default 15,000 ms. */
+  closeTimeoutMs?: number;
+  /** Worker entry module. Default `./worker.js` next to this file (`./worker.ts` when running from sources). */
+  workerScript?: URL;
+}
+
+export interface ProbePoolStats {
+  /** Workers running now. */
+  workers: number;
+  /** Probes in flight. */
+  pending: number;
+  /** Probes answered since the pool started (failures included). */
+  completed: number;
+  /** Workers that died or were terminated as stuck, and so were replaced. */
+  replaced: number;
+  /** Probes refused because `maxPending` were in flight. */
+  rejected: number;
+}
+
+export interface ProbePool {
+  /** Same contract as `probeTarget`: never throws, one result per probed address. */
+  readonly probe: ProbeFn;
+  /** Number of worker threads the pool keeps running. */
+  readonly size: number;
+  stats(): ProbePoolStats;
+  /**
+   * Refuses new probes, lets those in flight finish (up to `closeTimeoutMs`), then stops every
+   * worker; probes still in flight then are answered as failed. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  target: ProbeTarget;
+  moduleName: string;
+  startedAtMs: number;
+  resolve: (results: ProbeResult[]) => void;
+  watchdog: NodeJS.Timeout;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** Module ids this worker has been sent (a replacement worker starts empty). */
+  known: Set<number>;
+  /** Why the worker is going away, reported for each of its probes; null while healthy. */
+  failure: string | null;
+  exited: Promise<void>;
+}
+
+const MAX_WORKERS = 256;
+
+/** Consecutive crashes back off the respawn up to this, so a worker that cannot start does not spin. */
+const MAX_RESPAWN_DELAY_MS = 30_000;
+
+/** Where the worker module is and how to start it, from dist/ (compiled JS) or from TS sources. */
+function defaultWorkerScript(): URL {
+  const fromSources = import.meta.url.endsWith('.ts');
+  return new URL(fromSources ? './worker.ts' : './worker.js', import.meta.url);
+}
+
+/**
+ * Worker threads do not inherit the main thread's TypeScript loader, and `execArgv: ['--import',
+ * 'tsx']` does not apply to a worker's entry module on Node 20; so a `.ts` worker starts from a
+ * bootstrap that registers tsx first and then imports the module.
+ */
+function startWorker(script: URL): Worker {
+  if (!script.pathname.endsWith('.ts')) return new Worker(script);
+  let tsxApi = 'tsx/esm/api';
+  try {
+    tsxApi = import.meta.resolve(tsxApi);
+  } catch {
+    // Some test runners lack import.meta.resolve: the bare name then resolves from the cwd.
+  }
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); });`;
+  return new Worker(bootstrap, { eval: true });
+}
+
+function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`createProbePool: ${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
+  const size = positiveInteger('workers', options.workers ?? availableParallelism(), MAX_WORKERS);
+  const maxPending = positiveInteger('maxPending', options.maxPending ?? 10_000);
+  const stuckGraceMs = options.stuckGraceMs ?? 5_000;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 15_000;
+  const script = options.workerScript ?? defaultWorkerScript();
+
+  const slots: (Slot | null)[] = new Array<Slot | null>(size).fill(null);
+  const moduleIds = new WeakMap<ModuleConfig, number>();
+  let nextModuleId = 1;
+  let nextSeq = 1;
+  let pendingCount = 0;
+  let completed = 0;
+  let replaced = 0;
+  let rejected = 0;
+  let consecutiveCrashes = 0;
+  let closing: Promise<void> | null = null;
+  const respawnTimers = new Set<NodeJS.Timeout>();
+  let drained: (() => void) | null = null;
+
+  // A config version that is no longer referenced anywhere is dropped from the workers too, so
+  // reloads do not pile up TLS contexts in them.
+  const forgetModule = new FinalizationRegistry<number>((id) => {
+    for (const slot of slots) {
+      if (slot && slot.known.delete(id)) slot.worker.postMessage({ type: 'forget', id } satisfies ToWorker);
+    }
+  });
+
+  function moduleIdOf(module: ModuleConfig): number {
+    let id = moduleIds.get(module);
+    if (id === undefined) {
+      id = nextModuleId++;
+      moduleIds.set(module, id);
+      forgetModule.register(module, id);
+    }
+    return id;
+  }
+
+  function spawn(index: number): void {
+    const worker = startWorker(script);
+    worker.unref(); // referenced only while it has probes in flight (see settle/dispatch)
+    let lastError: string | null = null;
+    let exited!: () => void;
+    const slot: Slot = {
+      index,
+      worker,
+      pending: new Map(),
+      known: new Set(),
+      failure: null,
+      exited: new Promise<void>((resolve) => {
+        exited = resolve;
+      }),
+    };
+    slots[index] = slot;
+
+    worker.on('message', (message: FromWorker) => {
+      const entry = slot.pending.get(message.seq);
+      if (!entry) return; // already failed by the watchdog
+      consecutiveCrashes = 0;
+      if (message.type === 'result') settle(slot, message.seq, message.results);
+      else settle(slot, message.seq, [failure(entry, message.error)]);
+    });
+    worker.on('error', (error) => {
+      lastError = error instanceof Error ? error.message : String(error);
+    });
+    worker.on('exit', (code) => {
+      if (slots[index] === slot) slots[index] = null;
+      const why = slot.failure ?? `probe worker exited (code ${code})${lastError ? `: ${lastError}` : ''}`;
+      for (const [seq, entry] of [...slot.pending]) settle(slot, seq, [failure(entry, why)]);
+      exited();
+      if (closing) return;
+      replaced++;
+      consecutiveCrashes++;
+      const delay = Math.min(MAX_RESPAWN_DELAY_MS, consecutiveCrashes <= 1 ? 0 : 100 * 2 ** (consecutiveCrashes - 2));
+      const timer = setTimeout(() => {
+        respawnTimers.delete(timer);
+        if (!closing && slots[index] === null) spawn(index);
+      }, delay);
+      timer.unref();
+      respawnTimers.add(timer);
+    });
+  }
+
+  function failure(entry: Pending, error: string): ProbeResult {
+    const target = { ...entry.target, module: entry.moduleName };
+    return syntheticFailure(target, 'internal', error, entry.startedAtMs, (Date.now() - entry.startedAtMs) / 1000);
+  }
+
+  function settle(slot: Slot, seq: number, results: ProbeResult[]): void {
+    const entry = slot.pending.get(seq);
+    if (!entry) return;
+    slot.pending.delete(seq);
+    clearTimeout(entry.watchdog);
+    pendingCount--;
+    completed++;
+    if (slot.pending.size === 0) slot.worker.unref();
+    entry.resolve(results);
+    if (pendingCount === 0 && drained) drained();
+  }
+
+  /** The live worker with the fewest probes in flight. */
+  function pickSlot(): Slot | null {
+    let best: Slot | null = null;
+    for (const slot of slots) {
+      if (slot && slot.failure === null && (!best || slot.pending.size < best.pending.size)) best = slot;
+    }
+    return best;
+  }
+
+  /** Terminates a worker that stopped answering; its exit handler fails its probes. */
+  function presumeStuck(slot: Slot, silentMs: number): void {
+    if (slot.failure !== null) return;
+    slot.failure = `probe worker unresponsive ${Math.round(silentMs)} ms past a probe deadline; worker restarted`;
+    void slot.worker.terminate();
+  }
+
+  const probe: ProbeFn = (target, module, deadlineMs) => {
+    const startedAtMs = Date.now();
+    const refuse = (error: string): Promise<ProbeResult[]> =>
+      Promise.resolve([syntheticFailure({ ...target, module: module.name }, 'internal', error, startedAtMs)]);
+    if (closing) return refuse('probe pool is closed');
+    if (pendingCount >= maxPending) {
+      rejected++;
+      return refuse(`probe pool full: ${pendingCount} probes in flight (maxPending ${maxPending})`);
+    }
+    const slot = pickSlot();
+    if (!slot) return refuse('no probe worker running (workers keep failing to start; see the log)');
+
+    const moduleId = moduleIdOf(module);
+    if (!slot.known.has(moduleId)) {
+      slot.worker.postMessage({ type: 'module', id: moduleId, module } satisfies ToWorker);
+      slot.known.add(moduleId);
+    }
+    const seq = nextSeq++;
+    const budgetMs = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - startedAtMs) : module.timeoutSeconds * 1000;
+    return new Promise<ProbeResult[]>((resolve) => {
+      const watchdog = setTimeout(() => presumeStuck(slot, stuckGraceMs), budgetMs + stuckGraceMs);
+      watchdog.unref();
+      slot.pending.set(seq, { target, moduleName: module.name, startedAtMs, resolve, watchdog });
+      pendingCount++;
+      if (slot.pending.size === 1) slot.worker.ref();
+      slot.worker.postMessage({ type: 'probe', seq, target, moduleId, deadlineMs } satisfies ToWorker);
+    });
+  };
+
+  for (let i = 0; i < size; i++) spawn(i);
+
+  async function shutdown(): Promise<void> {
+    for (const timer of respawnTimers) clearTimeout(timer);
+    respawnTimers.clear();
+    if (pendingCount > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          drained = resolve;
+        }),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, closeTimeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    const live = slots.filter((slot): slot is Slot => slot !== null);
+    for (const slot of live) {
+      slot.failure ??= 'probe pool closed before the probe finished';
+      void slot.worker.terminate();
+    }
+    await Promise.all(live.map((slot) => slot.exited));
+  }
+
+  return {
+    probe,
+    size,
+    stats: () => ({
+      workers: slots.filter((slot) => slot !== null).length,
+      pending: pendingCount,
+      completed,
+      replaced,
+      rejected,
+    }),
+    close() {
+      closing ??= shutdown();
+      return closing;
+    },
+  };
+}

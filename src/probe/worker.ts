@@ -1,0 +1,57 @@
+/**
+ * The body of one probe worker thread (see pool.ts). It keeps the modules the pool sent it, by id,
+ * so each module object lives once per thread and `probeTarget`'s per-module caches (TLS
+ * SecureContext, parsed CA file) are built once per thread and config version, never per probe.
+ * Each probe message runs `probeTarget` and posts its results back; `probeTarget` never throws, and
+ * anything unexpected here still comes back as an `internal` failure, never as silence.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { ModuleConfig } from '../config/schema.js';
+import { syntheticFailure } from '../scheduler/sweep.js';
+import type { FromWorker, ProbeRequest, ToWorker } from './pool.js';
+import { probeTarget } from './probe.js';
+import type { ProbeResult } from './types.js';
+
+const port = parentPort;
+if (!port) throw new Error('src/probe/worker.ts runs only as a worker thread (created by createProbePool)');
+
+const modules = new Map<number, ModuleConfig>();
+
+async function run(request: ProbeRequest): Promise<ProbeResult[]> {
+  const module = modules.get(request.moduleId);
+  const startedAtMs = Date.now();
+  if (!module) {
+    return [syntheticFailure(request.target, 'internal', `probe worker has no module #${request.moduleId}`, startedAtMs)];
+  }
+  try {
+    return await probeTarget(request.target, module, request.deadlineMs);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const target = { ...request.target, module: module.name };
+    return [syntheticFailure(target, 'internal', `probe threw: ${message}`, startedAtMs, (Date.now() - startedAtMs) / 1000)];
+  }
+}
+
+function reply(message: FromWorker): void {
+  try {
+    port!.postMessage(message);
+  } catch (error) {
+    // A result that cannot be cloned is our bug; report it for that probe instead of hanging it.
+    const text = error instanceof Error ? error.message : String(error);
+    port!.postMessage({ type: 'failed', seq: message.seq, error: `probe result could not be sent from the worker: ${text}` } satisfies FromWorker);
+  }
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'module':
+      modules.set(message.id, message.module);
+      break;
+    case 'forget':
+      modules.delete(message.id);
+      break;
+    case 'probe':
+      void run(message).then((results) => reply({ type: 'result', seq: message.seq, results }));
+      break;
+  }
+});
