@@ -11,7 +11,7 @@ import path from 'node:path';
 import { binaryPath } from './binaries.js';
 import type { LabCert, LabPki } from './pki.js';
 import { LOOPBACK, withFreePorts } from './ports.js';
-import { spawnManaged } from './processes.js';
+import { childPids, isRunning, spawnManaged } from './processes.js';
 import { captureStaple } from './tls.js';
 import { waitFor } from './wait.js';
 import { LabServer, awaitSites, makeServerDir, runningAsRoot, unique, type RunningSite } from './server.js';
@@ -53,19 +53,23 @@ export class NginxServer extends LabServer {
   }
 
   /**
-   * Replaces a file-mode site's staple: writes the new DER, reloads nginx (SIGHUP: new workers
-   * read the file again) and waits until a handshake returns the new bytes.
+   * Replaces a file-mode site's staple: writes the new DER and reloads nginx (SIGHUP), then
+   * waits until the old workers are gone (until then they may still take connections with the
+   * old staple) and a handshake returns the new bytes. Live-stapling sites start over: the new
+   * worker fetches lazily again.
    */
   async replaceStaplingFile(site: string, der: Uint8Array, timeoutMs = 10_000): Promise<void> {
     const file = this.staplingFilePath(site);
     await writeFile(`${file}.new`, der);
     await rename(`${file}.new`, file);
+    const oldWorkers = childPids(this.proc.pid);
     process.kill(this.proc.pid, 'SIGHUP');
     const expected = Buffer.from(der);
+    const wait = { diagnostics: () => this.diagnostics(), abortIf: () => (this.proc.exitInfo ? 'nginx exited' : null) };
+    await waitFor(() => oldWorkers.every((pid) => !isRunning(pid)), timeoutMs, { ...wait, what: `nginx's old workers (${oldWorkers.join(', ')}) to exit` });
     await waitFor(async () => (await captureStaple(LOOPBACK, this.port(site))).staple?.equals(expected), timeoutMs, {
+      ...wait,
       what: `nginx ${site} to serve the replaced staple`,
-      diagnostics: () => this.diagnostics(),
-      abortIf: () => (this.proc.exitInfo ? 'nginx exited' : null),
     });
   }
 

@@ -6,7 +6,7 @@
  * behind. Children are unref'd: they never keep the test process alive on their own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 const OUTPUT_CAP = 64 * 1024;
 
@@ -178,4 +178,33 @@ function installExitHooks(): void {
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
     });
   }
+}
+
+/** PIDs whose parent is `pid` (Linux /proc), e.g. nginx's or Apache's workers. */
+export function childPids(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat && stat.ppid === pid) children.push(Number(entry));
+  }
+  return children;
+}
+
+/** True while `pid` exists and is not a zombie. */
+export function isRunning(pid: number): boolean {
+  const stat = readStat(pid);
+  return stat !== null && stat.state !== 'Z' && stat.state !== 'X';
+}
+
+function readStat(pid: number): { state: string; ppid: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) state ppid ...": comm may contain spaces and parentheses, so split after the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', ppid: Number(fields[1]) };
 }
