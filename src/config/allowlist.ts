@@ -1,0 +1,246 @@
+/**
+ * Which `/probe?target=` values the exporter will connect to. `/probe` takes its target from the
+ * request, so without a bound anyone who can reach the exporter could make it open TLS connections
+ * anywhere (the open-proxy/SSRF complaint against blackbox_exporter). A target is allowed when it
+ * is one of the configured static targets or matches an entry of `global.probe_allowlist`:
+ *
+ * - `example.com:443`, `*.example.com:443`, `example.com:*`, `*:443` — host name patterns, matched
+ *   case-insensitively; `*` is a whole label and stands for one or more labels, so
+ *   `*.example.com` matches `a.example.com` and `a.b.example.com` but neither `example.com` nor
+ *   `evil-example.com`. A lone `*` host matches any host, names and addresses alike.
+ * - `10.0.0.0/8`, `10.0.0.0/8:443`, `192.0.2.7:443`, `[2001:db8::]/32:443`, `::1` — addresses and
+ *   CIDR ranges; IPv6 in brackets when a port follows.
+ * - No port, or `*`, means any port.
+ *
+ * Names and addresses never match each other: a name pattern matches only a target written as a
+ * name, a CIDR only a target written as an address. Nothing here resolves DNS (the probe's guard
+ * checks the resolved address separately), so this is a statement about what was asked for.
+ */
+import { isIP } from 'node:net';
+import type { Config } from './schema.js';
+import { isValidHostname } from './target.js';
+
+export class AllowlistEntryError extends Error {
+  readonly code = 'ERR_ALLOWLIST_ENTRY';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AllowlistEntryError';
+  }
+}
+
+interface Address {
+  family: 4 | 6;
+  bytes: Uint8Array;
+}
+
+type HostPattern =
+  | { kind: 'any' }
+  | { kind: 'name'; regex: RegExp }
+  | { kind: 'cidr'; network: Address; prefix: number };
+
+interface AllowlistRule {
+  host: HostPattern;
+  /** null: any port. */
+  port: number | null;
+}
+
+/** An IPv4 or IPv6 literal as bytes; IPv4-mapped IPv6 (`::ffff:10.0.0.1`) becomes IPv4, the address it reaches. */
+export function parseIpAddress(text: string): Address | null {
+  const family = isIP(text);
+  if (family === 4) return { family: 4, bytes: Uint8Array.from(text.split('.').map(Number)) };
+  if (family !== 6 || text.includes('%')) return null;
+  // Node has validated the syntax; expand `::` and a trailing dotted IPv4 part into eight 16-bit words.
+  let hex = text;
+  const embedded: number[] = [];
+  if (hex.includes('.')) {
+    const colon = hex.lastIndexOf(':');
+    const v4 = hex.slice(colon + 1).split('.').map(Number);
+    embedded.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+    hex = hex.slice(0, colon + 1);
+    if (!hex.endsWith('::')) hex = hex.slice(0, -1);
+  }
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const halves = hex.split('::');
+  const head = parse(halves[0]!);
+  const rest = [...(halves.length === 2 ? parse(halves[1]!) : []), ...embedded];
+  const words = halves.length === 2 ? [...head, ...new Array<number>(Math.max(0, 8 - head.length - rest.length)).fill(0), ...rest] : [...head, ...rest];
+  if (words.length !== 8) return null;
+  const bytes = new Uint8Array(16);
+  words.forEach((word, i) => {
+    bytes[2 * i] = word >> 8;
+    bytes[2 * i + 1] = word & 0xff;
+  });
+  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+  return mapped ? { family: 4, bytes: bytes.slice(12) } : { family: 6, bytes };
+}
+
+function prefixMatches(address: Address, network: Address, prefix: number): boolean {
+  if (address.family !== network.family) return false;
+  for (let bit = 0; bit < prefix; bit += 8) {
+    const take = Math.min(8, prefix - bit);
+    const mask = (0xff << (8 - take)) & 0xff;
+    const i = bit / 8;
+    if ((address.bytes[i]! & mask) !== (network.bytes[i]! & mask)) return false;
+  }
+  return true;
+}
+
+function formatAddress(address: Address): string {
+  if (address.family === 4) return Array.from(address.bytes).join('.');
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push(((address.bytes[i]! << 8) | address.bytes[i + 1]!).toString(16));
+  // Compress the longest run of zero words (RFC 5952 §4.2).
+  let best = { start: -1, length: 0 };
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === '0') j++;
+    if (j - i > best.length && j - i > 1) best = { start: i, length: j - i };
+    i = j;
+  }
+  if (best.start < 0) return words.join(':');
+  return `${words.slice(0, best.start).join(':')}::${words.slice(best.start + best.length).join(':')}`;
+}
+
+function parseCidr(entry: string, text: string): HostPattern {
+  const slash = text.indexOf('/');
+  const addressText = text.slice(0, slash);
+  const prefixText = text.slice(slash + 1);
+  const network = parseIpAddress(addressText);
+  if (!network) throw new AllowlistEntryError(`"${entry}": "${addressText}" is not an IP address (CIDR ranges are like 10.0.0.0/8 or [2001:db8::]/32)`);
+  // A mapped IPv4 network must keep IPv6 prefix semantics; keep it simple and refuse it.
+  if (network.family === 4 && isIP(addressText) === 6) throw new AllowlistEntryError(`"${entry}": write IPv4 ranges as IPv4 (e.g. 10.0.0.0/8)`);
+  const max = network.family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) {
+    throw new AllowlistEntryError(`"${entry}": prefix length "${prefixText}" must be 0 to ${max} for IPv${network.family}`);
+  }
+  const prefix = Number(prefixText);
+  const masked: Address = { family: network.family, bytes: network.bytes.map((b, i) => b & ((0xff << (8 - Math.max(0, Math.min(8, prefix - 8 * i)))) & 0xff)) };
+  if (!masked.bytes.every((b, i) => b === network.bytes[i])) {
+    throw new AllowlistEntryError(`"${entry}": host bits are set after the /${prefix} prefix (did you mean ${formatAddress(masked)}/${prefix}?)`);
+  }
+  return { kind: 'cidr', network, prefix };
+}
+
+function parseHostPattern(entry: string, text: string): HostPattern {
+  if (text === '') throw new AllowlistEntryError(`"${entry}": no host (use * for any host)`);
+  if (text === '*') return { kind: 'any' };
+  if (text.includes('/')) return parseCidr(entry, text);
+  const address = parseIpAddress(text);
+  if (address) return { kind: 'cidr', network: address, prefix: address.family === 4 ? 32 : 128 };
+  const name = text.toLowerCase().replace(/\.$/, '');
+  const labels = name.split('.');
+  if (labels.some((label) => label.includes('*') && label !== '*')) {
+    throw new AllowlistEntryError(`"${entry}": a wildcard must be a whole label, like *.example.com`);
+  }
+  if (!isValidHostname(labels.map((label) => (label === '*' ? 'x' : label)).join('.'))) {
+    throw new AllowlistEntryError(`"${entry}": "${text}" is not a host name pattern, IP address or CIDR range`);
+  }
+  const source = labels.map((label) => (label === '*' ? '[^.]+(?:\\.[^.]+)*' : label.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&'))).join('\\.');
+  return { kind: 'name', regex: new RegExp(`^${source}$`) };
+}
+
+function parsePort(entry: string, text: string | undefined): number | null {
+  if (text === undefined || text === '*') return null;
+  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
+    throw new AllowlistEntryError(`"${entry}": port "${text}" must be 1 to 65535 or *`);
+  }
+  return Number(text);
+}
+
+/** Parses one allowlist entry; throws `AllowlistEntryError` saying what is wrong with it. */
+export function parseAllowlistEntry(entry: string): AllowlistRule {
+  if (entry === '') throw new AllowlistEntryError('empty entry (use patterns like *.example.com:443 or 10.0.0.0/8)');
+  if (/\s/.test(entry)) throw new AllowlistEntryError(`"${entry}" contains whitespace`);
+  if (entry.includes('://')) throw new AllowlistEntryError(`"${entry}" is a URL; write host:port patterns like *.example.com:443`);
+  if (entry.startsWith('[')) {
+    // [v6], [v6]:port, [v6]/len, [v6]/len:port, [v6/len]:port
+    const match = /^\[([^\]]+)\](\/[^:]*)?(?::(.*))?$/.exec(entry);
+    if (!match) throw new AllowlistEntryError(`"${entry}" is not [IPv6 address or range]:port`);
+    const host = match[1]! + (match[2] ?? '');
+    if (isIP(host.split('/')[0]!) !== 6) throw new AllowlistEntryError(`"${entry}": only IPv6 addresses go in brackets`);
+    return { host: parseHostPattern(entry, host), port: parsePort(entry, match[3]) };
+  }
+  const colons = entry.split(':').length - 1;
+  if (colons >= 2) {
+    // Unbracketed IPv6 address or range: no port possible.
+    if (isIP(entry.split('/')[0]!) !== 6) {
+      throw new AllowlistEntryError(`"${entry}": IPv6 addresses must be in brackets when a port follows, e.g. [2001:db8::1]:443`);
+    }
+    return { host: parseHostPattern(entry, entry), port: null };
+  }
+  if (colons === 1) {
+    const colon = entry.indexOf(':');
+    return { host: parseHostPattern(entry, entry.slice(0, colon)), port: parsePort(entry, entry.slice(colon + 1)) };
+  }
+  return { host: parseHostPattern(entry, entry), port: null };
+}
+
+type NormalizedHost = { kind: 'address'; address: Address } | { kind: 'name'; name: string };
+
+/** A requested host as something comparable; null when it is neither an IP literal nor a host name. */
+function normalizeHost(host: string): NormalizedHost | null {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const address = parseIpAddress(bare);
+  if (address) return { kind: 'address', address };
+  if (!isValidHostname(bare)) return null;
+  return { kind: 'name', name: bare.toLowerCase().replace(/\.$/, '') };
+}
+
+function ruleMatches(rule: AllowlistRule, host: NormalizedHost, port: number): boolean {
+  if (rule.port !== null && rule.port !== port) return false;
+  switch (rule.host.kind) {
+    case 'any':
+      return true;
+    case 'name':
+      return host.kind === 'name' && rule.host.regex.test(host.name);
+    case 'cidr':
+      return host.kind === 'address' && prefixMatches(host.address, rule.host.network, rule.host.prefix);
+  }
+}
+
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
+}
+
+/**
+ * Compiles allowlist entries into a predicate. Throws `AllowlistEntryError` for the first bad entry
+ * (the config loader reports every bad entry with its line before it gets here).
+ */
+export function compileAllowlist(entries: string[]): (host: string, port: number) => boolean {
+  const rules = entries.map(parseAllowlistEntry);
+  return (host, port) => {
+    if (!validPort(port)) return false;
+    const normalized = normalizeHost(host);
+    return normalized !== null && rules.some((rule) => ruleMatches(rule, normalized, port));
+  };
+}
+
+function sameHost(a: NormalizedHost, b: NormalizedHost): boolean {
+  if (a.kind === 'name' || b.kind === 'name') return a.kind === 'name' && b.kind === 'name' && a.name === b.name;
+  return a.address.family === b.address.family && a.address.bytes.every((byte, i) => byte === b.address.bytes[i]);
+}
+
+const compiled = new WeakMap<Config, (host: string, port: number) => boolean>();
+
+/** Allowed for `/probe`: matched by `global.probe_allowlist`, or exactly a configured static target. */
+export function isAllowedByConfig(config: Config, host: string, port: number): boolean {
+  let check = compiled.get(config);
+  if (!check) {
+    const allowlist = compileAllowlist(config.global.probeAllowlist);
+    const statics = config.targets.flatMap((t) => {
+      const normalized = normalizeHost(t.host);
+      return normalized ? [{ host: normalized, port: t.port }] : [];
+    });
+    check = (h, p) => {
+      if (allowlist(h, p)) return true;
+      const normalized = normalizeHost(h);
+      return normalized !== null && statics.some((t) => t.port === p && sameHost(t.host, normalized));
+    };
+    compiled.set(config, check);
+  }
+  return check(host, port);
+}
