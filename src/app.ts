@@ -5,7 +5,7 @@
  * `close()` on SIGTERM, which stops accepting, lets in-flight responses finish and closes sockets.
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
-import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isAllowedByConfig } from './config/allowlist.js';
@@ -80,7 +80,7 @@ export function buildApp(deps: AppDeps): App {
       ...(deps.logStream ? { stream: deps.logStream } : {}),
     },
     // A scrape every few seconds would flood the log; requests are logged at debug below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     ...(deps.https ? { https: deps.https } : {}),
   });
 

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Config, ModuleConfig } from '../config/schema.js';
+import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
 import { addExporterMetrics, addProbeMetrics, type ExporterState } from '../metrics/collect.js';
 import type { ProbeResult, ProbeTarget } from '../probe/types.js';
 import { syntheticFailure, type ProbeFn, type Sweeper } from '../scheduler/sweep.js';
@@ -54,38 +55,16 @@ export function scrapeBudgetSeconds(header: string | string[] | undefined, offse
   return budget > 0 ? budget : seconds / 2;
 }
 
-/** A DNS name: LDH labels (underscores tolerated, as resolvers do), at most 253 characters. */
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
-
 export type ParsedTarget = { ok: true; host: string; port: number } | { ok: false; error: string };
 
-/** `host:port`, `ipv4:port` or `[ipv6]:port`, port 1–65535. */
+/** The `target` parameter, parsed like targets in the config file (same rules, same messages). */
 export function parseTargetParam(value: string): ParsedTarget {
-  const fail = (why: string): ParsedTarget => ({
-    ok: false,
-    error: `invalid target "${value}": ${why} (expected host:port, e.g. example.com:443 or [2001:db8::1]:443)`,
-  });
-  let host: string;
-  let portText: string;
-  if (value.includes('://')) return fail('a URL, not host:port');
-  const bracketed = /^\[([^\]]*)\]:(.*)$/.exec(value);
-  if (bracketed) {
-    host = bracketed[1]!;
-    portText = bracketed[2]!;
-    if (isIP(host) !== 6) return fail('not an IPv6 address inside the brackets');
-  } else {
-    const colon = value.lastIndexOf(':');
-    if (colon < 0) return fail('no port');
-    host = value.slice(0, colon);
-    portText = value.slice(colon + 1);
-    if (host.includes(':')) return fail('IPv6 addresses must be in brackets');
-    if (host === '') return fail('no host');
-    if (!isIP(host) && !HOSTNAME.test(host)) return fail('not a valid host name');
+  try {
+    return { ok: true, ...parseTargetAddress(value) };
+  } catch (error) {
+    if (error instanceof TargetAddressError) return { ok: false, error: `invalid target: ${error.message}` };
+    throw error;
   }
-  if (!/^[0-9]{1,5}$/.test(portText)) return fail('the port is not a number');
-  const port = Number(portText);
-  if (port < 1 || port > 65535) return fail('the port is not between 1 and 65535');
-  return { ok: true, host, port };
 }
 
 function singleParam(query: Record<string, string | string[] | undefined>, name: string): { value: string | undefined } | { error: string } {
@@ -152,7 +131,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const serverNameParam = singleParam(query, 'server_name');
     if ('error' in serverNameParam) return badRequest(reply, serverNameParam.error);
     const serverName = serverNameParam.value || null;
-    if (serverName !== null && (isIP(serverName) || !HOSTNAME.test(serverName))) {
+    if (serverName !== null && (isIP(serverName) || !isValidHostname(serverName))) {
       return badRequest(reply, `invalid server_name "${serverName}": expected a DNS name (SNI carries no IP addresses, RFC 6066 §3)`);
     }
 
