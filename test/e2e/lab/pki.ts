@@ -6,8 +6,10 @@
  * the live responder and offline `openssl ocsp -respout` answers come from the same index. Offline
  * responses can be back- or forward-dated with libfaketime, which OpenSSL 3.0 honours.
  *
- * Overlaps with test/helpers/openssl.ts (unit-test PKI), which did not exist when this was written;
- * the lab keeps its own so it can run the live responder from the same `openssl ca` database.
+ * Overlaps with test/helpers/openssl.ts (the unit tests' OpenSSL PKI, written in parallel), which
+ * writes an index.txt per response; the lab keeps its own because a live responder, `openssl ca
+ * -revoke` and offline answers must share one `openssl ca` database. Exotic signers (stranger CA,
+ * impostor, responder without the EKU) live in that helper.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
