@@ -32,8 +32,11 @@ export interface ProbeRequest {
   deadlineMs: number;
 }
 
-/** Worker → main thread. */
-export type FromWorker = { type: 'result'; seq: number; results: ProbeResult[] } | { type: 'failed'; seq: number; error: string };
+/** Worker → main thread. `ready` once its modules are loaded, before any result. */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'result'; seq: number; results: ProbeResult[] }
+  | { type: 'failed'; seq: number; error: string };
 
 export interface ProbePoolOptions {
   /** Worker threads. Default `os.availableParallelism()`. */
@@ -62,6 +65,8 @@ export interface ProbePoolStats {
   replaced: number;
   /** Probes refused because `maxPending` were in flight. */
   rejected: number;
+  /** Module definitions posted to workers: one per worker and config version, not one per probe. */
+  modulesSent: number;
 }
 
 export interface ProbePool {
@@ -91,6 +96,8 @@ interface Slot {
   pending: Map<number, Pending>;
   /** Module ids this worker has been sent (a replacement worker starts empty). */
   known: Set<number>;
+  /** Loaded and listening; probes go to starting workers only when no worker is ready. */
+  ready: boolean;
   /** Why the worker is going away, reported for each of its probes; null while healthy. */
   failure: string | null;
   exited: Promise<void>;
@@ -113,7 +120,9 @@ function defaultWorkerScript(): URL {
  * bootstrap that registers tsx first and then imports the module.
  */
 function startWorker(script: URL): Worker {
-  if (!script.pathname.endsWith('.ts')) return new Worker(script);
+  // Workers inherit the process' execArgv; --input-type (set for `node -e`) is refused for a file.
+  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+  if (!script.pathname.endsWith('.ts')) return new Worker(script, { execArgv });
   let tsxApi = 'tsx/esm/api';
   try {
     tsxApi = import.meta.resolve(tsxApi);
@@ -121,7 +130,7 @@ function startWorker(script: URL): Worker {
     // Some test runners lack import.meta.resolve: the bare name then resolves from the cwd.
   }
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); });`;
-  return new Worker(bootstrap, { eval: true });
+  return new Worker(bootstrap, { eval: true, execArgv });
 }
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -146,6 +155,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
   let completed = 0;
   let replaced = 0;
   let rejected = 0;
+  let modulesSent = 0;
   let consecutiveCrashes = 0;
   let closing: Promise<void> | null = null;
   const respawnTimers = new Set<NodeJS.Timeout>();
@@ -179,6 +189,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       worker,
       pending: new Map(),
       known: new Set(),
+      ready: false,
       failure: null,
       exited: new Promise<void>((resolve) => {
         exited = resolve;
@@ -187,6 +198,10 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     slots[index] = slot;
 
     worker.on('message', (message: FromWorker) => {
+      if (message.type === 'ready') {
+        slot.ready = true;
+        return;
+      }
       const entry = slot.pending.get(message.seq);
       if (!entry) return; // already failed by the watchdog
       consecutiveCrashes = 0;
@@ -204,7 +219,12 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       if (closing) return;
       replaced++;
       consecutiveCrashes++;
-      const delay = Math.min(MAX_RESPAWN_DELAY_MS, consecutiveCrashes <= 1 ? 0 : 100 * 2 ** (consecutiveCrashes - 2));
+      // The first replacement starts at once; a worker that keeps dying is restarted ever more slowly.
+      if (consecutiveCrashes <= 1) {
+        spawn(index);
+        return;
+      }
+      const delay = Math.min(MAX_RESPAWN_DELAY_MS, 100 * 2 ** (consecutiveCrashes - 2));
       const timer = setTimeout(() => {
         respawnTimers.delete(timer);
         if (!closing && slots[index] === null) spawn(index);
@@ -231,11 +251,13 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     if (pendingCount === 0 && drained) drained();
   }
 
-  /** The live worker with the fewest probes in flight. */
+  /** The ready worker with the fewest probes in flight; a starting one only when none is ready. */
   function pickSlot(): Slot | null {
     let best: Slot | null = null;
     for (const slot of slots) {
-      if (slot && slot.failure === null && (!best || slot.pending.size < best.pending.size)) best = slot;
+      if (!slot || slot.failure !== null) continue;
+      const better = !best || (slot.ready && !best.ready) || (slot.ready === best.ready && slot.pending.size < best.pending.size);
+      if (better) best = slot;
     }
     return best;
   }
@@ -263,6 +285,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     if (!slot.known.has(moduleId)) {
       slot.worker.postMessage({ type: 'module', id: moduleId, module } satisfies ToWorker);
       slot.known.add(moduleId);
+      modulesSent++;
     }
     const seq = nextSeq++;
     const budgetMs = Number.isFinite(deadlineMs) ? Math.max(0, deadlineMs - startedAtMs) : module.timeoutSeconds * 1000;
@@ -310,6 +333,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       completed,
       replaced,
       rejected,
+      modulesSent,
     }),
     close() {
       closing ??= shutdown();

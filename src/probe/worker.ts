@@ -32,7 +32,7 @@ async function run(request: ProbeRequest): Promise<ProbeResult[]> {
   }
 }
 
-function reply(message: FromWorker): void {
+function reply(message: Extract<FromWorker, { type: 'result' }>): void {
   try {
     port!.postMessage(message);
   } catch (error) {
@@ -55,3 +55,5 @@ port.on('message', (message: ToWorker) => {
       break;
   }
 });
+
+port.postMessage({ type: 'ready' } satisfies FromWorker);
