@@ -136,7 +136,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
 
     if (!ctx.isAllowed(config, parsed.host, parsed.port)) {
-      const where = config.file ? ` in ${config.file}` : '';
+      const where = config.file ? ` (${config.file})` : '';
       return reply
         .code(403)
         .type(TEXT)

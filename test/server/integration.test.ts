@@ -5,7 +5,7 @@
  * answers, to show that a dead target costs a failed probe, not a failed scrape.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { accessSync, constants } from 'node:fs';
 import { once } from 'node:events';
 import * as net from 'node:net';
@@ -182,7 +182,7 @@ describe('/metrics against real TLS servers', () => {
     expect(info[0]!.labels).toMatchObject({
       subject: 'CN=localhost',
       issuer: 'CN=Test Intermediate CA',
-      serial: leaf.serialNumber.toString(16).toUpperCase(),
+      serial: new X509Certificate(leaf.der).serialNumber, // Node as the independent judge: upper-case hex, whole bytes
       fingerprint_sha256: createHash('sha256').update(leaf.der).digest('hex'),
       ocsp_url: pki.ocspUrl,
     });

@@ -277,7 +277,7 @@ describe('GET /probe', () => {
     expect(res.statusCode).toBe(403);
     expect(res.body).toBe(
       'target "169.254.169.254:80" is not allowed: /probe only probes the configured targets and those matching ' +
-        'global.probe_allowlist in the config file in /etc/ocsp-stapling-exporter/config.yaml\n',
+        'global.probe_allowlist in the config file (/etc/ocsp-stapling-exporter/config.yaml)\n',
     );
     expect((await app.server.inject('/probe?target=a.test:8443')).statusCode).toBe(403);
     expect((await app.server.inject('/probe?target=a.test:443')).statusCode).toBe(200);
