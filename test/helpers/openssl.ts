@@ -262,6 +262,8 @@ export interface OcspResponseOptions {
   at?: Date;
   /** OpenSSL's `-badsig`: corrupt the signature. */
   badSig?: boolean;
+  /** Put a nonce in the request; the responder echoes it as a response extension (RFC 8954). */
+  nonce?: boolean;
 }
 
 let sequence = 0;
@@ -282,7 +284,7 @@ export async function opensslOcspResponse(options: OcspResponseOptions): Promise
   await writeFile(`${stem}.index.txt`, lines.map((l) => l + '\n').join(''));
   await writeFile(`${stem}.index.txt.attr`, 'unique_subject = no\n');
 
-  const reqArgs = ['ocsp', '-no_nonce', '-issuer', options.issuer.certPath];
+  const reqArgs = ['ocsp', ...(options.nonce ? [] : ['-no_nonce']), '-issuer', options.issuer.certPath];
   if (options.certIdHash) reqArgs.push(`-${options.certIdHash}`);
   for (const cert of options.certs) reqArgs.push('-cert', cert.certPath);
   reqArgs.push('-reqout', `${stem}.req.der`);
@@ -341,7 +343,8 @@ function opensslDate(text: string | undefined): Date | null {
 export async function opensslRespText(der: Uint8Array): Promise<RespText> {
   const { stdout } = await openssl(['ocsp', '-respin', '-', '-resp_text', '-noverify'], { input: der, allowFailure: true });
   const text = stdout.toString('utf8');
-  const status = /OCSP Response Status: (\S+) \((0x[0-9a-f]+)\)/.exec(text);
+  // Non-successful responses print only `Responder Error: trylater (3)`.
+  const status = /OCSP Response Status: (\S+) \((0x[0-9a-f]+)\)/.exec(text) ?? /Responder Error: (\S+) \((\d+)\)/.exec(text);
   if (!status?.[1] || !status[2]) throw new Error(`no response status in openssl output:\n${text}`);
   const field = (block: string, label: string) => new RegExp(`^\\s*${label}: (.*)$`, 'm').exec(block)?.[1]?.trim();
   const singles: RespTextSingle[] = [];
@@ -361,7 +364,7 @@ export async function opensslRespText(der: Uint8Array): Promise<RespText> {
   }
   return {
     status: status[1],
-    statusCode: parseInt(status[2], 16),
+    statusCode: status[2].startsWith('0x') ? parseInt(status[2], 16) : Number(status[2]),
     responderId: field(text, 'Responder Id') ?? null,
     producedAt: opensslDate(field(text, 'Produced At')),
     singles,
