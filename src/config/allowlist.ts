@@ -153,13 +153,13 @@ function parsePort(entry: string, text: string | undefined): number | null {
 
 /** Parses one allowlist entry; throws `AllowlistEntryError` saying what is wrong with it. */
 export function parseAllowlistEntry(entry: string): AllowlistRule {
-  if (entry === '') throw new AllowlistEntryError('empty entry (use patterns like *.example.com:443 or 10.0.0.0/8)');
-  if (/\s/.test(entry)) throw new AllowlistEntryError(`"${entry}" contains whitespace`);
-  if (entry.includes('://')) throw new AllowlistEntryError(`"${entry}" is a URL; write host:port patterns like *.example.com:443`);
+  if (entry === '') throw new AllowlistEntryError('"": empty (use patterns like *.example.com:443 or 10.0.0.0/8)');
+  if (/\s/.test(entry)) throw new AllowlistEntryError(`"${entry}": contains whitespace`);
+  if (entry.includes('://')) throw new AllowlistEntryError(`"${entry}": a URL; write host:port patterns like *.example.com:443`);
   if (entry.startsWith('[')) {
     // [v6], [v6]:port, [v6]/len, [v6]/len:port, [v6/len]:port
     const match = /^\[([^\]]+)\](\/[^:]*)?(?::(.*))?$/.exec(entry);
-    if (!match) throw new AllowlistEntryError(`"${entry}" is not [IPv6 address or range]:port`);
+    if (!match) throw new AllowlistEntryError(`"${entry}": expected [IPv6 address]:port or [IPv6 range]/length:port`);
     const host = match[1]! + (match[2] ?? '');
     if (isIP(host.split('/')[0]!) !== 6) throw new AllowlistEntryError(`"${entry}": only IPv6 addresses go in brackets`);
     return { host: parseHostPattern(entry, host), port: parsePort(entry, match[3]) };
@@ -167,8 +167,8 @@ export function parseAllowlistEntry(entry: string): AllowlistRule {
   const colons = entry.split(':').length - 1;
   if (colons >= 2) {
     // Unbracketed IPv6 address or range: no port possible.
-    if (isIP(entry.split('/')[0]!) !== 6) {
-      throw new AllowlistEntryError(`"${entry}": IPv6 addresses must be in brackets when a port follows, e.g. [2001:db8::1]:443`);
+    if (isIP(entry.split('/')[0]!) !== 6 || /\/.*:/.test(entry)) {
+      throw new AllowlistEntryError(`"${entry}": IPv6 addresses must be in brackets when a port follows, e.g. [2001:db8::1]:443 or [2001:db8::]/32:443`);
     }
     return { host: parseHostPattern(entry, entry), port: null };
   }

@@ -345,7 +345,8 @@ function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, b
     else module.maxVersion = version;
   }
   if (module.minVersion && module.maxVersion && module.minVersion > module.maxVersion) {
-    w.report(value('max_version'), keyPath('max_version'), 'max_version is lower than min_version');
+    // Only TLS12/TLS13 exist here, so the one impossible pair is min TLS13 with max TLS12.
+    w.report(value('max_version'), keyPath('max_version'), '"TLS12" is lower than min_version "TLS13"');
   }
 
   if (pairs.has('ca_file')) {

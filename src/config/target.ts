@@ -68,7 +68,12 @@ export function parseTargetAddress(text: string): { host: string; port: number }
     return { host, port: checkPort(text, match[2]) };
   }
 
-  if (isIP(text) === 6) throw new TargetAddressError(`"${text}" has no port; IPv6 addresses need brackets (did you mean "[${text}]:443"?)`);
+  if (isIP(text) === 6) {
+    // "2001:db8::1:443" is itself a valid address; most likely it was meant as address and port.
+    const colon = text.lastIndexOf(':');
+    const meant = /^\d{1,5}$/.test(text.slice(colon + 1)) && isIP(text.slice(0, colon)) === 6 ? `[${text.slice(0, colon)}]:${text.slice(colon + 1)}` : `[${text}]:443`;
+    throw new TargetAddressError(`"${text}": IPv6 addresses need brackets and a port (did you mean "${meant}"?)`);
+  }
   const colon = text.lastIndexOf(':');
   if (colon < 0) throw new TargetAddressError(`"${text}" has no port (did you mean "${text}:443"?)`);
   const host = text.slice(0, colon);
