@@ -110,10 +110,13 @@ export interface DemoLab {
 export async function startDemoLab(options: { host?: string; now?: () => number } = {}): Promise<DemoLab> {
   const host = options.host ?? '127.0.0.1';
   const now = options.now ?? Date.now;
-  const ca = await createCertificate({ commonName: 'ocsp-stapling-exporter demo CA', isCA: true });
+  // Back-dated so the old staples (expired, stale) were signed while CA and responder were valid:
+  // otherwise they would show unauthorized_responder instead of the state they demonstrate.
+  const notBefore = new Date(now() - 30 * DAY);
+  const ca = await createCertificate({ commonName: 'ocsp-stapling-exporter demo CA', isCA: true, notBefore });
   const pki: DemoPki = {
     ca,
-    responder: await createCertificate({ commonName: 'demo OCSP responder', issuer: ca, extendedKeyUsage: ['ocspSigning'] }),
+    responder: await createCertificate({ commonName: 'demo OCSP responder', issuer: ca, extendedKeyUsage: ['ocspSigning'], notBefore }),
     other: await createCertificate({ commonName: 'another.demo.invalid', issuer: ca, ocspUrls: [OCSP_URL] }),
   };
 

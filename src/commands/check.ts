@@ -1,0 +1,123 @@
+/**
+ * `check HOST:PORT`: probe one target once, by hand, and print the verdict an SRE needs (staple or
+ * not, valid or why not, status, dates, must-staple, chain), or the same as JSON. Uses the same
+ * probe and modules as the daemon, so what `check` says is what `/metrics` would say.
+ *
+ * Exit status: 0 when every probed address staples a present, valid, good response; 1 otherwise;
+ * 2 on usage or configuration errors.
+ */
+import { loadConfigFile } from '../config/load.js';
+import { emptyConfig, type Config } from '../config/schema.js';
+import { parseTargetAddress } from '../config/target.js';
+import { probeTarget } from '../probe/probe.js';
+import type { ProbeResult } from '../probe/types.js';
+import { describeProblem, formatRelative, iso } from './format.js';
+import { inspectReport } from './inspect.js';
+import { EXIT, UsageError, type CommandIO } from './io.js';
+
+export interface CheckOptions {
+  target: string;
+  host: string;
+  port: number;
+  serverName: string | null;
+  module: string;
+  config: Config;
+  json: boolean;
+}
+
+export function parseCheckArgs(values: Record<string, string | boolean | undefined>, positionals: string[]): CheckOptions {
+  if (positionals.length !== 1) throw new UsageError('check needs exactly one HOST:PORT');
+  const target = positionals[0]!;
+  let parsed;
+  try {
+    parsed = parseTargetAddress(target);
+  } catch (error) {
+    throw new UsageError(`check: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const config = typeof values['config.file'] === 'string' ? loadConfigFile(values['config.file']) : emptyConfig();
+  const module = typeof values['module'] === 'string' ? values['module'] : 'default';
+  if (!config.modules[module]) {
+    throw new UsageError(`check: unknown module "${module}" (defined: ${Object.keys(config.modules).sort().join(', ')})`);
+  }
+  return {
+    target,
+    host: parsed.host,
+    port: parsed.port,
+    serverName: typeof values['server-name'] === 'string' ? values['server-name'] : null,
+    module,
+    config,
+    json: values['json'] === true,
+  };
+}
+
+export async function runCheck(options: CheckOptions, io: CommandIO): Promise<number> {
+  const module = options.config.modules[options.module]!;
+  const results = await probeTarget(
+    { target: options.target, host: options.host, port: options.port, module: module.name, serverName: options.serverName, labels: {} },
+    module,
+    Date.now() + module.timeoutSeconds * 1000,
+  );
+  const now = new Date();
+  io.stdout(options.json ? JSON.stringify(results.map((r) => checkReport(r, now)), null, 2) + '\n' : results.map((r) => humanCheck(r, now)).join('\n'));
+  const allGood = results.every((r) => r.staple?.verdict?.valid === true && r.staple.verdict.single?.certStatus === 'good');
+  return allGood ? EXIT.ok : EXIT.notGood;
+}
+
+function checkReport(result: ProbeResult, now: Date): Record<string, unknown> {
+  const verdict = result.staple?.verdict ?? null;
+  return {
+    target: result.target,
+    address: result.address,
+    serverName: result.serverName,
+    success: result.success,
+    failureReason: result.failureReason,
+    error: result.error,
+    durationSeconds: result.durationSeconds,
+    tls: result.tls,
+    chain: result.chain,
+    leaf: result.leaf && {
+      ...result.leaf,
+      notBefore: iso(result.leaf.notBefore),
+      notAfter: iso(result.leaf.notAfter),
+    },
+    staplePresent: result.staple?.present ?? null,
+    stapleSizeBytes: result.staple?.sizeBytes ?? null,
+    issuerSource: result.staple?.issuerSource ?? null,
+    staple: verdict ? inspectReport(verdict, now) : null,
+  };
+}
+
+function humanCheck(result: ProbeResult, now: Date): string {
+  const lines: string[] = [];
+  const row = (label: string, value: string): void => {
+    lines.push(`${(label + ':').padEnd(14)}${value}`);
+  };
+  row('Target', `${result.target} via ${result.address}${result.serverName ? ` (SNI ${result.serverName})` : ''}`);
+  if (!result.success) {
+    row('Probe', `FAILED (${result.failureReason}): ${result.error ?? ''}`);
+    return lines.join('\n') + '\n';
+  }
+  row('TLS', `${result.tls?.version} ${result.tls?.cipher}, ${result.durationSeconds.toFixed(3)} s`);
+  row('Chain', result.chain?.verified ? `verified (${result.chain.length} certificates)` : `NOT verified: ${result.chain?.error ?? 'unknown'}`);
+  if (result.leaf) {
+    row('Certificate', `${result.leaf.subject}, serial ${result.leaf.serialNumber}, expires ${iso(result.leaf.notAfter)} (${formatRelative(result.leaf.notAfter, now)})`);
+    row('OCSP URL', result.leaf.ocspUrls.length > 0 ? result.leaf.ocspUrls.join(', ') : 'none (nothing to staple)');
+    row('Must-Staple', result.leaf.mustStaple ? 'yes' : 'no');
+  }
+  const staple = result.staple;
+  if (!staple?.present) {
+    const severity = result.leaf?.mustStaple ? ' (Must-Staple: clients will refuse this server)' : '';
+    row('Staple', `MISSING${severity}`);
+    return lines.join('\n') + '\n';
+  }
+  const verdict = staple.verdict!;
+  const single = verdict.single;
+  row('Staple', `${verdict.valid ? 'VALID' : 'INVALID'}, ${staple.sizeBytes} bytes, issuer from ${staple.issuerSource ?? 'nowhere'}`);
+  if (single) {
+    row('Status', single.certStatus.toUpperCase() + (single.certStatus === 'revoked' ? ` since ${iso(single.revocationTime)} (${single.revocationReason ?? 'no reason'})` : ''));
+    row('This update', `${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})`);
+    row('Next update', single.nextUpdate ? `${iso(single.nextUpdate)} (${formatRelative(single.nextUpdate, now)})` : 'none');
+  }
+  for (const problem of verdict.problems) lines.push(`  - ${problem}: ${describeProblem(problem)}`);
+  return lines.join('\n') + '\n';
+}

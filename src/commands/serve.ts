@@ -1,0 +1,101 @@
+/**
+ * `serve`: the daemon. Loads the config file (or, without one, starts the built-in demo lab and
+ * probes it), serves the HTTP endpoints, reloads on SIGHUP and shuts down cleanly on SIGTERM or
+ * SIGINT. `--config.check` validates the file and exits.
+ */
+import { buildApp } from '../app.js';
+import { ConfigError } from '../config/errors.js';
+import { loadConfigFile } from '../config/load.js';
+import { ConfigStore } from '../config/store.js';
+import { startDemoLab, type DemoLab } from '../demo/lab.js';
+import { EXIT, UsageError, type CommandIO } from './io.js';
+
+/** Not used by blackbox (9115), ssl_exporter (9219), x509-certificate-exporter (9793) or node_exporter (9100). */
+export const DEFAULT_PORT = 9858;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface ServeOptions {
+  configFile: string | null;
+  configCheck: boolean;
+  host: string;
+  port: number;
+  logLevel: string;
+}
+
+export function parseServeArgs(values: Record<string, string | boolean | undefined>): ServeOptions {
+  const configFile = typeof values['config.file'] === 'string' ? values['config.file'] : null;
+  const configCheck = values['config.check'] === true;
+  if (configCheck && !configFile) throw new UsageError('--config.check needs --config.file FILE');
+  const { host, port } = parseListenAddress(typeof values['web.listen-address'] === 'string' ? values['web.listen-address'] : `:${DEFAULT_PORT}`);
+  const logLevel = typeof values['log.level'] === 'string' ? values['log.level'] : 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log.level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  return { configFile, configCheck, host, port, logLevel };
+}
+
+/** `HOST:PORT`, `:PORT` (all interfaces) or `[v6]:PORT`. */
+export function parseListenAddress(text: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new UsageError(`--web.listen-address: expected HOST:PORT or :PORT, got "${text}"`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
+
+export async function runServe(options: ServeOptions, io: CommandIO): Promise<number> {
+  let demo: DemoLab | null = null;
+  let store: ConfigStore;
+  try {
+    if (options.configFile) {
+      const file = options.configFile;
+      const config = loadConfigFile(file);
+      if (options.configCheck) {
+        io.stdout(`${file}: OK (${config.targets.length} targets, ${Object.keys(config.modules).length} modules)\n`);
+        return EXIT.ok;
+      }
+      store = new ConfigStore(config, () => loadConfigFile(file));
+    } else {
+      demo = await startDemoLab();
+      const config = demo.config;
+      store = new ConfigStore(config, () => config);
+    }
+  } catch (error) {
+    io.stderr(error instanceof ConfigError ? `${error.message}\n` : `cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.unreadable;
+  }
+
+  const app = buildApp({ store, logLevel: options.logLevel });
+  let url: string;
+  try {
+    url = await app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    io.stderr(`cannot listen on ${options.host}:${options.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    await demo?.close();
+    return EXIT.unreadable;
+  }
+  const shown = url.replace('://0.0.0.0:', '://127.0.0.1:');
+  if (demo) {
+    io.stderr(`ocsp-stapling-exporter: demo lab with ${demo.endpoints.length} endpoints (${demo.endpoints.map((e) => e.name).join(', ')})\n`);
+  }
+  io.stderr(`ocsp-stapling-exporter: serving ${shown}/metrics\n`);
+
+  return new Promise<number>((resolve) => {
+    const onHup = (): void => {
+      app.reloadConfig();
+    };
+    const onStop = (): void => {
+      process.off('SIGHUP', onHup);
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      void app
+        .close()
+        .then(() => demo?.close())
+        .then(
+          () => resolve(EXIT.ok),
+          () => resolve(EXIT.notGood),
+        );
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+  });
+}
