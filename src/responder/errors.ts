@@ -1,0 +1,19 @@
+/**
+ * Errors of the responder client. Only request building throws ({@link ResponderError}); asking a
+ * responder never throws: a failed exchange is a {@link ResponderProblem} in the result, the same
+ * way a bad staple is an OcspProblem in its verdict.
+ */
+
+export type ResponderErrorCode =
+  /** The leaf or issuer certificate could not be read, so no CertID can be built. */
+  'ERR_RESPONDER_BAD_CERTIFICATE';
+
+export class ResponderError extends Error {
+  override readonly name = 'ResponderError';
+  readonly code: ResponderErrorCode;
+
+  constructor(code: ResponderErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

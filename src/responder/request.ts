@@ -1,0 +1,105 @@
+/**
+ * Builds the OCSPRequest (RFC 6960 §4.1.1) the exporter sends to a certificate's responder: one
+ * Request whose CertID is (hash algorithm, H(issuer subject Name DER), H(issuer subjectPublicKey
+ * BIT STRING contents), leaf serial), unsigned, version omitted (DEFAULT v1). SHA-1 by default:
+ * RFC 5019 §2.1.1 makes it the algorithm lightweight responders must accept, and it is what
+ * OpenSSL, browsers and CAs' pre-generated answers use. No nonce by default either: RFC 5019 §4
+ * responders serve pre-signed, cached answers and ignore it (and a nonce would defeat HTTP caches).
+ * The hashes come from the OCSP core's certificate reader (exact DER bytes, never re-encoded);
+ * the structure is written with asn1js (src/pki/der.ts helpers), with the serial INTEGER copied
+ * byte for byte from the leaf.
+ */
+import * as asn1js from 'asn1js';
+import { readCertificateInfo, type CertificateInfo } from '../ocsp/cert.js';
+import { DerCursor, TAG, content, contextTag, readTlv } from '../ocsp/der.js';
+import { HASH_OIDS, toDer, type HashName } from '../pki/der.js';
+import { ResponderError } from './errors.js';
+
+/** id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 8954). */
+export const OID_OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
+
+const NODE_HASH: Record<HashName, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
+
+export interface OcspRequestOptions {
+  /** CertID hash algorithm; default SHA-1 (RFC 5019 §2.1.1). */
+  hash?: HashName;
+  /** Adds a nonce request extension with these bytes (RFC 8954: 1–32 octets). Off by default. */
+  nonce?: Uint8Array;
+}
+
+/** The CertID of a request, in the forms the OCSP core reports them (ocsp/types.ts CertIdInfo). */
+export interface RequestCertId {
+  hash: HashName;
+  /** Hex, lower case. */
+  issuerNameHash: string;
+  /** Hex, lower case. */
+  issuerKeyHash: string;
+  /** Hex, upper case, as `openssl x509 -serial` prints it. */
+  serialNumber: string;
+}
+
+export interface BuiltOcspRequest {
+  der: Uint8Array;
+  certId: RequestCertId;
+}
+
+/**
+ * The DER OCSPRequest asking about `leafDer`, issued by `issuerDer`. Throws {@link ResponderError}
+ * `ERR_RESPONDER_BAD_CERTIFICATE` when either certificate cannot be read, and a TypeError for a bad
+ * option.
+ */
+export function buildOcspRequest(leafDer: Uint8Array, issuerDer: Uint8Array, options: OcspRequestOptions = {}): BuiltOcspRequest {
+  const hash = options.hash ?? 'SHA-1';
+  const hashOid = HASH_OIDS[hash];
+  if (!hashOid) throw new TypeError(`unsupported CertID hash ${String(hash)}`);
+  if (options.nonce !== undefined && (!(options.nonce instanceof Uint8Array) || options.nonce.length < 1 || options.nonce.length > 32)) {
+    throw new TypeError('nonce must be 1 to 32 bytes (RFC 8954 §2.1)');
+  }
+  const leaf = readCertificate(leafDer, 'leaf');
+  const issuer = readCertificate(issuerDer, 'issuer');
+  const nodeHash = NODE_HASH[hash];
+  const certId: RequestCertId = {
+    hash,
+    issuerNameHash: issuer.nameHash(nodeHash),
+    issuerKeyHash: issuer.keyHash(nodeHash),
+    serialNumber: leaf.serialNumber,
+  };
+
+  const certIdBlock = new asn1js.Sequence({
+    value: [
+      // AlgorithmIdentifier with explicit NULL parameters, as OpenSSL writes it for SHA-1.
+      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: hashOid }), new asn1js.Null()] }),
+      new asn1js.OctetString({ valueHex: Buffer.from(certId.issuerNameHash, 'hex') }),
+      new asn1js.OctetString({ valueHex: Buffer.from(certId.issuerKeyHash, 'hex') }),
+      new asn1js.Integer({ valueHex: serialContents(leaf) }),
+    ],
+  });
+  const tbsFields: asn1js.AsnType[] = [new asn1js.Sequence({ value: [new asn1js.Sequence({ value: [certIdBlock] })] })];
+  if (options.nonce) {
+    // requestExtensions [2] EXPLICIT Extensions; the nonce's extnValue wraps an OCTET STRING (RFC 8954 §2.1).
+    const nonceValue = toDer(new asn1js.OctetString({ valueHex: options.nonce }));
+    const extension = new asn1js.Sequence({
+      value: [new asn1js.ObjectIdentifier({ value: OID_OCSP_NONCE }), new asn1js.OctetString({ valueHex: nonceValue })],
+    });
+    tbsFields.push(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 2 }, value: [new asn1js.Sequence({ value: [extension] })] }));
+  }
+  const request = new asn1js.Sequence({ value: [new asn1js.Sequence({ value: tbsFields })] });
+  return { der: toDer(request), certId };
+}
+
+function readCertificate(der: Uint8Array, what: 'leaf' | 'issuer'): CertificateInfo {
+  try {
+    return readCertificateInfo(der);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ResponderError('ERR_RESPONDER_BAD_CERTIFICATE', `cannot build an OCSP request: unreadable ${what} certificate: ${message}`, { cause: error });
+  }
+}
+
+/** The serialNumber INTEGER contents exactly as in the leaf's tbsCertificate (RFC 5280 §4.1.2.2). */
+function serialContents(leaf: CertificateInfo): Uint8Array {
+  const tbs = leaf.tbs;
+  const cursor = DerCursor.of(tbs, readTlv(tbs, 0, tbs.length));
+  cursor.optional(contextTag(0, true), 'version');
+  return content(tbs, cursor.expect(TAG.INTEGER, 'serialNumber')).slice();
+}
