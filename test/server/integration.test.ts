@@ -130,9 +130,11 @@ describe('/metrics against real TLS servers', () => {
   let text: string;
   let elapsedMs: number;
   let scrapeNowMs: number;
+  let scrapeStartedMs: number;
 
   beforeAll(async () => {
     const started = Date.now();
+    scrapeStartedMs = started;
     const res = await app.server.inject({ url: '/metrics', headers: { 'X-Prometheus-Scrape-Timeout-Seconds': '2' } });
     elapsedMs = Date.now() - started;
     scrapeNowMs = lastNowMs;
@@ -147,9 +149,11 @@ describe('/metrics against real TLS servers', () => {
     expect(valueOf(m, 'ocsp_probe_success', dead)).toBe(0);
     expect(valueOf(m, 'ocsp_probe_failure', { ...dead, reason: 'timeout' })).toBe(1);
     expect(valueOf(m, 'ocsp_probe_failure', { ...dead, reason: 'connect' })).toBe(0);
-    // 2 s header minus the 0.5 s offset
-    expect(valueOf(m, 'ocsp_probe_duration_seconds', dead)).toBeGreaterThanOrEqual(1.4);
-    expect(valueOf(m, 'ocsp_probe_duration_seconds', dead)).toBeLessThan(1.9);
+    // Given up at the scrape's deadline: 2 s header minus the 0.5 s offset, counted from the
+    // scrape's start (the probe itself may have waited for a slot first).
+    const gaveUpAtMs = valueOf(m, 'ocsp_probe_timestamp_seconds', dead) * 1000 + valueOf(m, 'ocsp_probe_duration_seconds', dead) * 1000;
+    expect(gaveUpAtMs - scrapeStartedMs).toBeGreaterThanOrEqual(1_450);
+    expect(gaveUpAtMs - scrapeStartedMs).toBeLessThan(1_900);
     for (const name of ['good', 'revoked', 'expired', 'wrong_cert', 'no_staple', 'must_staple_missing', 'no_next_update', 'good_untrusted_chain']) {
       expect(valueOf(m, 'ocsp_probe_success', labels(name, name === 'good_untrusted_chain' ? 'system' : 'lab')), name).toBe(1);
     }
@@ -307,6 +311,18 @@ describe('/probe and shared sweeps against real TLS servers', () => {
     expect(valueOf(m, 'ocsp_probe_success', l)).toBe(1);
     expect(valueOf(m, 'ocsp_cert_revoked', l)).toBe(1);
     expect(find(m, 'ocsp_exporter_targets')).toEqual([]);
+  });
+
+  it('sends server_name as SNI, and the chain is checked against that name', async () => {
+    const good = `/probe?target=127.0.0.1:${ports.good}&module=lab`;
+    const asLocalhost = parseExposition((await app.server.inject(`${good}&server_name=localhost`)).body);
+    expect(valueOf(asLocalhost, 'ocsp_chain_verified')).toBe(1);
+    expect(valueOf(asLocalhost, 'ocsp_staple_valid')).toBe(1);
+    // The leaf names localhost and 127.0.0.1 only.
+    const asOther = parseExposition((await app.server.inject(`${good}&server_name=www.example.org`)).body);
+    expect(valueOf(asOther, 'ocsp_probe_success')).toBe(1);
+    expect(valueOf(asOther, 'ocsp_chain_verified')).toBe(0);
+    expect(valueOf(asOther, 'ocsp_staple_valid')).toBe(1);
   });
 
   it('refuses an unlisted port on /probe', async () => {
