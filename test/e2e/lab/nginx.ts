@@ -25,6 +25,11 @@ export interface NginxSiteOptions {
   name: string;
   leaf: LabCert;
   stapling: NginxStapling;
+  /**
+   * Listen on this loopback address instead of 127.0.0.1 (e.g. 127.0.0.2): several sites on
+   * different 127.0.0.x addresses and one port (`ports: [p, p]`) act as the nodes behind one name.
+   */
+  host?: string;
 }
 
 export interface NginxOptions {
@@ -67,7 +72,7 @@ export class NginxServer extends LabServer {
     const expected = Buffer.from(der);
     const wait = { diagnostics: () => this.diagnostics(), abortIf: () => (this.proc.exitInfo ? 'nginx exited' : null) };
     await waitFor(() => oldWorkers.every((pid) => !isRunning(pid)), timeoutMs, { ...wait, what: `nginx's old workers (${oldWorkers.join(', ')}) to exit` });
-    await waitFor(async () => (await captureStaple(LOOPBACK, this.port(site))).staple?.equals(expected), timeoutMs, {
+    await waitFor(async () => (await captureStaple(this.sites.get(site)?.host ?? LOOPBACK, this.port(site))).staple?.equals(expected), timeoutMs, {
       ...wait,
       what: `nginx ${site} to serve the replaced staple`,
     });
@@ -78,7 +83,7 @@ export class NginxServer extends LabServer {
     const nginx = binaryPath('nginx');
     await makeServerDir(options.dir);
     return withFreePorts(options.sites.length, async (ports) => {
-      const sites = options.sites.map((site, i): RunningSite => ({ name: site.name, port: ports[i]!, leaf: site.leaf }));
+      const sites = options.sites.map((site, i): RunningSite => ({ name: site.name, port: ports[i]!, leaf: site.leaf, ...(site.host ? { host: site.host } : {}) }));
       const config = await renderConfig(options, sites);
       const configPath = path.join(options.dir, 'nginx.conf');
       await writeFile(configPath, config);
@@ -102,7 +107,7 @@ async function renderConfig(options: NginxOptions, sites: RunningSite[]): Promis
   for (const [i, site] of options.sites.entries()) {
     const port = sites[i]!.port;
     const lines = [
-      `    listen ${LOOPBACK}:${port} ssl;`,
+      `    listen ${site.host ?? LOOPBACK}:${port} ssl;`,
       `    server_name localhost;`,
       `    ssl_certificate ${site.leaf.chainPath};`,
       `    ssl_certificate_key ${site.leaf.keyPath};`,

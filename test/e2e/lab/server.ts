@@ -13,6 +13,8 @@ export interface RunningSite {
   name: string;
   port: number;
   leaf: LabCert;
+  /** Listening address when not 127.0.0.1 (another 127.0.0.x, see NginxSiteOptions.host). */
+  host?: string;
 }
 
 export type LabServerKind = 'nginx' | 'haproxy' | 'apache';
@@ -57,8 +59,8 @@ export async function awaitSites(proc: ManagedProcess, sites: readonly RunningSi
   const started = Date.now();
   await awaitReady(
     proc,
-    async () => (await Promise.all(sites.map((site) => tlsHandshakeSucceeds(site.port)))).every(Boolean),
-    `${proc.name} to accept TLS on ${sites.map((s) => `${s.name}:${s.port}`).join(', ')}`,
+    async () => (await Promise.all(sites.map((site) => tlsHandshakeSucceeds(site.port, 'localhost', site.host)))).every(Boolean),
+    `${proc.name} to accept TLS on ${sites.map((s) => `${s.name}:${s.host ? `${s.host}:` : ''}${s.port}`).join(', ')}`,
     timeoutMs,
   );
   return Date.now() - started;

@@ -93,12 +93,12 @@ export function captureStaple(host: string, port: number, options: CaptureOption
 }
 
 /**
- * True when a TLS handshake with 127.0.0.1:port completes (readiness probe). It does not request
+ * True when a TLS handshake with host:port (default 127.0.0.1) completes (readiness probe). It does not request
  * OCSP: nginx and Apache fetch lazily on the first status_request, which belongs to the test.
  */
-export async function tlsHandshakeSucceeds(port: number, servername = 'localhost'): Promise<boolean> {
+export async function tlsHandshakeSucceeds(port: number, servername = 'localhost', host = LOOPBACK): Promise<boolean> {
   try {
-    await captureStaple(LOOPBACK, port, { servername, timeoutMs: 2000, requestOCSP: false });
+    await captureStaple(host, port, { servername, timeoutMs: 2000, requestOCSP: false });
     return true;
   } catch {
     return false;
