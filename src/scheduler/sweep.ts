@@ -37,12 +37,24 @@ export interface Sweeper {
   /**
    * Results for every target of `config`, in config order (duplicates of a (target, module) pair
    * reported once). `deadlineMs` is the Unix ms by which the scrape needs an answer; `Infinity`
-   * leaves each probe its module's timeout. Joins the sweep in flight, if any. Never rejects.
+   * leaves each probe its module's timeout. Joins the sweep in flight, if any; a caller whose
+   * deadline is earlier than that sweep's gets, at its own deadline, the results finished by then
+   * and `timeout` failures for the rest (the sweep itself runs on). Never rejects.
    */
   sweep(config: Config, deadlineMs: number): Promise<ProbeResult[]>;
   readonly lastSweep: SweepStats | null;
   readonly inFlight: boolean;
   readonly limit: LimitFunction;
+}
+
+/** The sweep in flight: what joiners share, and what is known so far for those who cannot wait. */
+interface RunningSweep {
+  promise: Promise<ProbeResult[]>;
+  deadlineMs: number;
+  /** Unique targets in config order. */
+  targets: [string, TargetConfig][];
+  /** Results of the targets finished so far. */
+  done: Map<string, ProbeResult[]>;
 }
 
 interface CacheEntry {
@@ -99,7 +111,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
   const { probe, now } = options;
   const limit = options.limit ?? pLimit(options.concurrency ?? 1);
   let cache = new Map<string, CacheEntry>();
-  let current: Promise<ProbeResult[]> | null = null;
+  let current: RunningSweep | null = null;
   let lastSweep: SweepStats | null = null;
 
   /** One probe in a limiter slot; `measured` is false when it was not run at all. */
@@ -126,39 +138,49 @@ export function createSweeper(options: SweeperOptions): Sweeper {
     }
   }
 
-  async function run(config: Config, deadlineMs: number): Promise<ProbeResult[]> {
-    const startedAtMs = now();
-    const minAgeMs = config.global.minProbeIntervalSeconds * 1000;
-    const next = new Map<string, CacheEntry>();
+  function uniqueTargets(config: Config): [string, TargetConfig][] {
     const unique = new Map<string, TargetConfig>();
     for (const target of config.targets) {
       const key = sweepKey(target.target, target.module);
       if (!unique.has(key)) unique.set(key, target);
     }
+    return [...unique];
+  }
+
+  async function run(config: Config, deadlineMs: number, sweep: Omit<RunningSweep, 'promise'>): Promise<ProbeResult[]> {
+    const startedAtMs = now();
+    const minAgeMs = config.global.minProbeIntervalSeconds * 1000;
+    const next = new Map<string, CacheEntry>();
     let probed = 0;
     let reused = 0;
 
+    async function resultsFor(key: string, target: TargetConfig): Promise<ProbeResult[]> {
+      const module = config.modules[target.module];
+      if (!module) {
+        return [syntheticFailure(target, 'internal', `module "${target.module}" is not configured`, startedAtMs)];
+      }
+      const fingerprint = JSON.stringify([probeTargetOf(target), module]);
+      const cached = cache.get(key);
+      if (cached && cached.fingerprint === fingerprint && startedAtMs - cached.probedAtMs < minAgeMs) {
+        next.set(key, cached);
+        reused++;
+        return cached.results;
+      }
+      const { measured, probedAtMs, results } = await limit(() => probeOne(target, module, deadlineMs));
+      if (measured) {
+        next.set(key, { fingerprint, probedAtMs, results });
+        probed++;
+      } else if (cached) {
+        // Not a measurement: keep the older result for the next scrape to judge.
+        next.set(key, cached);
+      }
+      return results;
+    }
+
     const perTarget = await Promise.all(
-      [...unique].map(async ([key, target]): Promise<ProbeResult[]> => {
-        const module = config.modules[target.module];
-        if (!module) {
-          return [syntheticFailure(target, 'internal', `module "${target.module}" is not configured`, startedAtMs)];
-        }
-        const fingerprint = JSON.stringify([probeTargetOf(target), module]);
-        const cached = cache.get(key);
-        if (cached && cached.fingerprint === fingerprint && startedAtMs - cached.probedAtMs < minAgeMs) {
-          next.set(key, cached);
-          reused++;
-          return cached.results;
-        }
-        const { measured, probedAtMs, results } = await limit(() => probeOne(target, module, deadlineMs));
-        if (measured) {
-          next.set(key, { fingerprint, probedAtMs, results });
-          probed++;
-        } else if (cached) {
-          // Not a measurement: keep the older result for the next scrape to judge.
-          next.set(key, cached);
-        }
+      sweep.targets.map(async ([key, target]) => {
+        const results = await resultsFor(key, target);
+        sweep.done.set(key, results);
         return results;
       }),
     );
@@ -169,14 +191,41 @@ export function createSweeper(options: SweeperOptions): Sweeper {
     return perTarget.flat();
   }
 
+  function partialResults(running: RunningSweep): ProbeResult[] {
+    const atMs = now();
+    return running.targets.flatMap(
+      ([key, target]) =>
+        running.done.get(key) ?? [
+          syntheticFailure(target, 'timeout', 'still being probed by a sweep started earlier with a longer deadline', atMs),
+        ],
+    );
+  }
+
   return {
     sweep(config, deadlineMs) {
       if (!current) {
-        current = run(config, deadlineMs).finally(() => {
-          current = null;
-        });
+        const state = { deadlineMs, targets: uniqueTargets(config), done: new Map<string, ProbeResult[]>() };
+        const running: RunningSweep = {
+          ...state,
+          promise: run(config, deadlineMs, state).finally(() => {
+            if (current === running) current = null;
+          }),
+        };
+        current = running;
+        return running.promise;
       }
-      return current;
+      const running = current;
+      if (deadlineMs >= running.deadlineMs) return running.promise;
+      // A scrape with a shorter timeout than the one that started the sweep (a curl without the
+      // header, an HA pair with different timeouts) must still answer in time: at its own deadline
+      // it takes what is finished and reports the rest as timed out.
+      return new Promise<ProbeResult[]>((resolve) => {
+        const timer = setTimeout(() => resolve(partialResults(running)), Math.max(0, deadlineMs - now()));
+        void running.promise.then((results) => {
+          clearTimeout(timer);
+          resolve(results);
+        });
+      });
     },
     get lastSweep() {
       return lastSweep;

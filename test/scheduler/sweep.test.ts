@@ -93,6 +93,31 @@ describe('createSweeper', () => {
     expect(sweeper.lastSweep).toMatchObject({ probed: 3, reused: 0 });
   });
 
+  it('answers a joiner with an earlier deadline at that deadline, with what is finished', async () => {
+    const clock = new FakeClock();
+    const fake = recordingProbe(clock, { manual: true });
+    const sweeper = createSweeper({ probe: fake.probe, now: clock.now, concurrency: 4 });
+    const c = config([target('fast.test:443'), target('slow.test:443')]);
+    const first = sweeper.sweep(c, Infinity);
+    await until(() => fake.pending.length === 2);
+    fake.pending.shift()!(); // fast.test answers
+    await new Promise((resolve) => setImmediate(resolve));
+    const hurried = await sweeper.sweep(c, clock.ms + 30); // 30 ms of real time to wait
+    expect(hurried.map((r) => [r.target, r.success, r.failureReason])).toEqual([
+      ['fast.test:443', true, null],
+      ['slow.test:443', false, 'timeout'],
+    ]);
+    expect(hurried[1]!.error).toBe('still being probed by a sweep started earlier with a longer deadline');
+    expect(sweeper.inFlight).toBe(true);
+    fake.pending.shift()!();
+    const full = await first;
+    expect(full.map((r) => [r.target, r.success])).toEqual([
+      ['fast.test:443', true],
+      ['slow.test:443', true],
+    ]);
+    expect(fake.calls).toHaveLength(2);
+  });
+
   it('starts a new sweep once the previous one finished', async () => {
     const clock = new FakeClock();
     const fake = recordingProbe(clock);

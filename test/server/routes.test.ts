@@ -179,6 +179,24 @@ describe('GET /metrics', () => {
     for (const r of responses) expect(valueOf(parseExposition(r.body), 'ocsp_probe_success', { target: 'b.test:443' })).toBe(1);
   });
 
+  it('answers a scrape with a short timeout in time although it joined a longer sweep', async () => {
+    const store = new FakeStore(makeConfig([target('a.test:443')]));
+    const fake = fakeProbe({ hold: true });
+    const app = buildApp({ store, probe: fake.probe, now: () => NOW_MS, logLevel: 'silent', processMetrics: false, isAllowed: allowStaticAnd });
+    apps.push(app);
+    const unbounded = app.server.inject('/metrics'); // no header: module timeouts (10 s)
+    await until(() => fake.held.length === 1, 'the probe started');
+    const started = Date.now();
+    const res = await app.server.inject({ url: '/metrics', headers: { 'x-prometheus-scrape-timeout-seconds': '0.8' } });
+    expect(Date.now() - started).toBeLessThan(800);
+    const m = parseExposition(res.body);
+    expect(valueOf(m, 'ocsp_probe_success', { target: 'a.test:443' })).toBe(0);
+    expect(valueOf(m, 'ocsp_probe_failure', { target: 'a.test:443', reason: 'timeout' })).toBe(1);
+    fake.releaseAll();
+    expect(valueOf(parseExposition((await unbounded).body), 'ocsp_probe_success', { target: 'a.test:443' })).toBe(1);
+    expect(fake.calls).toHaveLength(1);
+  });
+
   it("drops a removed target's series after a reload", async () => {
     const { app, store } = make(makeConfig([target('a.test:443'), target('b.test:443')]));
     expect(find(parseExposition((await app.server.inject('/metrics')).body), 'ocsp_probe_success')).toHaveLength(2);
