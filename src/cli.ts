@@ -11,7 +11,7 @@ import { parseInspectArgs, runInspect } from './commands/inspect.js';
 import { EXIT, processIO, UsageError, type CommandIO } from './commands/io.js';
 
 const USAGE = `Usage:
-  ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--config.check]
+  ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--probe.workers N] [--config.check]
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version
@@ -25,6 +25,7 @@ const OPTIONS = {
   'web.listen-address': { type: 'string' },
   'web.config.file': { type: 'string' },
   'log.level': { type: 'string' },
+  'probe.workers': { type: 'string' },
   'server-name': { type: 'string' },
   module: { type: 'string' },
   timeout: { type: 'string' },

@@ -3,11 +3,13 @@
  * probes it), serves the HTTP endpoints, reloads on SIGHUP and shuts down cleanly on SIGTERM or
  * SIGINT. `--config.check` validates the file and exits.
  */
+import { availableParallelism } from 'node:os';
 import { buildApp } from '../app.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
 import { startDemoLab, type DemoLab } from '../demo/lab.js';
+import { createProbePool, type ProbePool } from '../probe/pool.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
 /** Not used by blackbox (9115), ssl_exporter (9219), x509-certificate-exporter (9793) or node_exporter (9100). */
@@ -21,6 +23,8 @@ export interface ServeOptions {
   host: string;
   port: number;
   logLevel: string;
+  /** Probe worker threads; 0 probes on the main thread. */
+  probeWorkers: number;
 }
 
 export function parseServeArgs(values: Record<string, string | boolean | undefined>): ServeOptions {
@@ -30,7 +34,11 @@ export function parseServeArgs(values: Record<string, string | boolean | undefin
   const { host, port } = parseListenAddress(typeof values['web.listen-address'] === 'string' ? values['web.listen-address'] : `:${DEFAULT_PORT}`);
   const logLevel = typeof values['log.level'] === 'string' ? values['log.level'] : 'info';
   if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log.level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
-  return { configFile, configCheck, host, port, logLevel };
+  // Handshakes are CPU-bound (OpenSSL): one worker thread per core by default, see src/probe/pool.ts.
+  const workersText = typeof values['probe.workers'] === 'string' ? values['probe.workers'] : String(availableParallelism());
+  const probeWorkers = /^\d{1,3}$/.test(workersText) ? Number(workersText) : NaN;
+  if (!(probeWorkers >= 0 && probeWorkers <= 256)) throw new UsageError(`--probe.workers: expected 0 to 256 (0 probes on the main thread), got "${workersText}"`);
+  return { configFile, configCheck, host, port, logLevel, probeWorkers };
 }
 
 /** `HOST:PORT`, `:PORT` (all interfaces) or `[v6]:PORT`. */
@@ -63,12 +71,14 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     return EXIT.unreadable;
   }
 
-  const app = buildApp({ store, logLevel: options.logLevel });
+  const pool: ProbePool | null = options.probeWorkers > 0 ? createProbePool({ workers: options.probeWorkers }) : null;
+  const app = buildApp({ store, logLevel: options.logLevel, ...(pool ? { probe: pool.probe } : {}) });
   let url: string;
   try {
     url = await app.listen({ host: options.host, port: options.port });
   } catch (error) {
     io.stderr(`cannot listen on ${options.host}:${options.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    await pool?.close();
     await demo?.close();
     return EXIT.unreadable;
   }
@@ -88,6 +98,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
       process.off('SIGINT', onStop);
       void app
         .close()
+        .then(() => pool?.close())
         .then(() => demo?.close())
         .then(
           () => resolve(EXIT.ok),
