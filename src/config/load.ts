@@ -157,7 +157,7 @@ class Walker {
       if (typeof v === 'string') return `a string (${JSON.stringify(v)})`;
       if (typeof v === 'number' || typeof v === 'bigint') return `a number (${String(n.source ?? v)})`;
       if (typeof v === 'boolean') return `a boolean (${v})`;
-      return `a ${typeof v}`;
+      return v instanceof Uint8Array ? 'binary data' : 'a value of another type';
     }
     return 'something else';
   }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -165,6 +165,27 @@ describe('missing or unreadable config file', () => {
     const error = problemsOf(() => loadConfigFile(path));
     expect(error.message).toBe(`${path}: cannot read the config file: no such file`);
     expect(error.problems).toEqual([{ file: path, line: null, path: '', message: 'cannot read the config file: no such file' }]);
+  });
+
+  it('a file over 10 MiB is refused before it is read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ocsp-config-big-'));
+    try {
+      const path = join(dir, 'huge.yaml');
+      writeFileSync(path, '');
+      truncateSync(path, 10 * 1024 * 1024 + 1);
+      expect(problemsOf(() => loadConfigFile(path)).message).toBe(`${path}: cannot read the config file: larger than 10 MiB`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('odd YAML values are type errors, not crashes', () => {
+    expect(problemsOf(() => parseConfig('global: !!binary aGVsbG8=\n', 'c.yaml')).message).toBe('c.yaml:1: global: expected a mapping, got binary data');
+    expect(problemsOf(() => parseConfig('? {a: 1}\n: 2\n', 'c.yaml')).message).toBe('c.yaml:1: keys must be plain strings, got a mapping');
+    expect(problemsOf(() => parseConfig('targets: &t\n  - *t\n', 'c.yaml')).message).toBe('c.yaml:2: targets[0]: expected a mapping, got a list');
+    expect(problemsOf(() => parseConfig('global: {concurrency: .inf}\n', 'c.yaml')).message).toBe(
+      'c.yaml:1: global.concurrency: expected an integer from 1 to 10000, got .inf',
+    );
   });
 
   it('a directory is not a config file', () => {
