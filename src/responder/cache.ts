@@ -6,7 +6,8 @@
  * within that time; a failure or an invalid answer lives briefly (30 s), so a down responder is not
  * hammered by every probe. Concurrent lookups of a key with no fresh entry share one request
  * (single-flight). The cache is bounded by entry count and by bytes, least recently used first.
- * Time is injected; the lifetime rule is the pure function {@link answerExpiry}.
+ * Time is passed in with every lookup (no clock inside); the lifetime rule is the pure function
+ * {@link answerExpiry}.
  */
 
 /** How long a failed exchange or an invalid answer is remembered, ms (capped by the max age). */
@@ -48,7 +49,6 @@ export interface CacheEntry<V> {
 export interface AnswerCacheOptions {
   maxEntries?: number;
   maxBytes?: number;
-  now?: () => number;
 }
 
 export interface AnswerCacheStats {
@@ -81,23 +81,26 @@ export class AnswerCache<V> {
   private readonly inflight = new Map<string, Promise<CacheEntry<V>>>();
   private readonly maxEntries: number;
   private readonly maxBytes: number;
-  private readonly now: () => number;
   private bytes = 0;
   private counts = { hits: 0, shared: 0, fetches: 0, evictions: 0 };
 
   constructor(options: AnswerCacheOptions = {}) {
     this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES);
     this.maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES);
-    this.now = options.now ?? Date.now;
   }
 
   /**
-   * The fresh entry for `key` (younger than `maxAgeMs` and before its expiry), else the request in
-   * flight for it, else a new request made with `fetch` (which must not throw; if it does, the
-   * error reaches every waiter and nothing is cached).
+   * The entry for `key` fresh at `nowMs` (younger than `maxAgeMs` and before its expiry), else the
+   * request in flight for it, else a new request made with `fetch` (which should not throw; if it
+   * does, the error reaches every waiter and nothing is cached).
    */
-  lookup(key: string, maxAgeMs: number, fetch: () => Promise<Fetched<V>>): { source: Lookup<V>['source']; entry: Promise<CacheEntry<V>> } {
-    const fresh = this.fresh(key, maxAgeMs);
+  lookup(
+    key: string,
+    maxAgeMs: number,
+    nowMs: number,
+    fetch: () => Promise<Fetched<V>>,
+  ): { source: Lookup<V>['source']; entry: Promise<CacheEntry<V>> } {
+    const fresh = this.fresh(key, maxAgeMs, nowMs);
     if (fresh) {
       this.counts.hits++;
       return { source: 'cache', entry: Promise.resolve(fresh) };
@@ -124,11 +127,10 @@ export class AnswerCache<V> {
     return { source: 'network', entry: request };
   }
 
-  /** The entry for `key` if still servable at now under `maxAgeMs`; drops it when expired. */
-  fresh(key: string, maxAgeMs: number): CacheEntry<V> | null {
+  /** The entry for `key` if still servable at `nowMs` under `maxAgeMs`; drops it when expired. */
+  fresh(key: string, maxAgeMs: number, nowMs: number): CacheEntry<V> | null {
     const entry = this.entries.get(key);
     if (!entry) return null;
-    const nowMs = this.now();
     if (nowMs >= entry.expiresAtMs) {
       this.remove(key, entry);
       return null;
@@ -154,7 +156,7 @@ export class AnswerCache<V> {
   private store(key: string, entry: CacheEntry<V>): void {
     const old = this.entries.get(key);
     if (old) this.remove(key, old);
-    if (entry.expiresAtMs <= this.now() || entry.sizeBytes > this.maxBytes) return;
+    if (entry.expiresAtMs <= entry.fetchedAtMs || entry.sizeBytes > this.maxBytes) return;
     this.entries.set(key, entry);
     this.bytes += entry.sizeBytes;
     for (const [oldestKey, oldest] of this.entries) {

@@ -100,7 +100,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     };
   };
 
-  const { source, entry } = cache.lookup(key, maxAgeMs, fetch);
+  const { source, entry } = cache.lookup(key, maxAgeMs, now(), fetch);
   const waited = await withDeadline(entry, options.deadlineMs);
   if (waited === null) {
     return {
