@@ -35,13 +35,17 @@ export interface RunningExporter {
 const SCRAPE_HEADERS = { 'x-prometheus-scrape-timeout-seconds': '10' };
 
 /**
- * Starts the exporter with `source`: a `Config` built in the test, or `{ file }`, a YAML config
- * file read by `loadConfigFile` (also on `store.reload()`).
+ * Where the exporter's configuration comes from: a fixed `Config` built in the test, `{ file }`, a
+ * YAML file read by `loadConfigFile`, or `{ load }`, called at start and on every reload (a test
+ * changing its targets midway, e.g. to add one only once the responder is down).
  */
-export async function startExporter(source: Config | { file: string }, deps: ExporterDeps = {}): Promise<RunningExporter> {
-  const file = 'targets' in source ? null : source.file;
-  const initial: Config = file === null ? (source as Config) : loadConfigFile(file);
-  const store = new ConfigStore(initial, () => (file === null ? initial : loadConfigFile(file)));
+export type ConfigSourceSpec = Config | { file: string } | { load: () => Config };
+
+/** Starts the exporter with the configuration from `source` (read again on `store.reload()`). */
+export async function startExporter(source: ConfigSourceSpec, deps: ExporterDeps = {}): Promise<RunningExporter> {
+  const load: () => Config =
+    'targets' in source ? () => source : 'file' in source ? () => loadConfigFile(source.file) : source.load;
+  const store = new ConfigStore(load(), load);
   const lookup = deps.lookup;
   const app = buildApp({
     store,
