@@ -34,6 +34,23 @@ export interface ModuleConfig {
    * refuses after DNS resolution by default. Absent → false.
    */
   allowLinkLocal?: boolean;
+  /**
+   * `query_responder`: after the handshake, also ask the leaf's OCSP responder directly
+   * (src/responder/). Opt-in: it tells the CA which certificates you watch and adds load on it.
+   * Absent → false.
+   */
+  queryResponder?: boolean;
+  /** `responder_url`: ask this http:// URL instead of the leaf's AIA OCSP URL. Absent → null. */
+  responderUrl?: string | null;
+  /** `responder_allow_https`: also ask https:// responder URLs (OCSP is plain HTTP by design). Absent → false. */
+  responderAllowHttps?: boolean;
+  /**
+   * `responder_cache_max_age`: reuse a responder's answer at most this long, seconds, even when its
+   * nextUpdate is later; 0 disables reuse. Absent → 3600.
+   */
+  responderCacheMaxAgeSeconds?: number;
+  /** `query_chain_responders`: ask each intermediate's issuer responder about it. Absent → false. */
+  queryChainResponders?: boolean;
 }
 
 export interface TargetConfig {

@@ -3,6 +3,7 @@
  * no sockets), so probes can run in worker threads and results can be cached and compared.
  */
 import type { CertificateFacts, OcspVerdict } from '../ocsp/types.js';
+import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 
 /** Stable values of the `reason` label of `ocsp_probe_failure`. */
 export type FailureReason =
@@ -60,4 +61,8 @@ export interface ProbeResult {
   chain: { verified: boolean; error: string | null; length: number } | null;
   leaf: CertificateFacts | null;
   staple: StapleResult | null;
+  /** The leaf's OCSP responder asked directly (module `query_responder`); absent when not asked. */
+  responder?: ResponderResult | null;
+  /** Each intermediate's status from its issuer's responder (module `query_chain_responders`); absent when not asked. */
+  chainResponders?: ChainResponderResult[] | null;
 }
