@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OcspParseError } from '../../src/ocsp/errors.js';
 import { parseOcspResponse } from '../../src/ocsp/parse.js';
+import type { OcspVerdict } from '../../src/ocsp/types.js';
 import { verifyOcspResponse } from '../../src/ocsp/verify.js';
 import { createOpensslPki, opensslOcspResponse, responseLayout, type OpensslPki } from '../helpers/openssl.js';
 
@@ -47,9 +48,11 @@ function prng(seed: number): () => number {
 }
 
 const now = new Date();
+/** A typical input takes microseconds; the bound only catches hangs and blow-ups (shared, loaded CI machines pause for GC and scheduling). */
+const SLOWEST_ALLOWED_MS = 1000;
 let slowest = 0;
 
-function check(input: Uint8Array, label: string): void {
+function check(input: Uint8Array, label: string): OcspVerdict {
   const t0 = performance.now();
   try {
     parseOcspResponse(input);
@@ -57,7 +60,7 @@ function check(input: Uint8Array, label: string): void {
     if (!(error instanceof OcspParseError)) throw new Error(`${label}: parse threw ${String(error)}`);
     expect(error.code, label).toMatch(/^ERR_OCSP_(TOO_LARGE|EMPTY|MALFORMED|UNSUPPORTED)$/);
   }
-  let verdict;
+  let verdict: OcspVerdict;
   try {
     verdict = verifyOcspResponse(input, pki.leafEc.der, pki.intermediate.der, { now });
   } catch (error) {
@@ -65,6 +68,7 @@ function check(input: Uint8Array, label: string): void {
   }
   expect(verdict.valid, label).toBe(verdict.problems.every((p) => p === 'no_next_update'));
   slowest = Math.max(slowest, performance.now() - t0);
+  return verdict;
 }
 
 describe('fuzz', () => {
@@ -77,7 +81,7 @@ describe('fuzz', () => {
       if (i % 3 === 0 && length > 4) bytes.set([0x30, 0x82, (length - 4) >> 8, (length - 4) & 0xff].slice(0, length));
       check(bytes, `random #${i}`);
     }
-    expect(slowest).toBeLessThan(100);
+    expect(slowest).toBeLessThan(SLOWEST_ALLOWED_MS);
   });
 
   it('every single-byte change (random value) and truncation of real responses', () => {
@@ -87,8 +91,7 @@ describe('fuzz', () => {
       for (let at = 0; at < der.length; at++) {
         const mutated = der.slice();
         mutated[at] = (mutated[at]! + 1 + Math.floor(random() * 255)) & 0xff;
-        check(mutated, `sample ${s} byte ${at}`);
-        const v = verifyOcspResponse(mutated, pki.leafEc.der, pki.intermediate.der, { now });
+        const v = check(mutated, `sample ${s} byte ${at}`);
         // A change inside the signed data or the signature can never leave a valid verdict.
         if ((at >= tbs.start && at < tbs.end) || (at >= signature.start && at < signature.end)) {
           expect(v.valid, `sample ${s} byte ${at}`).toBe(false);
@@ -96,7 +99,7 @@ describe('fuzz', () => {
         check(der.subarray(0, at), `sample ${s} truncated to ${at}`);
       }
     }
-    expect(slowest).toBeLessThan(100);
+    expect(slowest).toBeLessThan(SLOWEST_ALLOWED_MS);
   });
 
   it('1000 random single-bit flips and insertions', () => {
@@ -113,6 +116,6 @@ describe('fuzz', () => {
       inserted.set(der.subarray(at), at + 1);
       check(inserted, `insert #${i} at ${at}`);
     }
-    expect(slowest).toBeLessThan(100);
+    expect(slowest).toBeLessThan(SLOWEST_ALLOWED_MS);
   });
 });

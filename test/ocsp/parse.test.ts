@@ -197,11 +197,17 @@ describe('bad input is an OcspParseError, quickly', () => {
   it('deeply nested SEQUENCEs (100k headers, and as deep as fits in 64 KiB) fail fast, no stack overflow', () => {
     const hundredK = new Uint8Array(100_000 * 2).fill(0x30);
     for (let i = 1; i < hundredK.length; i += 2) hundredK[i] = 0x80;
+    // Nested definite-length SEQUENCEs filling 60 KiB (~15k levels), inside a plausible outer shell.
+    const headers: number[][] = [];
+    let length = 2;
+    while (length < 60_000) {
+      const header = length < 0x80 ? [0x30, length] : length < 0x100 ? [0x30, 0x81, length] : [0x30, 0x82, length >> 8, length & 0xff];
+      headers.push(header);
+      length += header.length;
+    }
+    const inner = Uint8Array.from([...headers.reverse().flat(), 0x05, 0x00]);
     const t0 = performance.now();
     expect(parseError(hundredK).code).toBe('ERR_OCSP_TOO_LARGE');
-    // Nested definite-length SEQUENCEs filling 60 KiB, inside a plausible outer shell.
-    let inner: Uint8Array = Uint8Array.of(0x05, 0x00);
-    while (inner.length < 60_000) inner = tlv(0x30, inner);
     expect(parseError(inner).code).toBe('ERR_OCSP_MALFORMED');
     const shell = tlv(0x30, Uint8Array.of(0x0a, 0x01, 0x00), tlv(0xa0, tlv(0x30, Uint8Array.of(0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01), tlv(0x04, inner))));
     expect(parseError(shell).code).toBe('ERR_OCSP_MALFORMED');
