@@ -10,7 +10,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import { ADDRESS_LABELS, PROBE_METRICS } from '../metrics/names.js';
 import { parseAllowlistEntry, parseIpAddress } from './allowlist.js';
 import { formatDuration, parseDuration } from './duration.js';
