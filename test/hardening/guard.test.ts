@@ -1,5 +1,11 @@
+import { once } from 'node:events';
+import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { defaultModule } from '../../src/config/schema.js';
 import { addressBytes, addressRefusal, blockedAddress } from '../../src/probe/guard.js';
+import { probeTarget } from '../../src/probe/probe.js';
+import type { LookupFn } from '../../src/probe/resolve.js';
+import type { ProbeTarget } from '../../src/probe/types.js';
 
 describe('blockedAddress', () => {
   it.each([
@@ -82,5 +88,73 @@ describe('addressBytes', () => {
     expect(addressBytes('1.2.3')).toBeNull();
     expect(addressBytes('0x7f.1')).toBeNull();
     expect(addressBytes('localhost')).toBeNull();
+  });
+});
+
+describe('probeTarget refuses blocked addresses after resolution', () => {
+  const target = (host: string): ProbeTarget => ({ target: `${host}:443`, host, port: 443, module: 'default', serverName: null, labels: {} });
+  /** A resolver answering every name with `answers`; records what it was asked. */
+  const lookupTo = (answers: { address: string; family: number }[]) => {
+    const asked: string[] = [];
+    const lookup: LookupFn = async (host) => {
+      asked.push(host);
+      return answers;
+    };
+    return { lookup, asked };
+  };
+
+  it('a name resolving to 169.254.169.254 fails with reason blocked, without connecting', async () => {
+    const { lookup, asked } = lookupTo([{ address: '169.254.169.254', family: 4 }]);
+    const started = Date.now();
+    const [result, ...rest] = await probeTarget(target('metadata.attacker.example'), defaultModule(), Date.now() + 5000, { lookup });
+    expect(rest).toEqual([]);
+    expect(asked).toEqual(['metadata.attacker.example']);
+    expect(result).toMatchObject({
+      success: false,
+      failureReason: 'blocked',
+      address: '169.254.169.254:443',
+      error: '169.254.169.254 is in 169.254.0.0/16 (link_local), refused unless the module sets allow_link_local: true',
+      tls: null,
+      staple: null,
+    });
+    // No connection attempt: a connect to an unroutable address would take until the deadline.
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('IPv4-mapped and AWS IPv6 metadata answers are refused too; every address when probing all', async () => {
+    const { lookup } = lookupTo([
+      { address: '::ffff:169.254.169.254', family: 6 },
+      { address: 'fd00:ec2::254', family: 6 },
+      { address: '100.100.100.200', family: 4 },
+    ]);
+    const module = { ...defaultModule(), probeAllAddresses: true };
+    const results = await probeTarget(target('sneaky.example'), module, Date.now() + 5000, { lookup });
+    expect(results.map((r) => [r.address, r.failureReason])).toEqual([
+      ['[::ffff:169.254.169.254]:443', 'blocked'],
+      ['[fd00:ec2::254]:443', 'blocked'],
+      ['100.100.100.200:443', 'blocked'],
+    ]);
+  });
+
+  it('an IP literal target in a blocked range is refused (no DNS involved)', async () => {
+    const { lookup, asked } = lookupTo([]);
+    const [result] = await probeTarget(target('169.254.169.254'), defaultModule(), Date.now() + 5000, { lookup });
+    expect(asked).toEqual([]);
+    expect(result?.failureReason).toBe('blocked');
+  });
+
+  it('allow_link_local lets the module probe it (here: a loopback server stands in, reached through an allowed name)', async () => {
+    // Loopback is never blocked; the point is that the guard consults the module's flag.
+    const { lookup } = lookupTo([{ address: '127.0.0.1', family: 4 }]);
+    const server = net.createServer((socket) => socket.destroy()).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const port = (server.address() as net.AddressInfo).port;
+      const [result] = await probeTarget({ ...target('allowed.example'), port }, { ...defaultModule(), allowLinkLocal: true, timeoutSeconds: 2 }, Date.now() + 2000, { lookup });
+      expect(result?.failureReason).toBe('tls');
+    } finally {
+      server.close();
+    }
+    expect(addressRefusal('169.254.169.254', { ...defaultModule(), allowLinkLocal: true })).toBeNull();
   });
 });
