@@ -54,6 +54,11 @@ const MODULE_KEYS = [
   'probe_all_addresses',
   'clock_skew',
   'allow_link_local',
+  'query_responder',
+  'responder_url',
+  'responder_allow_https',
+  'responder_cache_max_age',
+  'query_chain_responders',
 ];
 const TARGET_KEYS = ['target', 'module', 'server_name', 'labels'];
 
@@ -294,6 +299,23 @@ function serverNameProblem(name: string): string | null {
   return null;
 }
 
+/** Same rules as the responder client (src/responder/http.ts), checked at load so a typo is not a runtime failure. */
+function responderUrlProblem(text: string, allowHttps: boolean): string | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `"${text}" is not an absolute URL (e.g. http://ocsp.example.com/)`;
+  }
+  if (url.protocol === 'https:' && !allowHttps) {
+    // RFC 6960 Appendix A: OCSP over plain HTTP; responses are signed, and https invites a loop of checks.
+    return `"${text}" is https; set responder_allow_https: true to allow it (OCSP is plain HTTP by design)`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${text}" is not an http:// URL`;
+  if (url.hostname === '') return `"${text}" has no host`;
+  return null;
+}
+
 function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, base: ModuleConfig): ModuleConfig {
   const path = `modules.${name}`;
   const module: ModuleConfig = { ...base, name };
@@ -325,11 +347,27 @@ function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, b
       w.report(value('ip_protocol'), keyPath('ip_protocol'), `unknown ip_protocol "${protocol}" (use ${IP_PROTOCOLS.join(', ')})`);
     } else if (protocol !== undefined) module.ipProtocol = protocol as IpProtocol;
   }
-  for (const key of ['probe_all_addresses', 'allow_link_local'] as const) {
+  const flags = {
+    probe_all_addresses: (flag: boolean) => (module.probeAllAddresses = flag),
+    allow_link_local: (flag: boolean) => (module.allowLinkLocal = flag),
+    query_responder: (flag: boolean) => (module.queryResponder = flag),
+    responder_allow_https: (flag: boolean) => (module.responderAllowHttps = flag),
+    query_chain_responders: (flag: boolean) => (module.queryChainResponders = flag),
+  };
+  for (const [key, set] of Object.entries(flags)) {
     if (!pairs.has(key)) continue;
     const flag = w.boolean(value(key), keyPath(key), at(key));
-    if (flag !== undefined && key === 'probe_all_addresses') module.probeAllAddresses = flag;
-    if (flag !== undefined && key === 'allow_link_local') module.allowLinkLocal = flag;
+    if (flag !== undefined) set(flag);
+  }
+  if (pairs.has('responder_cache_max_age')) {
+    const seconds = w.duration(value('responder_cache_max_age'), keyPath('responder_cache_max_age'), at('responder_cache_max_age'));
+    if (seconds !== undefined) module.responderCacheMaxAgeSeconds = seconds;
+  }
+  if (pairs.has('responder_url')) {
+    const url = w.string(value('responder_url'), keyPath('responder_url'), at('responder_url'));
+    const problem = url === undefined ? null : responderUrlProblem(url, module.responderAllowHttps === true);
+    if (problem) w.report(value('responder_url'), keyPath('responder_url'), problem);
+    else if (url !== undefined) module.responderUrl = url;
   }
 
   for (const key of ['min_version', 'max_version'] as const) {

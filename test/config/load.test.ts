@@ -89,6 +89,14 @@ const INVALID: Record<string, string> = {
     'multiple-problems.yaml:8: targets[0].target: "https://www.example.com" is a URL, not host:port (did you mean "www.example.com:443"?)',
     'multiple-problems.yaml:10: targets[1].module: unknown module "fast" (defined: default, strict)',
   ].join('\n'),
+  'responder-cache-max-age-bad': [
+    'responder-cache-max-age-bad.yaml:3: modules.direct.query_responder: expected true or false, got a string ("yes")',
+    'responder-cache-max-age-bad.yaml:4: modules.direct.responder_cache_max_age: invalid duration "1 hour" (use Prometheus durations like 10s, 1m30s)',
+  ].join('\n'),
+  'responder-url-https-not-allowed':
+    'responder-url-https-not-allowed.yaml:4: modules.direct.responder_url: "https://ocsp.example.com/" is https; set responder_allow_https: true to allow it (OCSP is plain HTTP by design)',
+  'responder-url-not-absolute': 'responder-url-not-absolute.yaml:4: modules.direct.responder_url: "/ocsp" is not an absolute URL (e.g. http://ocsp.example.com/)',
+  'responder-url-not-http': 'responder-url-not-http.yaml:4: modules.direct.responder_url: "ldap://ocsp.example.com/" is not an http:// URL',
   'server-name-invalid': 'server-name-invalid.yaml:3: targets[0].server_name: "www.example.com." is not a valid DNS name',
   'server-name-ip': 'server-name-ip.yaml:3: modules.pinned.server_name: "192.0.2.1" is an IP address; SNI carries only DNS names (RFC 6066 §3)',
   'target-bad-host': 'target-bad-host.yaml:2: targets[0].target: "www_example..com:443": "www_example..com" is not a valid host name or IPv4 address',
@@ -261,6 +269,36 @@ describe('valid configs', () => {
     expect(config.modules['other']).toEqual({ name: 'other', ...DEFAULT_MODULE, clockSkewSeconds: 60 });
   });
 
+  it('parses the direct responder keys; https responder URLs only when allowed', () => {
+    const config = parseConfig(
+      [
+        'modules:',
+        '  direct:',
+        '    query_responder: true',
+        '    responder_url: http://ocsp.example.com/',
+        '    responder_cache_max_age: 10m',
+        '    query_chain_responders: true',
+        '  tls_responder:',
+        '    query_responder: true',
+        '    responder_url: https://ocsp.example.com/',
+        '    responder_allow_https: true',
+        '    responder_cache_max_age: 0',
+      ].join('\n'),
+      'c.yaml',
+    );
+    expect(config.modules['direct']).toEqual({
+      name: 'direct',
+      ...DEFAULT_MODULE,
+      queryResponder: true,
+      responderUrl: 'http://ocsp.example.com/',
+      responderCacheMaxAgeSeconds: 600,
+      queryChainResponders: true,
+    });
+    expect(config.modules['tls_responder']).toMatchObject({ responderUrl: 'https://ocsp.example.com/', responderAllowHttps: true, responderCacheMaxAgeSeconds: 0 });
+    // Optional keys stay absent when not configured (readers apply their documented defaults).
+    expect(config.modules['default']).not.toHaveProperty('queryResponder');
+  });
+
   it('an empty module is the built-in defaults under that name', () => {
     expect(parseConfig('modules:\n  plain:\n', 'c.yaml').modules['plain']).toEqual({ name: 'plain', ...DEFAULT_MODULE });
   });
@@ -342,7 +380,7 @@ describe('config.example.yaml', () => {
   });
 
   it('still loads with every commented-out key enabled (ca_file read through a stand-in)', () => {
-    const enabled = text.replace(/^(\s*)# ((?:server_name|ca_file|client_cert_file|client_key_file|min_version|max_version): .*)$/gm, '$1$2');
+    const enabled = text.replace(/^(\s*)# ((?:server_name|ca_file|client_cert_file|client_key_file|min_version|max_version|responder_url): .*)$/gm, '$1$2');
     expect(enabled).not.toBe(text);
     const stand = {
       [join(REPO, 'certs/internal-ca.pem')]: pki.root.pem,
@@ -357,7 +395,12 @@ describe('config.example.yaml', () => {
       },
     });
     expect(config.modules['internal']!.caFile).toBe(join(REPO, 'certs/internal-ca.pem'));
-    expect(config.modules['default']).toMatchObject({ clientCertPem: pki.leafEcdsa.pem, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' });
+    expect(config.modules['default']).toMatchObject({
+      clientCertPem: pki.leafEcdsa.pem,
+      minVersion: 'TLSv1.2',
+      maxVersion: 'TLSv1.3',
+      responderUrl: 'http://ocsp.example.com/',
+    });
   });
 
   it('shows every key the loader accepts', async () => {
