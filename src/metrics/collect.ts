@@ -4,10 +4,12 @@
  * there next time, and "now" is the scrape's clock: a reused result still shows a growing staple age.
  * The rules that matter for alerting: a failed probe is data (`ocsp_probe_success 0` plus the reason),
  * staple series exist only when a staple does, and `ocsp_cert_revoked` exists only when a trustworthy
- * source (a valid staple) answered, because "no staple" is not "good".
+ * source (a valid staple, or a verified answer of the responder asked directly) answered, because
+ * "no staple" is not "good".
  */
 import { Gauge, type Registry } from 'prom-client';
-import { FAILURE_REASONS, type ProbeResult } from '../probe/types.js';
+import type { SingleResponseInfo } from '../ocsp/types.js';
+import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
 import { ADDRESS_LABELS, CERT_STATUSES, EXPORTER_METRICS, PROBE_METRICS, type MetricFamily } from './names.js';
 
 type Labels = Record<string, string>;
@@ -114,9 +116,14 @@ function addResult(gauges: GaugeSet, result: ProbeResult, nowMs: number): void {
     );
   }
 
-  const staple = result.staple;
-  gauges.set(M.staplePresent, base, flag(staple?.present === true));
-  if (!staple?.present) return;
+  gauges.set(M.staplePresent, base, flag(result.staple?.present === true));
+  if (result.staple?.present) addStaple(gauges, base, result.staple, nowMs);
+  addRevocation(gauges, base, result);
+}
+
+function addStaple(gauges: GaugeSet, base: Labels, staple: StapleResult, nowMs: number): void {
+  const M = PROBE_METRICS;
+  const with_ = (extra: Labels): Labels => ({ ...base, ...extra });
   gauges.set(M.stapleSize, base, staple.sizeBytes);
   const verdict = staple.verdict;
   if (!verdict) return;
@@ -145,13 +152,23 @@ function addResult(gauges: GaugeSet, result: ProbeResult, nowMs: number): void {
     // Caddy refreshes at half the window; a staple past it means the server's refresh has stalled.
     gauges.set(M.stapleStale, base, flag(ageMs > validityMs / 2));
   }
+}
 
-  // Only a verified answer about this very certificate may claim "not revoked".
-  if (verdict.valid) {
-    const revoked = single.certStatus === 'revoked';
-    gauges.set(M.certRevoked, base, flag(revoked));
-    if (revoked && single.revocationTime) gauges.set(M.certRevocationTime, base, seconds(single.revocationTime));
-  }
+/**
+ * `ocsp_cert_revoked` from the trustworthy answers only: a valid staple and a verified answer of the
+ * responder asked directly (when the module asks it). Revoked when any of them says so; without
+ * any, absent: "no staple" is not "good".
+ */
+function addRevocation(gauges: GaugeSet, base: Labels, result: ProbeResult): void {
+  const trusted: SingleResponseInfo[] = [];
+  const stapled = result.staple?.verdict;
+  if (stapled?.valid && stapled.single) trusted.push(stapled.single);
+  const asked = result.responder?.verdict;
+  if (result.responder?.up && asked?.valid && asked.single) trusted.push(asked.single);
+  if (trusted.length === 0) return;
+  const revoked = trusted.find((single) => single.certStatus === 'revoked');
+  gauges.set(PROBE_METRICS.certRevoked, base, flag(revoked !== undefined));
+  if (revoked?.revocationTime) gauges.set(PROBE_METRICS.certRevocationTime, base, seconds(revoked.revocationTime));
 }
 
 /** What the exporter knows about itself at scrape time. */

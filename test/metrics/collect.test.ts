@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { addExporterMetrics, addProbeMetrics, isUsableExtraLabel } from '../../src/metrics/collect.js';
 import { EXPORTER_METRICS, PROBE_METRICS } from '../../src/metrics/names.js';
 import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
+import type { ResponderResult } from '../../src/responder/types.js';
 import { find, familyNames, parseExposition, valueOf, type Exposition } from './exposition.js';
 import { failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
 
@@ -153,6 +154,46 @@ describe('addProbeMetrics', () => {
       expect(find(e, name), name).toEqual([]);
     }
     expect(valueOf(e, 'ocsp_cert_revoked', A)).toBe(0);
+  });
+
+  describe('with the responder asked directly', () => {
+    const responder = (v: ReturnType<typeof verdict> | null, up = v?.valid ?? false): ResponderResult => ({
+      url: 'http://ocsp.example.test/',
+      urlSource: 'aia',
+      method: 'GET',
+      up,
+      source: 'network',
+      durationSeconds: 0.05,
+      fetchedAtMs: NOW_MS - 1000,
+      httpStatus: v ? 200 : null,
+      problems: up ? [] : ['timeout'],
+      error: up ? null : 'timed out',
+      verdict: v,
+    });
+    const revokedAt = new Date(NOW_MS - 5 * HOUR_MS);
+    const revokedSingle = single({ certStatus: 'revoked', revocationTime: revokedAt });
+
+    it('answers ocsp_cert_revoked from a verified responder answer when there is no staple', async () => {
+      const e = await render([okResult({ responder: responder(verdict()) }, null)]);
+      expect(valueOf(e, 'ocsp_staple_present', A)).toBe(0);
+      expect(valueOf(e, 'ocsp_cert_revoked', A)).toBe(0);
+    });
+
+    it('reports revoked when the responder says so, whatever the staple claims', async () => {
+      const e = await render([okResult({ responder: responder(verdict({ single: revokedSingle })) })]);
+      expect(valueOf(e, 'ocsp_staple_cert_status', { ...A, status: 'good' })).toBe(1);
+      expect(valueOf(e, 'ocsp_cert_revoked', A)).toBe(1);
+      expect(valueOf(e, 'ocsp_cert_revocation_timestamp_seconds', A)).toBe(revokedAt.getTime() / 1000);
+    });
+
+    it('ignores a responder that is down or answered invalidly', async () => {
+      const down = await render([okResult({ responder: responder(null) }, null)]);
+      expect(find(down, 'ocsp_cert_revoked')).toEqual([]);
+      const bad = await render([
+        okResult({ responder: responder(verdict({ valid: false, problems: ['bad_signature'], single: revokedSingle }), false) }, null),
+      ]);
+      expect(find(bad, 'ocsp_cert_revoked')).toEqual([]);
+    });
   });
 
   it('keeps the staple when the chain did not verify', async () => {
