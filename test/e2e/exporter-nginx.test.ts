@@ -10,6 +10,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCheck } from '../../src/commands/check.js';
+import { loadConfigFile } from '../../src/config/load.js';
 import { loadOpensslCertificate, issueOpensslCertificate, opensslOcspResponse } from '../helpers/openssl.js';
 import {
   Lab,
@@ -262,6 +264,31 @@ describe.skipIf(gate.skip)('exporter against nginx', () => {
     expect(summarize(scrape, { target: targetOf('leaf-only'), module: 'no_ca_file' })).toMatchObject(withoutCa);
     // Nginx really sent the leaf alone.
     expect((await captureStaple(LOOPBACK, nginx.port('leaf-only'))).issuerDer).toBeNull();
+  });
+
+  type CheckReport = { issuerSource: string | null; chain: { length: number }; staple: { certStatus: string } | null };
+  const checkLeafOnly = async (): Promise<{ exit: number; report: CheckReport }> => {
+    let out = '';
+    const exit = await runCheck(
+      { target: targetOf('leaf-only'), host: LOOPBACK, port: nginx.port('leaf-only'), serverName: null, module: 'default', config: loadConfigFile(configPath), json: true },
+      { stdout: (text) => void (out += text), stderr: () => undefined },
+    );
+    return { exit, report: (JSON.parse(out) as CheckReport[])[0]! };
+  };
+
+  it('leaf only: check --json (same config file) agrees the staple is good', async () => {
+    const { exit, report } = await checkLeafOnly();
+    expect(exit).toBe(0);
+    expect(report.staple?.certStatus).toBe('good');
+  });
+
+  // Known bug, kept visible: Node completes the peer chain from the module's CA file
+  // (getPeerCertificate(true) walks on into the trust store), so the probe cannot tell a leaf-only
+  // server from one sending its intermediate: issuerSource says 'chain' and chain.length is 3 for
+  // a server that sent one certificate. When this starts passing, drop `.fails`.
+  it.fails('leaf only: check --json says the issuer came from the CA file and the server sent one certificate', async () => {
+    const { report } = await checkLeafOnly();
+    expect({ issuerSource: report.issuerSource, chainLength: report.chain.length }).toEqual({ issuerSource: 'ca_file', chainLength: 1 });
   });
 
   it('TLS 1.2 and TLS 1.3 modules, ECDSA and RSA leaves: the staple is there in every combination', async () => {
