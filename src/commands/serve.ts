@@ -10,6 +10,8 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
 import { startDemoLab, type DemoLab } from '../demo/lab.js';
 import { createProbePool, type ProbePool } from '../probe/pool.js';
+import { webServerDeps } from '../server/auth.js';
+import { loadWebConfigFile, WebConfigError, type WebConfig } from '../server/webconfig.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
 /** Not used by blackbox (9115), ssl_exporter (9219), x509-certificate-exporter (9793) or node_exporter (9100). */
@@ -25,6 +27,8 @@ export interface ServeOptions {
   logLevel: string;
   /** Probe worker threads; 0 probes on the main thread. */
   probeWorkers: number;
+  /** exporter-toolkit web config (TLS, client certificates, basic auth); null serves plain HTTP. */
+  webConfigFile: string | null;
 }
 
 export function parseServeArgs(values: Record<string, string | boolean | undefined>): ServeOptions {
@@ -38,7 +42,8 @@ export function parseServeArgs(values: Record<string, string | boolean | undefin
   const workersText = typeof values['probe.workers'] === 'string' ? values['probe.workers'] : String(availableParallelism());
   const probeWorkers = /^\d{1,3}$/.test(workersText) ? Number(workersText) : NaN;
   if (!(probeWorkers >= 0 && probeWorkers <= 256)) throw new UsageError(`--probe.workers: expected 0 to 256 (0 probes on the main thread), got "${workersText}"`);
-  return { configFile, configCheck, host, port, logLevel, probeWorkers };
+  const webConfigFile = typeof values['web.config.file'] === 'string' && values['web.config.file'] !== '' ? values['web.config.file'] : null;
+  return { configFile, configCheck, host, port, logLevel, probeWorkers, webConfigFile };
 }
 
 /** `HOST:PORT`, `:PORT` (all interfaces) or `[v6]:PORT`. */
@@ -52,12 +57,16 @@ export function parseListenAddress(text: string): { host: string; port: number }
 export async function runServe(options: ServeOptions, io: CommandIO): Promise<number> {
   let demo: DemoLab | null = null;
   let store: ConfigStore;
+  let web: WebConfig | null = null;
   try {
+    // Validated first and completely: a typo in the web config must not start an open exporter.
+    if (options.webConfigFile) web = loadWebConfigFile(options.webConfigFile);
     if (options.configFile) {
       const file = options.configFile;
       const config = loadConfigFile(file);
       if (options.configCheck) {
         io.stdout(`${file}: OK (${config.targets.length} targets, ${Object.keys(config.modules).length} modules)\n`);
+        if (web) io.stdout(`${web.file}: OK (${web.tls ? 'TLS' : 'plain HTTP'}, ${web.basicAuthUsers.size} basic auth users)\n`);
         return EXIT.ok;
       }
       store = new ConfigStore(config, () => loadConfigFile(file));
@@ -67,12 +76,16 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
       store = new ConfigStore(config, () => config);
     }
   } catch (error) {
-    io.stderr(error instanceof ConfigError ? `${error.message}\n` : `cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(
+      error instanceof ConfigError || error instanceof WebConfigError
+        ? `${error.message}\n`
+        : `cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
     return EXIT.unreadable;
   }
 
   const pool: ProbePool | null = options.probeWorkers > 0 ? createProbePool({ workers: options.probeWorkers }) : null;
-  const app = buildApp({ store, logLevel: options.logLevel, ...(pool ? { probe: pool.probe } : {}) });
+  const app = buildApp({ store, logLevel: options.logLevel, ...(pool ? { probe: pool.probe } : {}), ...webServerDeps(web) });
   let url: string;
   try {
     url = await app.listen({ host: options.host, port: options.port });
