@@ -65,6 +65,7 @@ export function verdict(options: { valid?: boolean; problems?: OcspProblem[]; si
     single: s,
     certIdMatchesLeaf: parsed ? true : null,
     signatureValid: parsed ? (options.valid ?? true) : null,
+    signatureVerifies: parsed ? (options.valid ?? true) : null,
     signer: { kind: 'issuer', subject: 'CN=Test Issuing CA,O=Example' },
   };
 }
