@@ -125,6 +125,7 @@ export function inspectReport(verdict: OcspVerdict, at: Date): Record<string, un
     numSingleResponses: basic?.singleResponses.length ?? 0,
     singleResponses: (basic?.singleResponses ?? []).map((s, index) => singleReport(s, index === verdict.matchedIndex)),
     signatureValid: verdict.signatureValid,
+    signatureVerifies: verdict.signatureVerifies,
     certIdMatchesLeaf: verdict.certIdMatchesLeaf,
     signer: verdict.signer,
     valid: verdict.valid,
@@ -179,7 +180,14 @@ function humanReport(verdict: OcspVerdict, options: InspectOptions): string {
   if (basic) {
     row('Produced at', `${iso(basic.producedAt)} (${formatRelative(basic.producedAt, at)})`);
     const who = verdict.signer.kind === 'unknown' ? 'unknown signer' : `${verdict.signer.kind} ${verdict.signer.subject ?? ''}`.trim();
-    const sig = verdict.signatureValid === null ? 'signature not checked (no --issuer)' : verdict.signatureValid ? 'signature OK' : 'signature BAD';
+    const sig =
+      verdict.signatureValid === null
+        ? 'signature not checked (no --issuer)'
+        : verdict.signatureValid
+          ? 'signature OK'
+          : verdict.signatureVerifies
+            ? 'signature verifies, but the signer is not authorised'
+            : 'signature BAD';
     row('Signed by', `${who}; ${basic.signatureAlgorithm.name}; ${sig}`);
     row('Responder ID', `${basic.responderId.kind} ${basic.responderId.value}`);
   }

@@ -30,6 +30,24 @@ function asText(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1');
 }
 
+/**
+ * A DER file saved by a tool or an editor may end in a newline or NUL padding; OpenSSL reads the
+ * first DER object and ignores the rest, so for files we drop such padding. Anything else after
+ * the response is left in place for the parser to reject (a staple is held to strict DER).
+ */
+function withoutTrailingPadding(bytes: Uint8Array): Uint8Array {
+  let outerEnd: number;
+  try {
+    outerEnd = readTlv(bytes, 0, bytes.length).end;
+  } catch {
+    return bytes; // the parser will say what is wrong with it
+  }
+  for (let i = outerEnd; i < bytes.length; i++) {
+    if (![0x00, 0x09, 0x0a, 0x0d, 0x20].includes(bytes[i]!)) return bytes;
+  }
+  return bytes.subarray(0, outerEnd);
+}
+
 /** DER, PEM or base64 text → DER bytes of an OCSP response (not yet parsed). Throws {@link OcspParseError}. */
 export function decodeOcspResponseInput(bytes: Uint8Array): Uint8Array {
   if (bytes.length === 0) throw new OcspParseError('ERR_OCSP_EMPTY', 'OCSP response input is empty');
@@ -37,7 +55,7 @@ export function decodeOcspResponseInput(bytes: Uint8Array): Uint8Array {
     if (bytes.length > MAX_OCSP_RESPONSE_BYTES) {
       throw new OcspParseError('ERR_OCSP_TOO_LARGE', `OCSP response is ${bytes.length} bytes, more than the ${MAX_OCSP_RESPONSE_BYTES}-byte limit`);
     }
-    return bytes;
+    return withoutTrailingPadding(bytes);
   }
   if (bytes.length > MAX_OCSP_TEXT_BYTES) {
     throw new OcspParseError('ERR_OCSP_TOO_LARGE', `OCSP response input is ${bytes.length} bytes, more than the ${MAX_OCSP_TEXT_BYTES}-byte limit for text`);

@@ -133,8 +133,15 @@ export interface OcspVerdict {
   single: SingleResponseInfo | null;
   /** Null when it could not be judged (no leaf/issuer given, or nothing parsed). */
   certIdMatchesLeaf: boolean | null;
-  /** Null when it could not be judged (no issuer given, or nothing parsed / not successful). */
+  /**
+   * The signature verifies with the signer's key AND the signer is authorised for the issuer (the
+   * issuer itself, or its id-kp-OCSPSigning delegate named by the responderID): what
+   * `openssl ocsp -verify` reports as "Response verify OK". Null when it could not be judged (no
+   * issuer given, or nothing parsed / not successful).
+   */
   signatureValid: boolean | null;
+  /** Only the cryptography: the signature verifies with the key of whoever signed, authorised or not. */
+  signatureVerifies: boolean | null;
   signer: { kind: SignerKind; subject: string | null };
 }
 

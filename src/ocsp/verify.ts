@@ -36,6 +36,7 @@ interface StaticVerdict {
   single: SingleResponseInfo | null;
   certIdMatchesLeaf: boolean | null;
   signatureValid: boolean | null;
+  signatureVerifies: boolean | null;
   signer: { kind: SignerKind; subject: string | null };
 }
 
@@ -91,6 +92,7 @@ function withTimeChecks(base: StaticVerdict, options: VerifyOptions): OcspVerdic
     single: base.single,
     certIdMatchesLeaf: base.certIdMatchesLeaf,
     signatureValid: base.signatureValid,
+    signatureVerifies: base.signatureVerifies,
     signer: base.signer,
   };
 }
@@ -121,6 +123,7 @@ function unparseable(code: string, message: string): StaticVerdict {
     single: null,
     certIdMatchesLeaf: null,
     signatureValid: null,
+    signatureVerifies: null,
     signer: { kind: 'unknown', subject: null },
   };
 }
@@ -151,6 +154,7 @@ function staticVerdict(der: Uint8Array, leafDer: Uint8Array | null, issuerDer: U
     single: null,
     certIdMatchesLeaf: null,
     signatureValid: null,
+    signatureVerifies: null,
     signer: { kind: 'unknown', subject: null },
   };
   if (response.responseStatus !== 'successful') {
@@ -180,7 +184,15 @@ function staticVerdict(der: Uint8Array, leafDer: Uint8Array | null, issuerDer: U
     }
   }
 
-  if (issuer) judgeSigner(verdict, basic.producedAt, details, basic.certificates, issuer);
+  if (issuer) {
+    judgeSigner(verdict, basic.producedAt, details, basic.certificates, issuer);
+    // As `openssl ocsp -verify` ("Response verify OK"): the signature verifies AND the signer is
+    // one the issuer authorised; a stranger's flawless signature is not a valid one.
+    verdict.signatureValid =
+      verdict.signatureVerifies === true &&
+      !verdict.problems.includes('unauthorized_responder') &&
+      !verdict.problems.includes('responder_id_mismatch');
+  }
   return verdict;
 }
 
@@ -231,9 +243,9 @@ function judgeSigner(
   let signer: CertificateInfo | null = null;
   if (named.length > 0) {
     signer = named.find(signs) ?? null;
-    if (signer) verdict.signatureValid = true;
+    if (signer) verdict.signatureVerifies = true;
     else {
-      verdict.signatureValid = false;
+      verdict.signatureVerifies = false;
       verdict.problems.push('bad_signature');
       // Judge the authority of the one the response claims, so both faults are reported.
       signer = named[0]!;
@@ -241,7 +253,7 @@ function judgeSigner(
   } else {
     verdict.problems.push('responder_id_mismatch');
     signer = candidates.find(signs) ?? null;
-    verdict.signatureValid = signer !== null;
+    verdict.signatureVerifies = signer !== null;
     if (!signer) {
       // Neither the issuer's key nor any embedded certificate's: nobody we could authorise signed it.
       verdict.problems.push('unauthorized_responder');

@@ -152,6 +152,7 @@ describe('inspect agrees with OpenSSL', () => {
       const verdict = await opensslJudge(pki.leafEc, der);
       const { code, json } = await inspectJson('--response', files[name]!, '--cert', pki.leafEc.certPath, '--issuer', pki.intermediate.certPath);
       expect(verdict.verifyOk, name).toBe(false);
+      expect(json.signatureValid, name).toBe(false);
       expect(code, name).toBe(1);
       expect(json.valid, name).toBe(false);
       expect(json.problems, name).toContain(problem);
@@ -195,6 +196,16 @@ describe('inspect inputs and exit codes', () => {
     for (const r of reports) expect(r.code).toBe(0);
     expect(reports[1]!.json).toEqual(reports[0]!.json);
     expect(reports[2]!.json).toEqual(reports[0]!.json);
+  });
+
+  it('a DER file ending in a newline reads like OpenSSL reads it; other trailing bytes do not', async () => {
+    const good = (await import('node:fs')).readFileSync(files['good.der']!);
+    const padded = await save('good-newline.der', Buffer.concat([good, Buffer.from('\n')]));
+    expect((await inspect('--response', padded, '--cert', files['leaf-with-chain.pem']!)).code).toBe(0);
+    const junk = await save('good-junk.der', Buffer.concat([good, Buffer.from('junk')]));
+    const r = await inspect('--response', junk);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('trailing data');
   });
 
   it('finds the issuer in a --cert bundle when --issuer is not given', async () => {
