@@ -15,13 +15,15 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ModuleConfig } from '../config/schema.js';
+import { localAnswers, sharedAnswerCache, type AnswerQuery, type AnswerReply } from '../responder/check.js';
 import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
 import type { ProbeResult, ProbeTarget } from './types.js';
 
-/** Main thread → worker. */
+/** Main thread → worker. `answer` replies to a worker's `answer-query` (responder checks). */
 export type ToWorker =
   | { type: 'module'; id: number; module: ModuleConfig }
   | { type: 'forget'; id: number }
+  | { type: 'answer'; id: number; reply: AnswerReply | null; error: string | null }
   | ProbeRequest;
 
 export interface ProbeRequest {
@@ -36,7 +38,14 @@ export interface ProbeRequest {
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'result'; seq: number; results: ProbeResult[] }
-  | { type: 'failed'; seq: number; error: string };
+  | { type: 'failed'; seq: number; error: string }
+  | { type: 'answer-query'; id: number; query: AnswerQuery };
+
+/**
+ * Responder answers for every worker come from the main thread's cache (src/responder/), so probes
+ * on different threads of one certificate still cost its CA one request per answer lifetime.
+ */
+const mainThreadAnswers = localAnswers(sharedAnswerCache);
 
 export interface ProbePoolOptions {
   /** Worker threads. Default `os.availableParallelism()`. */
@@ -200,6 +209,15 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') {
         slot.ready = true;
+        return;
+      }
+      if (message.type === 'answer-query') {
+        const send = (reply: AnswerReply | null, error: string | null): void =>
+          slot.worker.postMessage({ type: 'answer', id: message.id, reply, error } satisfies ToWorker);
+        mainThreadAnswers(message.query).then(
+          (reply) => send(reply, null),
+          (error: unknown) => send(null, error instanceof Error ? error.message : String(error)),
+        );
         return;
       }
       const entry = slot.pending.get(message.seq);

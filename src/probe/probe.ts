@@ -11,6 +11,7 @@ import { certificateFacts, findIssuer } from '../ocsp/cert.js';
 import { decodeCertificatesInput } from '../ocsp/input.js';
 import type { CertificateFacts } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
+import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
 import { addressRefusal } from './guard.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from './resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
@@ -20,6 +21,8 @@ export interface ProbeDeps {
   lookup?: LookupFn;
   /** Clock for judging the staple, Unix ms. */
   now?: () => number;
+  /** Where responder answers come from (module `query_responder`); default this thread's shared cache. */
+  responderAnswers?: AnswerProvider;
 }
 
 const caCertificates = new WeakMap<ModuleConfig, Uint8Array[]>();
@@ -80,7 +83,11 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
         });
-        return judge(base, formatAddress(address, target.port), result, module, addressStartedMs, deps.now ?? Date.now);
+        const judged = judge(base, formatAddress(address, target.port), result, module, addressStartedMs, deps.now ?? Date.now);
+        if (result.ok && (module.queryResponder || module.queryChainResponders)) {
+          await askResponders(judged, result.chainDer, module, deadlineMs, deps);
+        }
+        return judged;
       }),
     );
   } catch (error) {
@@ -171,6 +178,38 @@ function judge(
     leaf,
     staple,
   };
+}
+
+/**
+ * The module's opt-in responder checks (src/responder/), after the handshake and within the same
+ * deadline: the leaf's responder (`query_responder`) and each intermediate's issuer responder
+ * (`query_chain_responders`). They never throw and never fail the probe: their results are data.
+ */
+async function askResponders(result: ProbeResult, chainDer: Uint8Array[], module: ModuleConfig, deadlineMs: number, deps: ProbeDeps): Promise<void> {
+  const options = {
+    deadlineMs,
+    allowHttps: module.responderAllowHttps === true,
+    allowLinkLocal: module.allowLinkLocal === true,
+    cacheMaxAgeSeconds: module.responderCacheMaxAgeSeconds,
+    clockSkewSeconds: module.clockSkewSeconds,
+    now: deps.now,
+    lookup: deps.lookup,
+    answers: deps.responderAnswers,
+  };
+  const leafDer = chainDer[0];
+  const [responder, chainResponders] = await Promise.all([
+    module.queryResponder && leafDer && result.leaf
+      ? checkResponder(leafDer, issuerOf(leafDer, chainDer, module), { ...options, urlOverride: module.responderUrl ?? null })
+      : null,
+    module.queryChainResponders ? checkChainResponders(chainDer, { ...options, caCertificates: caCertificatesOf(module) }) : null,
+  ]);
+  if (module.queryResponder) result.responder = responder;
+  if (module.queryChainResponders) result.chainResponders = chainResponders;
+}
+
+/** The leaf's issuer as judge() found it (cached by the OCSP core): presented chain first, then the CA file. */
+function issuerOf(leafDer: Uint8Array, chainDer: Uint8Array[], module: ModuleConfig): Uint8Array | null {
+  return findIssuer(leafDer, chainDer.slice(1)) ?? findIssuer(leafDer, caCertificatesOf(module));
 }
 
 function messageOf(error: unknown): string {

@@ -7,6 +7,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { ModuleConfig } from '../config/schema.js';
+import type { AnswerProvider, AnswerReply } from '../responder/check.js';
 import { syntheticFailure } from '../scheduler/sweep.js';
 import type { FromWorker, ProbeRequest, ToWorker } from './pool.js';
 import { probeTarget } from './probe.js';
@@ -17,6 +18,16 @@ if (!port) throw new Error('src/probe/worker.ts runs only as a worker thread (cr
 
 const modules = new Map<number, ModuleConfig>();
 
+/** Responder answers are asked of the main thread, whose cache all workers share (see pool.ts). */
+const answerWaiters = new Map<number, { resolve: (reply: AnswerReply) => void; reject: (error: Error) => void }>();
+let nextAnswerId = 1;
+const mainThreadAnswers: AnswerProvider = (query) =>
+  new Promise((resolve, reject) => {
+    const id = nextAnswerId++;
+    answerWaiters.set(id, { resolve, reject });
+    port!.postMessage({ type: 'answer-query', id, query } satisfies FromWorker);
+  });
+
 async function run(request: ProbeRequest): Promise<ProbeResult[]> {
   const module = modules.get(request.moduleId);
   const startedAtMs = Date.now();
@@ -24,7 +35,7 @@ async function run(request: ProbeRequest): Promise<ProbeResult[]> {
     return [syntheticFailure(request.target, 'internal', `probe worker has no module #${request.moduleId}`, startedAtMs)];
   }
   try {
-    return await probeTarget(request.target, module, request.deadlineMs);
+    return await probeTarget(request.target, module, request.deadlineMs, { responderAnswers: mainThreadAnswers });
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const target = { ...request.target, module: module.name };
@@ -53,6 +64,13 @@ port.on('message', (message: ToWorker) => {
     case 'probe':
       void run(message).then((results) => reply({ type: 'result', seq: message.seq, results }));
       break;
+    case 'answer': {
+      const waiter = answerWaiters.get(message.id);
+      answerWaiters.delete(message.id);
+      if (message.reply) waiter?.resolve(message.reply);
+      else waiter?.reject(new Error(message.error ?? 'no answer from the main thread'));
+      break;
+    }
   }
 });
 

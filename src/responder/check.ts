@@ -14,7 +14,7 @@ import type { LookupFn } from '../probe/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
 import { buildOcspRequest } from './request.js';
-import type { ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
+import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
 
 /** Default `responder_cache_max_age`: how long an answer is reused at most, seconds. */
 export const DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS = 3600;
@@ -35,7 +35,77 @@ export interface ResponderCheckOptions {
   /** Clock for judging answers and for the cache, Unix ms. */
   now?: () => number;
   lookup?: LookupFn;
+  /** The cache behind the default answer provider; default {@link sharedAnswerCache}. */
   cache?: AnswerCache<ExchangeOutcome>;
+  /** Where answers come from; default {@link localAnswers} over `cache`. Worker threads pass one asking the main thread. */
+  answers?: AnswerProvider;
+}
+
+/**
+ * One answer wanted: everything needed to fetch, judge and cache it, as plain data, so a worker
+ * thread can hand it to the main thread and all threads share one cache and one request per key.
+ */
+export interface AnswerQuery {
+  /** Cache and single-flight key: URL, guard policy, CertID hash, issuer key hash, serial. */
+  key: string;
+  url: string;
+  request: Uint8Array;
+  leafDer: Uint8Array;
+  issuerDer: Uint8Array;
+  deadlineMs: number;
+  allowHttps: boolean;
+  allowLinkLocal: boolean;
+  maxAgeMs: number;
+  clockSkewSeconds?: number;
+  /** The asking probe's clock, Unix ms. */
+  nowMs: number;
+}
+
+export interface AnswerReply {
+  source: AnswerSource;
+  /** Null when the answer (another probe's request) did not arrive before this query's deadline. */
+  answer: { outcome: ExchangeOutcome; fetchedAtMs: number } | null;
+}
+
+export type AnswerProvider = (query: AnswerQuery) => Promise<AnswerReply>;
+
+/**
+ * Answers from `cache`, fetching over HTTP when it has nothing fresh. An answer's lifetime is
+ * decided when it arrives ({@link answerExpiry}): verified with the query's certificates and clock,
+ * valid ones until nextUpdate capped by the max age, anything else for the failure TTL.
+ */
+export function localAnswers(cache: AnswerCache<ExchangeOutcome> = sharedAnswerCache, lookup?: LookupFn): AnswerProvider {
+  return async (query) => {
+    const fetch = async (): Promise<Fetched<ExchangeOutcome>> => {
+      const outcome = await exchange({
+        url: query.url,
+        request: query.request,
+        deadlineMs: query.deadlineMs,
+        allowHttps: query.allowHttps,
+        allowLinkLocal: query.allowLinkLocal,
+        lookup,
+      });
+      const fetchedAtMs = query.nowMs;
+      const verdict = outcome.ok
+        ? verifyOcspResponse(outcome.der, query.leafDer, query.issuerDer, { now: new Date(fetchedAtMs), clockSkewSeconds: query.clockSkewSeconds })
+        : null;
+      const nextUpdate = verdict?.single?.nextUpdate;
+      return {
+        value: outcome,
+        fetchedAtMs,
+        expiresAtMs: answerExpiry({
+          fetchedAtMs,
+          valid: verdict?.valid === true,
+          nextUpdateMs: nextUpdate ? new Date(nextUpdate).getTime() : null,
+          maxAgeMs: query.maxAgeMs,
+        }),
+        sizeBytes: (outcome.ok ? outcome.der.length : 0) + 256,
+      };
+    };
+    const { source, entry } = cache.lookup(query.key, query.maxAgeMs, query.nowMs, fetch);
+    const waited = await withDeadline(entry, query.deadlineMs);
+    return { source, answer: waited ? { outcome: waited.value, fetchedAtMs: waited.fetchedAtMs } : null };
+  };
 }
 
 /**
@@ -67,48 +137,32 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     return notAsked(url, urlSource, 'issuer_unknown', error instanceof Error ? error.message : String(error));
   }
   const now = options.now ?? Date.now;
-  const cache = options.cache ?? sharedAnswerCache;
   const maxAgeMs = Math.max(0, (options.cacheMaxAgeSeconds ?? DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS) * 1000);
   const { certId } = request;
-  // The guard's verdict depends on allow_link_local: modules that differ there do not share failures.
-  const key = [url, options.allowLinkLocal === true ? 'll' : '-', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|');
-  const verify = (der: Uint8Array): OcspVerdict =>
-    verifyOcspResponse(der, leafDer, issuerDer, { now: new Date(now()), clockSkewSeconds: options.clockSkewSeconds });
-
-  const fetch = async (): Promise<Fetched<ExchangeOutcome>> => {
-    const outcome = await exchange({
-      url,
-      request: request.der,
-      deadlineMs: options.deadlineMs,
-      allowHttps: options.allowHttps,
-      allowLinkLocal: options.allowLinkLocal,
-      lookup: options.lookup,
-    });
-    const fetchedAtMs = now();
-    const verdict = outcome.ok ? verify(outcome.der) : null;
-    const nextUpdate = verdict?.single?.nextUpdate;
-    return {
-      value: outcome,
-      fetchedAtMs,
-      expiresAtMs: answerExpiry({
-        fetchedAtMs,
-        valid: verdict?.valid === true,
-        nextUpdateMs: nextUpdate ? new Date(nextUpdate).getTime() : null,
-        maxAgeMs,
-      }),
-      sizeBytes: outcome.ok ? outcome.der.length + 256 : 256,
-    };
-  };
-
-  const { source, entry } = cache.lookup(key, maxAgeMs, now(), fetch);
-  const waited = await withDeadline(entry, options.deadlineMs);
-  if (waited === null) {
+  const answers = options.answers ?? localAnswers(options.cache ?? sharedAnswerCache, options.lookup);
+  const reply = await answers({
+    // The guard's verdict depends on allow_link_local: modules that differ there do not share failures.
+    key: [url, options.allowLinkLocal === true ? 'll' : '-', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
+    url,
+    request: request.der,
+    leafDer,
+    issuerDer,
+    deadlineMs: options.deadlineMs,
+    allowHttps: options.allowHttps === true,
+    allowLinkLocal: options.allowLinkLocal === true,
+    maxAgeMs,
+    clockSkewSeconds: options.clockSkewSeconds,
+    nowMs: now(),
+  });
+  const source = reply.source;
+  if (reply.answer === null) {
     return {
       ...notAsked(url, urlSource, 'timeout', `the answer of ${url} (requested by another probe) did not arrive within this probe's budget`),
       source,
     };
   }
-  const outcome = waited.value;
+  const waited = reply.answer;
+  const outcome = waited.outcome;
   const base = {
     url,
     urlSource,
@@ -119,7 +173,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     httpStatus: outcome.httpStatus,
   };
   if (!outcome.ok) return { ...base, up: false, problems: [outcome.problem], error: outcome.error, verdict: null };
-  const verdict = verify(outcome.der);
+  const verdict = verifyOcspResponse(outcome.der, leafDer, issuerDer, { now: new Date(now()), clockSkewSeconds: options.clockSkewSeconds });
   const problems: ResponderProblem[] = [...verdict.problems];
   return {
     ...base,

@@ -20,10 +20,14 @@ export {
 export {
   checkResponder,
   checkChainResponders,
+  localAnswers,
   sharedAnswerCache,
   DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS,
   type ResponderCheckOptions,
   type ChainCheckOptions,
+  type AnswerQuery,
+  type AnswerReply,
+  type AnswerProvider,
 } from './check.js';
 export { ResponderError, type ResponderErrorCode } from './errors.js';
 export type * from './types.js';
