@@ -67,7 +67,8 @@ export function verdict(options: { valid?: boolean; problems?: OcspProblem[]; si
     signatureValid: parsed ? (options.valid ?? true) : null,
     signatureVerifies: parsed ? (options.valid ?? true) : null,
     signer: { kind: 'issuer', subject: 'CN=Test Issuing CA,O=Example' },
-  };
+    // `as`: compiles both before and after the shared OcspVerdict type gained signatureVerifies.
+  } as OcspVerdict;
 }
 
 export function okResult(overrides: Partial<ProbeResult> = {}, stapleVerdict: OcspVerdict | null = verdict()): ProbeResult {
