@@ -10,6 +10,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { SingleResponseInfo } from '../ocsp/types.js';
 import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
+import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 import { ADDRESS_LABELS, CERT_STATUSES, EXPORTER_METRICS, PROBE_METRICS, type MetricFamily } from './names.js';
 
 type Labels = Record<string, string>;
@@ -119,6 +120,39 @@ function addResult(gauges: GaugeSet, result: ProbeResult, nowMs: number): void {
   gauges.set(M.staplePresent, base, flag(result.staple?.present === true));
   if (result.staple?.present) addStaple(gauges, base, result.staple, nowMs);
   addRevocation(gauges, base, result);
+  if (result.responder) addResponder(gauges, base, result.responder);
+  for (const chain of result.chainResponders ?? []) addChainResponder(gauges, base, chain);
+}
+
+/**
+ * The leaf's responder asked directly. Its status and dates only from a verified answer: an answer
+ * that failed verification says nothing about the certificate. Without any responder URL only the
+ * `no_url` problem is there, so "responder down" alerts do not fire for certificates without one.
+ */
+function addResponder(gauges: GaugeSet, base: Labels, responder: ResponderResult): void {
+  const M = PROBE_METRICS;
+  const with_ = (extra: Labels): Labels => ({ ...base, ...extra });
+  for (const problem of new Set(responder.problems)) gauges.set(M.responderProblem, with_({ problem }), 1);
+  if (responder.url === null) return;
+  gauges.set(M.responderUp, base, flag(responder.up));
+  if (responder.durationSeconds !== null) gauges.set(M.responderDuration, base, responder.durationSeconds);
+  if (responder.source !== null) gauges.set(M.responderCacheHit, base, flag(responder.source !== 'network'));
+  if (responder.fetchedAtMs !== null) gauges.set(M.responderFetchTimestamp, base, responder.fetchedAtMs / 1000);
+  const single = responder.up && responder.verdict?.valid ? responder.verdict.single : null;
+  if (!single) return;
+  for (const status of CERT_STATUSES) gauges.set(M.responderCertStatus, with_({ status }), flag(single.certStatus === status));
+  gauges.set(M.responderThisUpdate, base, seconds(single.thisUpdate));
+  if (single.nextUpdate) gauges.set(M.responderNextUpdate, base, seconds(single.nextUpdate));
+}
+
+function addChainResponder(gauges: GaugeSet, base: Labels, chain: ChainResponderResult): void {
+  const M = PROBE_METRICS;
+  const at = { ...base, depth: String(chain.depth) };
+  for (const problem of new Set(chain.responder.problems)) gauges.set(M.chainResponderProblem, { ...at, problem }, 1);
+  if (chain.responder.url === null) return;
+  gauges.set(M.chainResponderUp, at, flag(chain.responder.up));
+  const verdict = chain.responder.verdict;
+  if (chain.responder.up && verdict?.valid && verdict.single) gauges.set(M.chainCertRevoked, at, flag(verdict.single.certStatus === 'revoked'));
 }
 
 function addStaple(gauges: GaugeSet, base: Labels, staple: StapleResult, nowMs: number): void {

@@ -64,9 +64,12 @@ export const PROBE_METRICS = {
 
   certRevoked: family(
     'ocsp_cert_revoked',
-    'Whether a trustworthy source (a valid staple) says the certificate is revoked (1) or not (0); absent when there is none.',
+    'Whether a trustworthy source (a valid staple, or a verified answer of the responder asked directly) says the certificate is revoked (1) or not (0); absent when there is none.',
   ),
-  certRevocationTime: family('ocsp_cert_revocation_timestamp_seconds', 'When the certificate was revoked, according to a valid staple (Unix time).'),
+  certRevocationTime: family(
+    'ocsp_cert_revocation_timestamp_seconds',
+    'When the certificate was revoked, according to a valid staple or a verified responder answer (Unix time).',
+  ),
   certMustStaple: family('ocsp_cert_must_staple', 'Whether the certificate has the TLS Feature (Must-Staple) extension, RFC 7633 (1) or not (0).'),
   certHasOcspUrl: family('ocsp_cert_has_ocsp_url', 'Whether the certificate names an OCSP responder in its AIA extension (1) or not (0).'),
   certNotAfter: family('ocsp_cert_not_after_timestamp_seconds', 'notAfter of the served certificate (Unix time).'),
@@ -77,6 +80,53 @@ export const PROBE_METRICS = {
     'fingerprint_sha256',
     'ocsp_url',
   ]),
+
+  // The leaf's responder asked directly (module query_responder); absent unless the module asks.
+  responderUp: family(
+    'ocsp_responder_up',
+    "Whether the certificate's OCSP responder, asked directly, gave a verified answer about it inside its validity window (1) or not (0); absent when the certificate names no responder.",
+  ),
+  responderDuration: family(
+    'ocsp_responder_duration_seconds',
+    'How long the HTTP exchange with the responder took; for a reused answer, the exchange that fetched it.',
+  ),
+  responderCacheHit: family(
+    'ocsp_responder_cache_hit',
+    "Whether the responder's answer was reused (1: the exporter's cache, or another probe's request in flight) or asked for by this probe (0).",
+  ),
+  responderFetchTimestamp: family('ocsp_responder_fetch_timestamp_seconds', "When the responder's answer was fetched (Unix time); older than the probe when reused."),
+  responderProblem: family(
+    'ocsp_responder_problem',
+    'A problem asking the responder or with its answer; one series of value 1 per problem present (transport problems such as timeout or redirect, or the same problems as ocsp_staple_problem).',
+    ['problem'],
+  ),
+  responderCertStatus: family(
+    'ocsp_responder_cert_status',
+    "Certificate status the responder's verified answer states: 1 for the stated status, 0 for the others; absent without a verified answer.",
+    ['status'],
+  ),
+  responderThisUpdate: family('ocsp_responder_this_update_timestamp_seconds', "thisUpdate of the responder's verified answer (Unix time)."),
+  responderNextUpdate: family(
+    'ocsp_responder_next_update_timestamp_seconds',
+    "nextUpdate of the responder's verified answer (Unix time); absent when the answer has none.",
+  ),
+
+  // Intermediates of the presented chain, each asked about at its issuer's responder (query_chain_responders).
+  chainResponderUp: family(
+    'ocsp_chain_responder_up',
+    "Whether the OCSP responder of the issuer of the intermediate at this chain depth (1 = first intermediate) gave a verified answer about it (1) or not (0); absent when the intermediate names no responder.",
+    ['depth'],
+  ),
+  chainResponderProblem: family(
+    'ocsp_chain_responder_problem',
+    'A problem asking about the intermediate at this chain depth, or with the answer; one series of value 1 per problem present.',
+    ['depth', 'problem'],
+  ),
+  chainCertRevoked: family(
+    'ocsp_chain_cert_revoked',
+    "Whether a verified answer of its issuer's responder says the intermediate at this chain depth is revoked (1) or not (0); absent without one.",
+    ['depth'],
+  ),
 } as const satisfies Record<string, MetricFamily>;
 
 /** Families about the exporter itself, on /metrics only. */

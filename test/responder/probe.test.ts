@@ -7,12 +7,14 @@
 import { once } from 'node:events';
 import type net from 'node:net';
 import tls from 'node:tls';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
+import { addProbeMetrics } from '../../src/metrics/collect.js';
 import { chainPem, type Issued } from '../../src/pki/index.js';
 import { createProbePool } from '../../src/probe/pool.js';
 import { probeTarget } from '../../src/probe/probe.js';
-import type { ProbeTarget } from '../../src/probe/types.js';
+import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
 import { sharedAnswerCache } from '../../src/responder/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 import { sendDer, startHttpServer, type TestHttpServer } from './support.js';
@@ -88,9 +90,9 @@ describe('probeTarget with query_responder', () => {
   it('asks the chain responders when query_chain_responders is set (none here: no intermediate names one)', async () => {
     const [result] = await probeTarget(target(), moduleWith({ queryChainResponders: true }), Date.now() + 3000);
     expect(result!.responder).toBeUndefined();
-    // chainPem(leaf) sends leaf, intermediate and root; the root is skipped, the intermediate has no AIA OCSP URL.
+    // chainPem(leaf) sends leaf + intermediate (the root comes from the CA file); the intermediate has no AIA OCSP URL.
     expect(result!.chainResponders).toEqual([
-      expect.objectContaining({ depth: 1, subject: 'CN=Test Intermediate CA', issuerSource: 'chain', responder: expect.objectContaining({ problems: ['no_url'] }) }),
+      expect.objectContaining({ depth: 1, subject: 'CN=Test Intermediate CA', issuerSource: 'ca_file', responder: expect.objectContaining({ problems: ['no_url'] }) }),
     ]);
   });
 
@@ -106,5 +108,63 @@ describe('probeTarget with query_responder', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+async function exposition(results: ProbeResult[]): Promise<string[]> {
+  const registry = new Registry();
+  addProbeMetrics(registry, results, Date.now());
+  return (await registry.metrics()).split('\n').filter((line) => line.startsWith('ocsp_responder') || line.startsWith('ocsp_cert_revoked') || line.startsWith('ocsp_chain_responder') || line.startsWith('ocsp_chain_cert'));
+}
+
+describe('responder metrics', () => {
+  it('says revoked when the responder does although the staple says good, with the answer dates', async () => {
+    const results = await probeTarget(target(), moduleWith({ queryResponder: true, responderUrl: revokedResponder.url }), Date.now() + 3000);
+    const lines = await exposition(results);
+    const labels = `target="127.0.0.1:${tlsPort}",address="127.0.0.1:${tlsPort}",module="m"`;
+    const single = results[0]!.responder!.verdict!.single!;
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `ocsp_cert_revoked{${labels}} 1`,
+        `ocsp_responder_up{${labels}} 1`,
+        `ocsp_responder_cache_hit{${labels}} 0`,
+        `ocsp_responder_cert_status{${labels},status="good"} 0`,
+        `ocsp_responder_cert_status{${labels},status="revoked"} 1`,
+        `ocsp_responder_cert_status{${labels},status="unknown"} 0`,
+        `ocsp_responder_this_update_timestamp_seconds{${labels}} ${single.thisUpdate.getTime() / 1000}`,
+        `ocsp_responder_next_update_timestamp_seconds{${labels}} ${single.nextUpdate!.getTime() / 1000}`,
+      ]),
+    );
+    expect(lines.some((l) => /^ocsp_responder_duration_seconds\{.*\} 0\.\d+/.test(l))).toBe(true);
+    expect(lines.some((l) => l.startsWith('ocsp_responder_problem{'))).toBe(false);
+    // The second probe reuses the answer.
+    const again = await exposition(await probeTarget(target(), moduleWith({ queryResponder: true, responderUrl: revokedResponder.url }), Date.now() + 3000));
+    expect(again).toContain(`ocsp_responder_cache_hit{${labels}} 1`);
+  });
+
+  it('reports a redirecting responder as down with its problem, no status, and revocation from the staple only', async () => {
+    const redirect = await startHttpServer((_, res) => {
+      res.writeHead(301, { Location: 'http://elsewhere.example/' });
+      res.end();
+    });
+    try {
+      const lines = await exposition(await probeTarget(target(), moduleWith({ queryResponder: true, responderUrl: redirect.url }), Date.now() + 3000));
+      expect(lines.filter((l) => !l.startsWith('ocsp_responder_duration') && !l.startsWith('ocsp_responder_fetch'))).toEqual([
+        expect.stringMatching(/^ocsp_cert_revoked\{.*\} 0$/),
+        expect.stringMatching(/^ocsp_responder_problem\{.*,problem="redirect"\} 1$/),
+        expect.stringMatching(/^ocsp_responder_up\{.*\} 0$/),
+        expect.stringMatching(/^ocsp_responder_cache_hit\{.*\} 0$/),
+      ]);
+    } finally {
+      await redirect.close();
+    }
+  });
+
+  it('has only the no_url problem for a certificate naming no responder, and chain series per depth', async () => {
+    const results = await probeTarget(target(), moduleWith({ queryChainResponders: true }), Date.now() + 3000);
+    expect(await exposition(results)).toEqual([
+      expect.stringMatching(/^ocsp_cert_revoked\{.*\} 0$/),
+      expect.stringMatching(/^ocsp_chain_responder_problem\{.*,depth="1",problem="no_url"\} 1$/),
+    ]);
   });
 });
