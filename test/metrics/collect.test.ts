@@ -266,9 +266,31 @@ describe('addProbeMetrics', () => {
 
   it('uses the help texts from names.ts', async () => {
     const revoked = single({ certStatus: 'revoked', revocationTime: new Date(NOW_MS - HOUR_MS) });
+    // The responder families (src/responder/) need a result that asked the responder and the chain's.
+    const asked: ResponderResult = {
+      url: 'http://ocsp.example.test/',
+      urlSource: 'aia',
+      method: 'GET',
+      up: false,
+      source: 'cache',
+      durationSeconds: 0.05,
+      fetchedAtMs: NOW_MS - 1000,
+      httpStatus: 200,
+      problems: ['bad_signature'],
+      error: 'bad signature',
+      verdict: verdict({ single: revoked }),
+    };
     const e = await render([
       okResult(),
       okResult({ address: '192.0.2.11:443' }, verdict({ single: revoked, problems: ['no_next_update'] })),
+      okResult({
+        address: '192.0.2.12:443',
+        responder: { ...asked, up: true, problems: ['no_next_update'] },
+        chainResponders: [
+          { depth: 1, subject: 'CN=Intermediate', issuerSource: 'chain', responder: { ...asked, up: true, problems: [] } },
+          { depth: 2, subject: 'CN=Other', issuerSource: 'chain', responder: asked },
+        ],
+      }),
     ]);
     for (const family of Object.values(PROBE_METRICS)) {
       expect(e.helps.get(family.name), family.name).toBe(family.help);
