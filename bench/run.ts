@@ -210,6 +210,8 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
       coldScrapeMs: m('coldScrapeMs'),
       cachedScrapeMs: m('cachedScrapeMs'),
       cachedScrapeBytes: m('cachedScrapeBytes'),
+      cachedScrapeCpuMs: m('cachedScrapeCpuMs'),
+      sweepCpuMsPerProbe: m('sweepCpuMsPerProbe'),
       driverCpuMsPerProbe: m('driverCpuMsPerProbe'),
     };
   }
@@ -260,14 +262,14 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
         `${c.okMin}`,
         fixed(c.latencyP50Ms as number, 1),
         fixed(c.latencyP99Ms as number, 1),
-        fixed(c.cpuMsPerProbe as number, 2),
+        c.sweepCpuMsPerProbe === null ? fixed(c.cpuMsPerProbe as number, 2) : `${fixed(c.cpuMsPerProbe as number, 2)} (${fixed(c.sweepCpuMsPerProbe as number, 2)})`,
         mb(c.peakRssBytes as number),
-        c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MB`,
+        c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MB / CPU ${fixed(c.cachedScrapeCpuMs as number)} ms`,
       ]);
     }
   }
   process.stdout.write(
-    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe', 'peak RSS MB', '/metrics cached'], rows)}\n\n`,
+    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'peak RSS MB', '/metrics cached: time / size / CPU'], rows)}\n\n`,
   );
   const ratioRows = summaries.map((s) => [
     `${s.targets}`,

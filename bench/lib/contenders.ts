@@ -45,6 +45,10 @@ export interface RunFigures {
   /** Exporter: a /metrics scrape served from fresh results (median of several). */
   cachedScrapeMs?: number;
   cachedScrapeBytes?: number;
+  /** Exporter: CPU of one /metrics scrape from fresh results (rendering only), ms (mean). */
+  cachedScrapeCpuMs?: number;
+  /** Exporter: CPU per probe of the sweep alone (cold scrape CPU minus one render). */
+  sweepCpuMsPerProbe?: number;
   /** Blackbox: CPU the benchmark's own HTTP driver spent per probe (it shares the cores). */
   driverCpuMsPerProbe?: number;
   note?: string;
@@ -68,7 +72,7 @@ export async function runLimit(ctx: RunContext): Promise<RunFigures> {
   await writeFile(targetsFile, JSON.stringify(ctx.targets));
   const { stdout } = await execFileAsync(
     process.execPath,
-    [path.join(here, 'handshake-loop.mjs'), targetsFile, String(ctx.concurrency), String(ctx.threads), ctx.fleet.trustPath, SERVER_NAME, String(ctx.timeoutSeconds * 1000)],
+    [path.join(here, 'handshake-loop.mjs'), targetsFile, String(ctx.concurrency), String(ctx.threads), SERVER_NAME, String(ctx.timeoutSeconds * 1000)],
     { maxBuffer: 256 * 1024 * 1024 },
   );
   const r = JSON.parse(stdout) as {
@@ -165,6 +169,7 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
     const durations = samples(body, 'ocsp_probe_duration_seconds').map((s) => s * 1000);
 
     const cached: { ms: number; bytes: number }[] = [];
+    const renderCpu0 = cpuSeconds(pid);
     for (let i = 0; i < cachedScrapes; i++) {
       const warm = await get(`${exporter.url}/metrics`);
       const warmBody = mustScrape(warm, 'cached /metrics');
@@ -172,6 +177,7 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
       if (!reused.includes(n)) throw new Error(`cached /metrics probed again instead of reusing ${n} results (sweep probes: ${reused.join(', ')})`);
       cached.push({ ms: warm.ms, bytes: warm.bytes });
     }
+    const renderCpuMs = ((cpuSeconds(pid) - renderCpu0) / cachedScrapes) * 1000;
     cached.sort((a, b) => a.ms - b.ms);
     const mid = cached[Math.floor(cached.length / 2)]!;
     const ok = Math.min(valid, success.filter((v) => v === 1).length);
@@ -190,6 +196,8 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
       coldScrapeMs: cold.ms,
       cachedScrapeMs: mid.ms,
       cachedScrapeBytes: mid.bytes,
+      cachedScrapeCpuMs: renderCpuMs,
+      sweepCpuMsPerProbe: Math.max(0, ((cpu1 - cpu0) * 1000 - renderCpuMs) / n),
       ...(success.length !== n ? { note: `${success.length} results for ${n} targets` } : {}),
     };
   } finally {
