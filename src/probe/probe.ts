@@ -12,6 +12,7 @@ import { decodeCertificatesInput } from '../ocsp/input.js';
 import type { CertificateFacts } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
+import { trustAnchorsFrom, verifyChain } from './chain.js';
 import { addressRefusal } from './guard.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from './resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
@@ -26,6 +27,16 @@ export interface ProbeDeps {
 }
 
 const caCertificates = new WeakMap<ModuleConfig, Uint8Array[]>();
+const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
+
+function trustAnchorsOf(module: ModuleConfig): ReturnType<typeof trustAnchorsFrom> {
+  let trust = trustAnchors.get(module);
+  if (!trust) {
+    trust = trustAnchorsFrom(module.caPem);
+    trustAnchors.set(module, trust);
+  }
+  return trust;
+}
 
 function caCertificatesOf(module: ModuleConfig): Uint8Array[] {
   let certs = caCertificates.get(module);
@@ -83,7 +94,7 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
         });
-        const judged = judge(base, formatAddress(address, target.port), result, module, addressStartedMs, deps.now ?? Date.now);
+        const judged = judge(base, formatAddress(address, target.port), serverName ?? address, result, module, addressStartedMs, deps.now ?? Date.now);
         if (result.ok && (module.queryResponder || module.queryChainResponders)) {
           await askResponders(judged, result.chainDer, module, deadlineMs, deps);
         }
@@ -121,6 +132,8 @@ function failed(
 function judge(
   base: ResultBase,
   address: string,
+  /** The name the leaf must carry: the SNI sent, else the IP connected to. */
+  expectedName: string,
   result: HandshakeResult,
   module: ModuleConfig,
   startedMs: number,
@@ -139,16 +152,11 @@ function judge(
     }
   }
 
-  let issuerDer: Uint8Array | null = null;
-  let issuerSource: StapleResult['issuerSource'] = null;
-  if (leafDer && leaf) {
-    issuerDer = findIssuer(leafDer, result.chainDer.slice(1));
-    if (issuerDer) issuerSource = 'chain';
-    else {
-      issuerDer = findIssuer(leafDer, caCertificatesOf(module));
-      if (issuerDer) issuerSource = 'ca_file';
-    }
-  }
+  // The chain exactly as presented (the handshake trusts nothing, see chain.ts); it also yields
+  // the leaf's issuer: presented chain first, then the trust anchors.
+  const chain = leaf ? verifyChain(result.chainDer, trustAnchorsOf(module), expectedName, now()) : null;
+  const issuerDer = chain?.issuerDer ?? null;
+  const issuerSource: StapleResult['issuerSource'] = chain?.issuerSource ?? null;
 
   const staple: StapleResult = result.staple
     ? {
@@ -171,8 +179,8 @@ function judge(
     durationSeconds,
     tls: { version: result.protocol, cipher: result.cipher },
     chain: {
-      verified: result.authorized,
-      error: result.authorizationError,
+      verified: chain?.verified ?? false,
+      error: chain ? chain.error : leafDer ? 'UNREADABLE_CERTIFICATE' : 'NO_PEER_CERTIFICATE',
       length: result.chainDer.length,
     },
     leaf,

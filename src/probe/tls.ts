@@ -23,10 +23,8 @@ export type HandshakeResult =
       ok: true;
       /** Null when the server stapled nothing. */
       staple: Buffer | null;
-      /** DER, leaf first, as presented (issuers Node completed from the trust store included). */
+      /** DER, leaf first, exactly as the server presented it. */
       chainDer: Buffer[];
-      authorized: boolean;
-      authorizationError: string | null;
       protocol: string;
       cipher: string;
     }
@@ -45,7 +43,9 @@ export function secureContextFor(module: ModuleConfig): tls.SecureContext {
   let context = contexts.get(module);
   if (!context) {
     context = tls.createSecureContext({
-      ...(module.caPem ? { ca: module.caPem } : {}),
+      // An empty trust store: Node would otherwise complete getPeerCertificate(true) from it and
+      // hide a missing intermediate. The chain is judged after the handshake (chain.ts).
+      ca: [],
       ...(module.clientCertPem && module.clientKeyPem ? { cert: module.clientCertPem, key: module.clientKeyPem } : {}),
       ...(module.minVersion ? { minVersion: module.minVersion } : {}),
       ...(module.maxVersion ? { maxVersion: module.maxVersion } : {}),
@@ -85,10 +85,10 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
         ...(request.serverName ? { servername: request.serverName } : {}),
         secureContext: request.secureContext,
         requestOCSP: true,
-        // The chain is judged and reported, never a reason to lose the staple (ssl_exporter's flaw).
+        // The chain is judged afterwards and reported, never a reason to lose the staple
+        // (ssl_exporter's flaw); so is the name (chain.ts).
         rejectUnauthorized: false,
-        checkServerIdentity: (_host, cert) =>
-          request.serverName ? tls.checkServerIdentity(request.serverName, cert) : tls.checkServerIdentity(request.address, cert),
+        checkServerIdentity: () => undefined,
       };
       socket = tls.connect(options);
     } catch (error) {
@@ -110,8 +110,6 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
         ok: true,
         staple,
         chainDer: presentedChain(s),
-        authorized: s.authorized,
-        authorizationError: s.authorizationError ? String(s.authorizationError) : null,
         protocol: s.getProtocol() ?? 'unknown',
         cipher: cipher?.standardName ?? cipher?.name ?? 'unknown',
       });

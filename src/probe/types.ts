@@ -39,7 +39,7 @@ export interface StapleResult {
   /** Null when absent. */
   verdict: OcspVerdict | null;
   /** Where the issuer used for checking came from. */
-  issuerSource: 'chain' | 'ca_file' | null;
+  issuerSource: 'chain' | 'ca_file' | 'system' | null;
 }
 
 export interface ProbeResult {
