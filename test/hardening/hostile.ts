@@ -92,23 +92,23 @@ export interface TlsServerOptions {
   staple: Uint8Array | null | (() => Uint8Array | Promise<Uint8Array>);
 }
 
-/** A real TLS server that staples `staple` on every handshake that asks. */
+/** A real TLS server that staples `staple`; `handshakes` counts the handshakes that asked for a staple. */
 export async function stapleServer(options: TlsServerOptions): Promise<Hostile & { handshakes: number }> {
   const server = tls.createServer({ key: options.key, cert: options.cert });
   const fixed = options.staple instanceof Uint8Array ? Buffer.from(options.staple) : undefined;
   const make = typeof options.staple === 'function' ? options.staple : null;
   const state = Object.assign(await listen(server), { handshakes: 0 });
   server.on('OCSPRequest', (_cert: Buffer, _issuer: Buffer | null, callback: (error: Error | null, response?: Buffer) => void) => {
+    // Counted here, not at 'secureConnection': a probe hangs up as soon as it has what it needs,
+    // often before the server has seen the client's Finished.
+    state.handshakes++;
     if (!make) return callback(null, fixed);
     Promise.resolve(make()).then(
       (bytes) => callback(null, Buffer.from(bytes)),
       (error: unknown) => callback(error as Error),
     );
   });
-  server.on('secureConnection', (socket: tls.TLSSocket) => {
-    state.handshakes++;
-    socket.end();
-  });
+  server.on('secureConnection', (socket: tls.TLSSocket) => socket.end());
   return state;
 }
 
