@@ -266,7 +266,7 @@ describe.skipIf(gate.skip)('exporter against nginx', () => {
     expect((await captureStaple(LOOPBACK, nginx.port('leaf-only'))).issuerDer).toBeNull();
   });
 
-  type CheckReport = { issuerSource: string | null; chain: { length: number }; staple: { certStatus: string } | null };
+  type CheckReport = { issuerSource: string | null; chain: { length: number; verified: boolean }; staple: { certStatus: string } | null };
   const checkLeafOnly = async (): Promise<{ exit: number; report: CheckReport }> => {
     let out = '';
     const exit = await runCheck(
