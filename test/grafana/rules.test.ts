@@ -84,8 +84,8 @@ describe.skipIf(gate.skip)('alert rules with promtool', () => {
     },
     {
       name: 'missing alert does not wait out nginx lazy fetching',
-      from: '\n        for: 15m\n',
-      to: '\n        for: 1m\n',
+      from: 'unless ocsp_cert_must_staple == 1\n        for: 15m\n',
+      to: 'unless ocsp_cert_must_staple == 1\n        for: 1m\n',
       caughtBy: 'OcspStapleMissing',
     },
     {
@@ -105,6 +105,24 @@ describe.skipIf(gate.skip)('alert rules with promtool', () => {
       from: 'problem!~"expired|no_next_update"',
       to: 'problem!~"no_next_update"',
       caughtBy: 'OcspStapleInvalid',
+    },
+    {
+      name: 'staple-good-responder-revoked trusts an invalid staple',
+      from: 'ocsp_staple_cert_status{status="good"} == 1\n            and ignoring(status) ocsp_staple_valid == 1\n',
+      to: 'ocsp_staple_cert_status{status="good"} == 1\n',
+      caughtBy: 'OcspStapleGoodResponderRevoked',
+    },
+    {
+      name: 'responder-down alert fires on a blip',
+      from: 'expr: ocsp_responder_up == 0\n        for: 15m',
+      to: 'expr: ocsp_responder_up == 0\n        for: 5m',
+      caughtBy: 'OcspResponderDown',
+    },
+    {
+      name: 'staple-behind alert ignores the lag threshold',
+      from: 'ocsp_staple_this_update_timestamp_seconds > 86400',
+      to: 'ocsp_staple_this_update_timestamp_seconds > 3600',
+      caughtBy: 'OcspStapleBehindResponder',
     },
     {
       name: 'probe-failing alert fires on a single failed probe',
@@ -140,6 +158,10 @@ describe('alert rule contract', () => {
         'OcspStapleMissingMustStaple',
         'OcspStapleRefreshStalled',
         'OcspStapleStatusUnknown',
+        'OcspStapleGoodResponderRevoked',
+        'OcspStapleBehindResponder',
+        'OcspResponderDown',
+        'OcspIntermediateRevoked',
       ].sort(),
     );
     const severity = Object.fromEntries(rules.map((r) => [r.alert, r.labels?.severity]));
@@ -149,6 +171,10 @@ describe('alert rule contract', () => {
       OcspStapleExpired: 'critical',
       OcspStapleRefreshStalled: 'warning',
       OcspCertificateRevoked: 'critical',
+      OcspStapleGoodResponderRevoked: 'critical',
+      OcspStapleBehindResponder: 'warning',
+      OcspResponderDown: 'warning',
+      OcspIntermediateRevoked: 'critical',
     });
     expect(rules.find((r) => r.alert === 'OcspCertificateRevoked')?.for).toBe('0m');
   });
