@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import { addExporterMetrics, addProbeMetrics } from '../../src/metrics/collect.js';
 import type { OcspProblem } from '../../src/ocsp/types.js';
 import type { ProbeResult } from '../../src/probe/types.js';
+import type { ChainResponderResult, ResponderResult } from '../../src/responder/types.js';
 import { failedResult, leafFacts, okResult, single, verdict } from '../metrics/fixtures.js';
 
 /** The staple states the dashboards tell apart, and the value of their "Status" column. */
@@ -65,12 +66,50 @@ function stapled(
   return okResult({ target, address, serverName: target.split(':')[0]!, startedAtMs: nowMs - 1000 }, v);
 }
 
+/**
+ * The certificate's responder asked directly (query_responder): a verified answer with `status`
+ * issued `thisUpdateAgoH` ago, or, with `problem`, no answer at all.
+ */
+function asked(nowMs: number, answer: { status: 'good' | 'revoked'; thisUpdateAgoH: number; cacheHit?: boolean } | { problem: 'timeout' }): ResponderResult {
+  const base = { url: 'http://ocsp.example.test/', urlSource: 'aia' as const, method: 'GET' as const, durationSeconds: 0.042, httpStatus: 200 };
+  if ('problem' in answer) {
+    return { ...base, up: false, source: 'network', fetchedAtMs: nowMs - 1000, httpStatus: null, problems: [answer.problem], error: 'timed out', verdict: null };
+  }
+  const thisUpdate = new Date(Math.floor(nowMs / 1000) * 1000 - answer.thisUpdateAgoH * HOUR_MS);
+  const s = single({
+    thisUpdate,
+    nextUpdate: new Date(thisUpdate.getTime() + 24 * HOUR_MS),
+    certStatus: answer.status,
+    revocationTime: answer.status === 'revoked' ? new Date(Math.floor(nowMs / HOUR_MS) * HOUR_MS - 3 * HOUR_MS) : null,
+    revocationReason: answer.status === 'revoked' ? 'keyCompromise' : null,
+  });
+  return {
+    ...base,
+    up: true,
+    source: answer.cacheHit ? 'cache' : 'network',
+    fetchedAtMs: thisUpdate.getTime(),
+    problems: [],
+    error: null,
+    verdict: verdict({ single: s }),
+  };
+}
+
+/** The responder and chain answers some fixture addresses carry (modules with query_responder). */
+function withResponder(result: ProbeResult, responder: ResponderResult, chainResponders?: ChainResponderResult[]): ProbeResult {
+  return { ...result, responder, ...(chainResponders ? { chainResponders } : {}) };
+}
+
 /** One result per state (two addresses for the valid target), judged at `nowMs`. */
 export function fixtureResults(nowMs: number): { results: ProbeResult[]; addresses: SourceAddress[] } {
   const results: [StapleState, ProbeResult][] = [
-    ['valid', stapled('valid.example.test:443', '192.0.2.10:443', nowMs, { thisUpdateAgoH: 2, validityH: 24 })],
+    [
+      'valid',
+      withResponder(stapled('valid.example.test:443', '192.0.2.10:443', nowMs, { thisUpdateAgoH: 2, validityH: 24 }), asked(nowMs, { status: 'good', thisUpdateAgoH: 0.5, cacheHit: true }), [
+        { depth: 1, subject: 'CN=Example Intermediate', issuerSource: 'chain', responder: asked(nowMs, { status: 'good', thisUpdateAgoH: 1 }) },
+      ]),
+    ],
     ['valid', stapled('valid.example.test:443', '192.0.2.11:443', nowMs, { thisUpdateAgoH: 3, validityH: 24 })],
-    ['stale', stapled('stale.example.test:443', '192.0.2.12:443', nowMs, { thisUpdateAgoH: 20, validityH: 24 })],
+    ['stale', withResponder(stapled('stale.example.test:443', '192.0.2.12:443', nowMs, { thisUpdateAgoH: 20, validityH: 24 }), asked(nowMs, { status: 'good', thisUpdateAgoH: 1 }))],
     [
       'missing',
       okResult(
@@ -82,8 +121,20 @@ export function fixtureResults(nowMs: number): { results: ProbeResult[]; address
       'no_ocsp_url',
       okResult({ target: 'nourl.example.test:443', address: '192.0.2.14:443', leaf: leafFacts({ ocspUrls: [] }), startedAtMs: nowMs - 1000 }, null),
     ],
-    ['revoked', stapled('revoked.example.test:443', '192.0.2.15:443', nowMs, { thisUpdateAgoH: 1, validityH: 24, status: 'revoked' })],
-    ['invalid', stapled('invalid.example.test:443', '192.0.2.16:443', nowMs, { thisUpdateAgoH: 1, validityH: 24, valid: false, problems: ['bad_signature'] })],
+    [
+      'revoked',
+      withResponder(
+        stapled('revoked.example.test:443', '192.0.2.15:443', nowMs, { thisUpdateAgoH: 1, validityH: 24, status: 'revoked' }),
+        asked(nowMs, { status: 'revoked', thisUpdateAgoH: 0.25 }),
+      ),
+    ],
+    [
+      'invalid',
+      withResponder(
+        stapled('invalid.example.test:443', '192.0.2.16:443', nowMs, { thisUpdateAgoH: 1, validityH: 24, valid: false, problems: ['bad_signature'] }),
+        asked(nowMs, { problem: 'timeout' }),
+      ),
+    ],
     ['expired', stapled('expired.example.test:443', '192.0.2.17:443', nowMs, { thisUpdateAgoH: 30, validityH: 24, valid: false, problems: ['expired'] })],
     ['probe_failed', failedResult('timeout', { target: 'down.example.test:443', address: '192.0.2.18:443', startedAtMs: nowMs - 3000 })],
   ];
