@@ -24,7 +24,15 @@ let nextAnswerId = 1;
 const mainThreadAnswers: AnswerProvider = (query) =>
   new Promise((resolve, reject) => {
     const id = nextAnswerId++;
-    answerWaiters.set(id, { resolve, reject });
+    // The main thread answers by the query's deadline; should a reply ever be lost, do not wait for ever.
+    const timer = setTimeout(() => {
+      answerWaiters.delete(id);
+      reject(new Error('no responder answer from the main thread by the deadline'));
+    }, Math.max(0, query.deadlineMs - Date.now()) + 1000);
+    answerWaiters.set(id, {
+      resolve: (reply) => (clearTimeout(timer), resolve(reply)),
+      reject: (error) => (clearTimeout(timer), reject(error)),
+    });
     port!.postMessage({ type: 'answer-query', id, query } satisfies FromWorker);
   });
 
