@@ -65,7 +65,7 @@ describe(`${SCRAPES} concurrent scrapes of ${TARGETS} targets`, () => {
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
     const started = Date.now();
-    const answers = await Promise.all(Array.from({ length: SCRAPES }, () => fetchText(`${base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '25' })));
+    const answers = await Promise.all(Array.from({ length: SCRAPES }, () => fetchText(`${base}/metrics`, { 'X-Prometheus-Scrape-Timeout-Seconds': '90' })));
     const seconds = (Date.now() - started) / 1000;
     clearInterval(sampler);
     expect(answers.map((a) => a.status)).toEqual(new Array(SCRAPES).fill(200));
@@ -91,7 +91,9 @@ describe(`${SCRAPES} concurrent scrapes of ${TARGETS} targets`, () => {
     );
     // What stays is the sweep's cache of 1,000 results; the 50 answers must be gone.
     expect(after.retainedMiB - before.retainedMiB).toBeLessThan(24);
-  }, 60_000);
+    // ~15 s on an idle 2-core machine: most of it is rendering 50 answers of 3.3 MiB (one per
+    // scrape, see the report); the generous timeout is for a CI machine running other files too.
+  }, 150_000);
 });
 
 describe('a /probe storm', () => {
