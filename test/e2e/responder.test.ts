@@ -199,7 +199,8 @@ describe.skipIf(gate.skip)('e2e: asking the responder directly (openssl ocsp + n
           const took = Date.now() - started;
           expect(summarize(e, { target: target('shared-0') }), module).toMatchObject({ success: 1, valid: 1, certStatus: 'good', revoked: 0 });
           expect(responderSeries(e, target('shared-0')), module).toMatchObject({ up: 0, status: undefined, problems: [problem] });
-          expect(took, module).toBeLessThan(module === 'hang' ? 3500 : 1500);
+          // Within the module's budget (2 s for hang, 3 s for the others) plus scheduling slack.
+          expect(took, module).toBeLessThan(module === 'hang' ? 3500 : 3000);
         }
       } finally {
         await broken.close();
