@@ -11,7 +11,7 @@
  *                    [--contenders limit,exporter,exporter-1thread,blackbox] [--soak 100]
  *                    [--soak-targets 1000] [--no-build] [--out bench/results]
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,13 +71,10 @@ function log(line: string): void {
 }
 
 function versionOf(command: string, args: string[]): string {
-  try {
-    return execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString().split('\n')[0]!.trim();
-  } catch (error) {
-    // nginx -v prints to stderr
-    const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-    return stderr.split('\n')[0]?.trim() || 'unknown';
-  }
+  // nginx -v prints to stderr (exit 0), blackbox --version to stdout.
+  const run = spawnSync(command, args, { encoding: 'utf8' });
+  const text = `${run.stdout ?? ''}\n${run.stderr ?? ''}`.split('\n').find((line) => line.trim() !== '');
+  return text?.trim() ?? 'unknown';
 }
 
 // --- preflight -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
  * probe is answered at once as failed instead of queueing without limit.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ModuleConfig } from '../config/schema.js';
 import { localAnswers, sharedAnswerCache, type AnswerQuery, type AnswerReply } from '../responder/check.js';
 import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
@@ -61,6 +61,8 @@ export interface ProbePoolOptions {
   closeTimeoutMs?: number;
   /** Worker entry module. Default `./worker.js` next to this file (`./worker.ts` when running from sources). */
   workerScript?: URL;
+  /** V8 heap limits of each worker (see `Worker`'s `resourceLimits`). Default {@link DEFAULT_WORKER_LIMITS}. */
+  resourceLimits?: ResourceLimits;
 }
 
 export interface ProbePoolStats {
@@ -114,6 +116,15 @@ interface Slot {
 
 const MAX_WORKERS = 256;
 
+/**
+ * A probe's garbage is small and short-lived, but with V8's default (process-sized) limits each
+ * worker's heap grows lazily to ~100 MB over a few thousand probes. Small limits make the workers
+ * collect early: measured over 4,000 probes on two workers, the process grew by 19–30 MB instead of
+ * 80–92 MB, with no more CPU per probe. A worker that does run out of heap dies and is replaced,
+ * its probes reported as `internal` failures, like any other crash.
+ */
+export const DEFAULT_WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+
 /** Consecutive crashes back off the respawn up to this, so a worker that cannot start does not spin. */
 const MAX_RESPAWN_DELAY_MS = 30_000;
 
@@ -128,10 +139,11 @@ function defaultWorkerScript(): URL {
  * 'tsx']` does not apply to a worker's entry module on Node 20; so a `.ts` worker starts from a
  * bootstrap that registers tsx first and then imports the module.
  */
-function startWorker(script: URL): Worker {
+function startWorker(script: URL, resourceLimits: ResourceLimits | undefined): Worker {
   // Workers inherit the process' execArgv; --input-type (set for `node -e`) is refused for a file.
   const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-  if (!script.pathname.endsWith('.ts')) return new Worker(script, { execArgv });
+  const options = { execArgv, ...(resourceLimits ? { resourceLimits } : {}) };
+  if (!script.pathname.endsWith('.ts')) return new Worker(script, options);
   let tsxApi = 'tsx/esm/api';
   try {
     tsxApi = import.meta.resolve(tsxApi);
@@ -139,7 +151,7 @@ function startWorker(script: URL): Worker {
     // Some test runners lack import.meta.resolve: the bare name then resolves from the cwd.
   }
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); });`;
-  return new Worker(bootstrap, { eval: true, execArgv });
+  return new Worker(bootstrap, { eval: true, ...options });
 }
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -189,7 +201,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
   }
 
   function spawn(index: number): void {
-    const worker = startWorker(script);
+    const worker = startWorker(script, options.resourceLimits ?? DEFAULT_WORKER_LIMITS);
     worker.unref(); // referenced only while it has probes in flight (see settle/dispatch)
     let lastError: string | null = null;
     let exited!: () => void;
