@@ -79,3 +79,21 @@ export function markdownAnchors(markdown: string): Set<string> {
   }
   return anchors;
 }
+
+/**
+ * The rule file's text with every `for:` duration replaced by `duration` and nothing else changed:
+ * end-to-end runs cannot wait an hour for OcspStapleRefreshStalled, and the `for:` values themselves
+ * are checked by the promtool unit tests (grafana/alerts/tests). Throws unless the copy parses to the
+ * same rules (expressions, labels, annotations) apart from `for`.
+ */
+export function shortenForDurations(ruleText: string, duration: string): string {
+  const shortened = ruleText.replace(/^(\s+for:\s*)\S+\s*$/gm, `$1${duration}`);
+  const strip = (text: string): Omit<AlertRule, 'for'>[] =>
+    (parse(text) as RuleFile).groups.flatMap((group) => group.rules).map(({ for: _for, ...rest }) => rest);
+  const before = strip(ruleText);
+  const after = strip(shortened);
+  if (JSON.stringify(before) !== JSON.stringify(after)) throw new Error('shortening `for:` changed more than the durations');
+  const fors = (parse(shortened) as RuleFile).groups.flatMap((group) => group.rules).map((rule) => rule.for);
+  if (fors.some((value) => value !== undefined && value !== duration)) throw new Error(`a for: duration was not shortened: ${fors.join(', ')}`);
+  return shortened;
+}

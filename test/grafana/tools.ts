@@ -9,13 +9,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type ExecResult } from '../e2e/lab/exec.js';
 
-export type PrometheusTool = 'promtool' | 'prometheus' | 'amtool';
+/** Binary names as Debian installs them (Alertmanager is `prometheus-alertmanager` there). */
+export type PrometheusTool = 'promtool' | 'prometheus' | 'amtool' | 'prometheus-alertmanager';
 
 /** The Debian 12 package that provides each tool. */
 export const DEBIAN_PACKAGE: Readonly<Record<PrometheusTool, string>> = {
   promtool: 'prometheus',
   prometheus: 'prometheus',
   amtool: 'prometheus-alertmanager',
+  'prometheus-alertmanager': 'prometheus-alertmanager',
 };
 
 /** Repository root (tests run with any cwd). */
