@@ -10,7 +10,7 @@ import { loadConfigFile } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
 import { startDemoLab, type DemoLab } from '../demo/lab.js';
 import { createProbePool, type ProbePool } from '../probe/pool.js';
-import { webServerDeps } from '../server/auth.js';
+import { WebAccess } from '../server/auth.js';
 import { loadWebConfigFile, WebConfigError, type WebConfig } from '../server/webconfig.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 
@@ -85,7 +85,8 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   }
 
   const pool: ProbePool | null = options.probeWorkers > 0 ? createProbePool({ workers: options.probeWorkers }) : null;
-  const app = buildApp({ store, logLevel: options.logLevel, ...(pool ? { probe: pool.probe } : {}), ...webServerDeps(web) });
+  const access = web ? new WebAccess(web) : null;
+  const app = buildApp({ store, logLevel: options.logLevel, ...(pool ? { probe: pool.probe } : {}), ...(access ? access.deps() : {}) });
   let url: string;
   try {
     url = await app.listen({ host: options.host, port: options.port });
@@ -104,6 +105,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   return new Promise<number>((resolve) => {
     const onHup = (): void => {
       app.reloadConfig();
+      if (access && options.webConfigFile) reloadWebConfig(access, options.webConfigFile, app);
     };
     const onStop = (): void => {
       process.off('SIGHUP', onHup);
@@ -122,4 +124,16 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
   });
+}
+
+/** SIGHUP: re-reads the web config (rotated certificates, changed users); on any error the running one stays. */
+function reloadWebConfig(access: WebAccess, file: string, app: ReturnType<typeof buildApp>): void {
+  let refusal: string | null;
+  try {
+    refusal = access.reload(loadWebConfigFile(file), app.server.server);
+  } catch (error) {
+    refusal = error instanceof Error ? error.message : String(error);
+  }
+  if (refusal) app.server.log.error({ file, error: refusal }, 'web config reload failed; keeping the running web config');
+  else app.server.log.info({ file }, 'web config reloaded');
 }

@@ -10,7 +10,7 @@
  * core at most and gets 429s beyond the queue, while already-verified scrapers skip the queue.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import type { TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import pLimit from 'p-limit';
@@ -164,12 +164,20 @@ const TEXT = 'text/plain; charset=utf-8';
  * when the file asks for nothing per request. `checker` is exposed for tests and measurements.
  */
 export function createAccessHook(config: WebConfig, checker = new BasicAuthChecker(config.basicAuthUsers)): onRequestHookHandler | undefined {
+  const check = accessCheck(config, checker);
+  return check && (async (request: FastifyRequest, reply: FastifyReply) => check(request, reply));
+}
+
+type AccessCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
+
+/** The per-request checks `config` asks for; undefined when it asks for none. */
+function accessCheck(config: WebConfig, checker: BasicAuthChecker): AccessCheck | undefined {
   const headers = Object.entries(config.headers);
   const tlsPolicy = config.tls;
   const certPolicyApplies = tlsPolicy !== null && tlsPolicy.clientAuthType !== 'NoClientCert' && tlsPolicy.clientAuthType !== 'RequestClientCert';
   if (headers.length === 0 && !certPolicyApplies && !checker.enabled) return undefined;
 
-  return async function webConfigAccess(request: FastifyRequest, reply: FastifyReply) {
+  return async function webConfigAccess(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     for (const [name, value] of headers) reply.header(name, value);
     const socket = request.raw.socket as TLSSocket;
     if (certPolicyApplies && typeof socket.getPeerCertificate === 'function') {
@@ -187,7 +195,63 @@ export function createAccessHook(config: WebConfig, checker = new BasicAuthCheck
         return reply.code(401).header('www-authenticate', 'Basic').type(TEXT).send('Unauthorized\n');
       }
     }
+    return undefined;
   };
+}
+
+/**
+ * A web config in use that can be swapped on SIGHUP (certificate rotation, new users): new
+ * connections get the new certificate, key, client CA and TLS versions through
+ * `server.setSecureContext`, and every request after the swap is checked against the new users,
+ * headers and SANs. Whether TLS is on, and the client_auth_type, are fixed when the server is
+ * created (Node takes requestCert/rejectUnauthorized at construction), so a file changing them is
+ * refused with a message saying a restart is needed; the running config stays.
+ */
+export class WebAccess {
+  #config: WebConfig;
+  #check: AccessCheck | undefined;
+
+  constructor(config: WebConfig) {
+    this.#config = config;
+    this.#check = accessCheck(config, new BasicAuthChecker(config.basicAuthUsers));
+  }
+
+  get config(): WebConfig {
+    return this.#config;
+  }
+
+  /** Spread into AppDeps. The hook is installed even when the first file needs none, so a reload can add basic auth. */
+  deps(): { https: HttpsServerOptions | null; onRequest: onRequestHookHandler } {
+    return {
+      https: httpsOptionsOf(this.#config),
+      onRequest: async (request: FastifyRequest, reply: FastifyReply) => this.#check?.(request, reply),
+    };
+  }
+
+  /**
+   * Applies `next` (already loaded and validated). `server` is the listening HTTP(S) server
+   * (`app.server.server`). Returns why it was refused, or null when applied.
+   */
+  reload(next: WebConfig, server: unknown): string | null {
+    const before = this.#config.tls;
+    const after = next.tls;
+    if ((before === null) !== (after === null)) {
+      return `${after ? 'enabling' : 'disabling'} TLS needs a restart; keeping the running web config`;
+    }
+    if (before && after && before.clientAuthType !== after.clientAuthType) {
+      return `changing client_auth_type (${before.clientAuthType} → ${after.clientAuthType}) needs a restart; keeping the running web config`;
+    }
+    if (after) {
+      const tlsServer = server as Partial<Pick<TlsServer, 'setSecureContext'>> | null;
+      if (typeof tlsServer?.setSecureContext !== 'function') return 'the server cannot swap its TLS context; keeping the running web config';
+      const { cert, key, ca, minVersion, maxVersion, honorCipherOrder } = httpsOptionsOf(next)!;
+      tlsServer.setSecureContext({ cert, key, ...(ca ? { ca } : {}), minVersion, maxVersion, honorCipherOrder });
+    }
+    this.#config = next;
+    // A new checker: cached successes of removed users or changed passwords must not survive.
+    this.#check = accessCheck(next, new BasicAuthChecker(next.basicAuthUsers));
+    return null;
+  }
 }
 
 /** What `buildApp` takes from a web config: `{ https, onRequest }` to spread into AppDeps. */

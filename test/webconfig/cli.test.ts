@@ -1,7 +1,7 @@
 /**
  * `serve --web.config.file` as a process: a bad file stops the start with its message and exit
  * code 2 (never an unprotected exporter), `--config.check` validates it too, and a good one serves
- * HTTPS with basic auth until SIGTERM.
+ * HTTPS with basic auth, re-read on SIGHUP, until SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:https';
@@ -61,7 +61,7 @@ describe('serve --web.config.file', () => {
     expect(missing.output().stderr).toContain(`cannot read web config file ${fx.dir}/absent.yml: no such file`);
   }, 20_000);
 
-  it('serves HTTPS with basic auth, then stops cleanly on SIGTERM', async () => {
+  it('serves HTTPS with basic auth, takes new users on SIGHUP, then stops cleanly on SIGTERM', async () => {
     const web = fx.write('good-web.yml', `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  alice: ${fx.users.alice}\n`);
     const run = serve(['--web.config.file', web, '--web.listen-address', '127.0.0.1:0']);
     try {
@@ -74,6 +74,15 @@ describe('serve --web.config.file', () => {
       expect(url, run.output().stderr).toBeDefined();
       expect(await get(`${url}/metrics`)).toBe(401);
       expect(await get(`${url}/metrics`, 'alice:alice-secret')).toBe(200);
+      fx.write('good-web.yml', `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  bob: ${fx.users.bob}\n`);
+      run.child.kill('SIGHUP');
+      let status = 0;
+      for (const deadline = Date.now() + 10_000; status !== 401 && Date.now() < deadline; ) {
+        status = await get(`${url}/metrics`, 'alice:alice-secret');
+        if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(status).toBe(401);
+      expect(await get(`${url}/metrics`, 'bob:bob secret:with colon')).toBe(200);
     } finally {
       run.child.kill('SIGTERM');
     }

@@ -9,7 +9,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import bcrypt from 'bcryptjs';
 import { buildApp, type App } from '../../src/app.js';
-import { BasicAuthChecker, createAccessHook, webServerDeps } from '../../src/server/auth.js';
+import { BasicAuthChecker, createAccessHook, WebAccess, webServerDeps } from '../../src/server/auth.js';
 import { httpsOptionsOf, loadWebConfigFile } from '../../src/server/webconfig.js';
 import type { Issued } from '../../src/pki/index.js';
 import { FakeStore, makeConfig } from '../server/fakes.js';
@@ -36,6 +36,8 @@ async function serve(webConfigText: string, checker?: BasicAuthChecker): Promise
 }
 
 interface Answer {
+  /** SHA-256 fingerprint of the server certificate (HTTPS only). */
+  fingerprint?: string;
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
@@ -53,7 +55,8 @@ interface ClientOptions {
 function fetch(url: string, options: ClientOptions = {}): Promise<Answer | { error: string }> {
   const https = url.startsWith('https:');
   return new Promise((resolve) => {
-    const settle = (value: Answer | { error: string }) => resolve(value);
+    let fingerprint: string | undefined;
+    const settle = (value: Answer | { error: string }) => resolve('error' in value ? value : { ...value, fingerprint });
     const req = (https ? httpsRequest : httpRequest)(
       url,
       {
@@ -70,6 +73,7 @@ function fetch(url: string, options: ClientOptions = {}): Promise<Answer | { err
           : {}),
       },
       (response) => {
+        fingerprint = (response.socket as import('node:tls').TLSSocket).getPeerCertificate?.()?.fingerprint256;
         let body = '';
         response.setEncoding('utf8');
         response.on('data', (chunk: string) => (body += chunk));
@@ -253,5 +257,46 @@ describe('bcrypt cost and the cache of successful checks', () => {
     for (const header of ['Bearer abc', 'Basic', 'Basic !!!', `Basic ${Buffer.from('no-colon').toString('base64')}`, 'Basic ' + 'A'.repeat(10_000)]) {
       expect(await checker.check(header), header.slice(0, 20)).toMatchObject({ ok: false, status: 401 });
     }
+  });
+});
+
+describe('reloading the web config (SIGHUP in serve)', () => {
+  it('swaps certificate and users for new connections; refuses changes that need a restart', async () => {
+    fx.write('server-rsa.crt', fx.pki.leafRsa.pem + fx.pki.intermediate.pem);
+    fx.write('server-rsa.key', fx.pki.leafRsa.keyPem);
+    const first = loadWebConfigFile(fx.write('web.yml', `${TLS()}basic_auth_users:\n  alice: ${fx.users.alice}\n`));
+    const access = new WebAccess(first);
+    const app = buildApp({ store: new FakeStore(makeConfig([])), logLevel: 'silent', processMetrics: false, ...access.deps() });
+    apps.push(app);
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const before = (await fetch(`${base}/metrics`, { auth: 'alice:alice-secret' })) as Answer;
+    expect(before.status).toBe(200);
+
+    const rotated = loadWebConfigFile(
+      fx.write('web.yml', `tls_server_config:\n  cert_file: server-rsa.crt\n  key_file: server-rsa.key\nbasic_auth_users:\n  bob: ${fx.users.bob}\n`),
+    );
+    expect(access.reload(rotated, app.server.server)).toBeNull();
+    const after = (await fetch(`${base}/metrics`, { auth: 'bob:bob secret:with colon' })) as Answer;
+    expect(after.status).toBe(200);
+    expect(after.fingerprint).not.toBe(before.fingerprint);
+    expect(statusOf(await fetch(`${base}/metrics`, { auth: 'alice:alice-secret' }))).toBe(401);
+
+    const mtls = loadWebConfigFile(fx.write('web.yml', `${TLS()}  client_ca_file: client-ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n`));
+    expect(access.reload(mtls, app.server.server)).toBe(
+      'changing client_auth_type (NoClientCert → RequireAndVerifyClientCert) needs a restart; keeping the running web config',
+    );
+    expect(access.reload(loadWebConfigFile(fx.write('web.yml', '')), app.server.server)).toBe('disabling TLS needs a restart; keeping the running web config');
+    expect(statusOf(await fetch(`${base}/metrics`, { auth: 'bob:bob secret:with colon' }))).toBe(200);
+  });
+
+  it('a web config without per-request checks can gain basic auth on reload', async () => {
+    const access = new WebAccess(loadWebConfigFile(fx.write('web.yml', '')));
+    const app = buildApp({ store: new FakeStore(makeConfig([])), logLevel: 'silent', processMetrics: false, ...access.deps() });
+    apps.push(app);
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    expect(statusOf(await fetch(`${base}/metrics`))).toBe(200);
+    expect(access.reload(loadWebConfigFile(fx.write('web.yml', USERS())), app.server.server)).toBeNull();
+    expect(statusOf(await fetch(`${base}/metrics`))).toBe(401);
+    expect(statusOf(await fetch(`${base}/metrics`, { auth: 'alice:alice-secret' }))).toBe(200);
   });
 });
