@@ -12,7 +12,7 @@ import { EXIT, processIO, UsageError, type CommandIO } from './commands/io.js';
 
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--probe.workers N] [--config.check]
-  ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--json]
+  ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version
 
@@ -30,6 +30,7 @@ const OPTIONS = {
   module: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
+  'query-responder': { type: 'boolean' },
   response: { type: 'string' },
   cert: { type: 'string' },
   issuer: { type: 'string' },

@@ -39,6 +39,7 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
   if (!config.modules[module]) {
     throw new UsageError(`check: unknown module "${module}" (defined: ${Object.keys(config.modules).sort().join(', ')})`);
   }
+  if (values['query-responder'] === true) config.modules[module] = { ...config.modules[module]!, queryResponder: true };
   return {
     target,
     host: parsed.host,
@@ -59,7 +60,13 @@ export async function runCheck(options: CheckOptions, io: CommandIO): Promise<nu
   );
   const now = new Date();
   io.stdout(options.json ? JSON.stringify(results.map((r) => checkReport(r, now)), null, 2) + '\n' : results.map((r) => humanCheck(r, now)).join('\n'));
-  const allGood = results.every((r) => r.staple?.verdict?.valid === true && r.staple.verdict.single?.certStatus === 'good');
+  // A CA answer saying revoked outweighs a stale "good" staple.
+  const allGood = results.every(
+    (r) =>
+      r.staple?.verdict?.valid === true &&
+      r.staple.verdict.single?.certStatus === 'good' &&
+      !(r.responder?.up && r.responder.verdict?.single?.certStatus === 'revoked'),
+  );
   return allGood ? EXIT.ok : EXIT.notGood;
 }
 
@@ -84,6 +91,18 @@ function checkReport(result: ProbeResult, now: Date): Record<string, unknown> {
     stapleSizeBytes: result.staple?.sizeBytes ?? null,
     issuerSource: result.staple?.issuerSource ?? null,
     staple: verdict ? inspectReport(verdict, now) : null,
+    responder: result.responder
+      ? {
+          url: result.responder.url,
+          up: result.responder.up,
+          method: result.responder.method,
+          source: result.responder.source,
+          httpStatus: result.responder.httpStatus,
+          problems: result.responder.problems,
+          error: result.responder.error,
+          answer: result.responder.verdict ? inspectReport(result.responder.verdict, now) : null,
+        }
+      : null,
   };
 }
 
@@ -119,5 +138,25 @@ function humanCheck(result: ProbeResult, now: Date): string {
     row('Next update', single.nextUpdate ? `${iso(single.nextUpdate)} (${formatRelative(single.nextUpdate, now)})` : 'none');
   }
   for (const problem of verdict.problems) lines.push(`  - ${problem}: ${describeProblem(problem)}`);
+  appendResponder(lines, result, now);
   return lines.join('\n') + '\n';
+}
+
+/** The CA's own answer (module `query_responder` or `--query-responder`), beside the staple's. */
+function appendResponder(lines: string[], result: ProbeResult, now: Date): void {
+  const responder = result.responder;
+  if (!responder) return;
+  const label = 'Responder:'.padEnd(14);
+  if (!responder.up) {
+    lines.push(`${label}DOWN or invalid${responder.url ? ` (${responder.url})` : ''}: ${responder.error ?? responder.problems.join(', ')}`);
+    return;
+  }
+  const single = responder.verdict?.single;
+  const status = single ? single.certStatus.toUpperCase() : 'no status';
+  const when = single ? `, thisUpdate ${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})` : '';
+  lines.push(`${label}${status} from ${responder.url} via ${responder.method ?? 'cache'}${when}`);
+  const staple = result.staple?.verdict?.single;
+  if (staple && single && staple.certStatus !== single.certStatus) {
+    lines.push(`  - the staple says ${staple.certStatus} but the CA's responder says ${single.certStatus}`);
+  }
 }

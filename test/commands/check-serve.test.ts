@@ -196,3 +196,63 @@ async function waitForMetric(baseUrl: string, predicate: (m: ReturnType<typeof p
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe('check --query-responder', () => {
+  let tlsServer: import('node:tls').Server;
+  let httpServer: import('node:http').Server;
+  let tlsPort: number;
+  let responderUrl: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    const tls = await import('node:tls');
+    const http = await import('node:http');
+    const { makeTestPki, stapleFor } = await import('../helpers/pki.js');
+    const pki = await makeTestPki();
+    const good = Buffer.from(await stapleFor(pki, pki.leafEcdsa));
+    // The CA has revoked the certificate since the server fetched its staple.
+    const revoked = Buffer.from(
+      await stapleFor(pki, pki.leafEcdsa, { status: 'revoked', revocationTime: new Date(Date.now() - 600_000), revocationReason: 'keyCompromise' }),
+    );
+    tlsServer = tls.createServer({ cert: pki.leafEcdsa.pem + pki.intermediate.pem, key: pki.leafEcdsa.keyPem });
+    tlsServer.on('OCSPRequest', (_c: Buffer, _i: Buffer, cb: (e: Error | null, r?: Buffer) => void) => cb(null, good));
+    httpServer = http.createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/ocsp-response' }).end(revoked);
+    });
+    await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+    await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', r));
+    tlsPort = (tlsServer.address() as import('node:net').AddressInfo).port;
+    responderUrl = `http://127.0.0.1:${(httpServer.address() as import('node:net').AddressInfo).port}/`;
+    await writeFile(path.join(dir, 'root.pem'), pki.root.pem);
+    await writeFile(
+      path.join(dir, 'responder.yaml'),
+      ['modules:', '  m:', '    server_name: localhost', '    ca_file: root.pem', `    responder_url: "${responderUrl}"`, ''].join('\n'),
+    );
+  });
+
+  afterAll(async () => {
+    await new Promise((r) => tlsServer?.close(r));
+    await new Promise((r) => httpServer?.close(r));
+  });
+
+  it('shows the CA answer beside the staple and fails when the CA says revoked', async () => {
+    const args = ['check', `127.0.0.1:${tlsPort}`, '--config.file', path.join(dir, 'responder.yaml'), '--module', 'm'];
+    const plain = await run(...args);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).not.toContain('Responder:');
+    expect(requests).toBe(0);
+
+    const asked = await run(...args, '--query-responder');
+    expect(asked.code).toBe(1);
+    expect(asked.stdout).toMatch(new RegExp(`^Responder:\\s+REVOKED from ${responderUrl.replace(/[./]/g, '\\$&')} via (GET|POST)`, 'm'));
+    expect(asked.stdout).toContain("the staple says good but the CA's responder says revoked");
+    expect(requests).toBe(1);
+
+    const json = JSON.parse((await run(...args, '--query-responder', '--json')).stdout)[0];
+    expect(json.staple.certStatus).toBe('good');
+    expect(json.responder).toMatchObject({ up: true, url: responderUrl });
+    expect(json.responder.answer).toMatchObject({ certStatus: 'revoked', revocationReason: 'keyCompromise', valid: true });
+  });
+});
