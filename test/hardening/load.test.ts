@@ -76,7 +76,9 @@ describe(`${SCRAPES} concurrent scrapes of ${TARGETS} targets`, () => {
       expect(success).toHaveLength(TARGETS);
       expect(success.every((s) => s.value === 1)).toBe(true);
     }
-    expect(server.maxOpen).toBeLessThanOrEqual(32 + 4); // + sockets closing as the next open
+    // Not 1,000 at once. Loose: sockets the probe closed linger at the server until it sees the close;
+    // the exact bound is the /probe storm test below, which counts handshakes the server holds.
+    expect(server.maxOpen).toBeLessThanOrEqual(2 * 32);
     const bodyMiB = answers[0]!.body.length / 2 ** 20;
     answers.length = 0;
     // Finished responses are released a little later (sockets closing, timers): give it up to 10 s.
