@@ -1,29 +1,40 @@
 /**
  * A bounded least-recently-used map. Every cache in the OCSP core (parsed certificates, issuer
  * checks, time-independent verdict parts) is one of these, so a daemon probing thousands of
- * targets, or fed a stream of distinct staples, keeps a fixed memory ceiling.
+ * targets, or fed a stream of distinct staples, keeps a fixed memory ceiling. Bounded twice: by
+ * entries, and by the bytes the entries hold as their owners estimate them, because a hostile
+ * server can send a fresh 60 KB staple or certificate on every handshake (an entry bound alone
+ * let ~300 MiB accumulate; test/hardening/cache-bounds.test.ts).
  */
 export class BoundedCache<K, V> {
-  private readonly map = new Map<K, V>();
+  private readonly map = new Map<K, { value: V; bytes: number }>();
+  private totalBytes = 0;
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly maxBytes = Infinity,
+  ) {}
 
   get(key: K): V | undefined {
-    const value = this.map.get(key);
-    if (value !== undefined) {
+    const entry = this.map.get(key);
+    if (entry !== undefined) {
       // Re-insert to mark as most recently used (Map iterates in insertion order).
       this.map.delete(key);
-      this.map.set(key, value);
+      this.map.set(key, entry);
     }
-    return value;
+    return entry?.value;
   }
 
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) {
+  /** `bytes`: what keeping `value` costs, roughly; entries larger than the whole budget are not kept. */
+  set(key: K, value: V, bytes = 0): void {
+    this.delete(key);
+    if (bytes > this.maxBytes) return;
+    this.map.set(key, { value, bytes });
+    this.totalBytes += bytes;
+    while (this.map.size > this.capacity || this.totalBytes > this.maxBytes) {
       const oldest = this.map.keys().next();
-      if (!oldest.done) this.map.delete(oldest.value);
+      if (oldest.done) break;
+      this.delete(oldest.value);
     }
   }
 
@@ -31,7 +42,19 @@ export class BoundedCache<K, V> {
     return this.map.size;
   }
 
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
   clear(): void {
     this.map.clear();
+    this.totalBytes = 0;
+  }
+
+  private delete(key: K): void {
+    const entry = this.map.get(key);
+    if (entry === undefined) return;
+    this.totalBytes -= entry.bytes;
+    this.map.delete(key);
   }
 }

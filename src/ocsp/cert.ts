@@ -76,7 +76,10 @@ export interface CertificateInfo {
   facts: CertificateFacts;
 }
 
-const certificateCache = new BoundedCache<string, CertificateInfo>(4096);
+// A parsed certificate keeps a copy of its DER plus views, strings and a native key: about twice
+// its size, plus a fixed overhead. 24 MiB holds ~4,000 typical (1–2 KB) certificates.
+const certificateCache = new BoundedCache<string, CertificateInfo>(4096, 24 * 1024 * 1024);
+const CERTIFICATE_OVERHEAD_BYTES = 2048;
 /** `${leafFingerprint}/${candidateFingerprint}` → candidate issued leaf. */
 const issuedCache = new BoundedCache<string, boolean>(4096);
 
@@ -109,7 +112,7 @@ export function readCertificateInfo(der: Uint8Array): CertificateInfo {
     const message = error instanceof Error ? error.message : String(error);
     throw new CertificateParseError('ERR_CERT_MALFORMED', `malformed certificate: ${message}`, { cause: error });
   }
-  certificateCache.set(fingerprint, info);
+  certificateCache.set(fingerprint, info, 2 * der.length + CERTIFICATE_OVERHEAD_BYTES);
   return info;
 }
 

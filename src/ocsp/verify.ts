@@ -40,7 +40,10 @@ interface StaticVerdict {
   signer: { kind: SignerKind; subject: string | null };
 }
 
-const staticCache = new BoundedCache<string, StaticVerdict>(2048);
+// A cached verdict keeps the parsed response (views into a copy of the staple, embedded
+// certificates): weighed at twice the staple's size plus overhead; typical staples are 1–2 KB.
+const staticCache = new BoundedCache<string, StaticVerdict>(2048, 24 * 1024 * 1024);
+const VERDICT_OVERHEAD_BYTES = 2048;
 
 /** Forgets cached verdicts (for benchmarks measuring the uncached path, and tests). */
 export function clearVerificationCache(): void {
@@ -109,7 +112,7 @@ function staticVerdictCached(der: Uint8Array, leafDer: Uint8Array | null, issuer
   let cached = staticCache.get(key);
   if (!cached) {
     cached = staticVerdict(der, leafDer, issuerDer);
-    staticCache.set(key, cached);
+    staticCache.set(key, cached, 2 * der.length + VERDICT_OVERHEAD_BYTES);
   }
   return cached;
 }

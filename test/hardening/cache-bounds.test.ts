@@ -5,10 +5,8 @@
  * exporter is the bytes they hold, which must stay well under the pod's memory limit
  * (deploy/kubernetes: 256 MiB).
  *
- * KNOWN FAILING, therefore skipped (see the hardening report): today 3,000 distinct 60 KB staples
- * keep ~290 MiB and 5,000 distinct 60 KB certificates ~260 MiB alive in src/ocsp's caches, because
- * an entry's size is not bounded. Remove `.skip` once src/ocsp/cache.ts weighs entries by bytes
- * (or verify.ts/cert.ts stop caching inputs larger than a real staple or certificate).
+ * Before the caches weighed their entries by bytes (src/ocsp/cache.ts), 3,000 distinct 60 KB
+ * staples kept ~290 MiB and 5,000 distinct 60 KB certificates ~260 MiB alive.
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -39,7 +37,7 @@ function* variants(der: Uint8Array, at: number, count: number): Generator<Uint8A
   }
 }
 
-describe.skip('OCSP core caches hold a bounded number of bytes (KNOWN FAILING: entries are unbounded in size)', () => {
+describe('OCSP core caches hold a bounded number of bytes', () => {
   it(`3,000 distinct 60 KB staples keep less than ${LIMIT_MIB} MiB`, async () => {
     const staple = await createOcspResponse({
       signer: pki.responder,
