@@ -11,7 +11,8 @@ import { parseInspectArgs, runInspect } from './commands/inspect.js';
 import { EXIT, processIO, UsageError, type CommandIO } from './commands/io.js';
 
 const USAGE = `Usage:
-  ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--probe.workers N] [--config.check]
+  ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
+                         [--probe.workers N] [--config.check]
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version

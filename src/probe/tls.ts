@@ -138,7 +138,20 @@ function presentedChain(socket: tls.TLSSocket): Buffer[] {
 function messageOf(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+    const message = cleanOpensslMessage(error.message);
+    return code && !message.includes(code) ? `${code}: ${message}` : message;
   }
   return String(error);
+}
+
+/**
+ * OpenSSL's messages carry a thread id, the library's source path and a newline:
+ * `C0B7…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl/record/ssl3_record.c:354:`
+ * → `SSL routines:ssl3_get_record:wrong version number`, which reads well in a label-free log line.
+ */
+export function cleanOpensslMessage(message: string): string {
+  return message
+    .trim()
+    .replace(/^[0-9A-F]+:error:[0-9A-F]+:/, '')
+    .replace(/:[^:\s]*\.c:\d+:?$/, '');
 }

@@ -122,3 +122,13 @@ describe('probe against a server that sends only its leaf', () => {
     expect(r!.staple?.verdict?.problems).toEqual(['issuer_unknown']);
   });
 });
+
+describe('TLS error messages', () => {
+  it("drop OpenSSL's thread id, source path and newline", async () => {
+    const { cleanOpensslMessage } = await import('../../src/probe/tls.js');
+    expect(cleanOpensslMessage('C0B7F1D1A07F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../ssl/record/ssl3_record.c:354:\n')).toBe(
+      'SSL routines:ssl3_get_record:wrong version number',
+    );
+    expect(cleanOpensslMessage('connect ECONNREFUSED 127.0.0.1:1')).toBe('connect ECONNREFUSED 127.0.0.1:1');
+  });
+});
