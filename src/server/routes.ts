@@ -10,7 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Config, ModuleConfig } from '../config/schema.js';
 import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
-import { addExporterMetrics, addProbeMetrics, type ExporterState } from '../metrics/collect.js';
+import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
+import { renderProbeMetrics } from '../metrics/render.js';
 import type { ProbeResult, ProbeTarget } from '../probe/types.js';
 import { syntheticFailure, type ProbeFn, type Sweeper } from '../scheduler/sweep.js';
 import { landingPage } from './landing.js';
@@ -103,12 +104,13 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const budget = scrapeBudgetSeconds(request.headers[SCRAPE_TIMEOUT_HEADER], ctx.scrapeTimeoutOffsetSeconds);
     const deadlineMs = budget === null ? Infinity : ctx.now() + budget * 1000;
     const results = await ctx.sweeper.sweep(config, deadlineMs);
+    // The per-address families by the direct writer; prom-client only for the few exporter families.
+    const probes = renderProbeMetrics(results, ctx.now());
     const registry = new Registry();
-    addProbeMetrics(registry, results, ctx.now());
     addExporterMetrics(registry, { ...ctx.exporterState(), lastSweep: ctx.sweeper.lastSweep });
     const own = await registry.metrics();
     const process = ctx.processRegistry ? await ctx.processRegistry.metrics() : '';
-    return reply.type(registry.contentType).send(process + own);
+    return reply.type(registry.contentType).send(process + probes + own);
   });
 
   app.get('/probe', async (request, reply) => {
@@ -161,9 +163,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     for (const r of results) {
       if (!r.success) request.log.debug({ target: r.target, address: r.address, reason: r.failureReason, error: r.error }, 'probe failed');
     }
-    const registry = new Registry();
-    addProbeMetrics(registry, results, ctx.now());
-    return reply.type(registry.contentType).send(await registry.metrics());
+    return reply.type(Registry.PROMETHEUS_CONTENT_TYPE).send(renderProbeMetrics(results, ctx.now()));
   });
 }
 

@@ -2,15 +2,15 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { addExporterMetrics, addProbeMetrics, isUsableExtraLabel } from '../../src/metrics/collect.js';
 import { EXPORTER_METRICS, PROBE_METRICS } from '../../src/metrics/names.js';
+import { renderProbeMetrics } from '../../src/metrics/render.js';
 import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
 import type { ResponderResult } from '../../src/responder/types.js';
 import { find, familyNames, parseExposition, valueOf, type Exposition } from './exposition.js';
 import { failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
 
+/** What /metrics and /probe serve: the direct writer (render.test.ts holds it to the prom-client path). */
 async function render(results: ProbeResult[], nowMs = NOW_MS): Promise<Exposition> {
-  const registry = new Registry();
-  addProbeMetrics(registry, results, nowMs);
-  return parseExposition(await registry.metrics());
+  return parseExposition(renderProbeMetrics(results, nowMs));
 }
 
 const A = { target: 'www.example.test:443', address: '192.0.2.10:443', module: 'default' };
@@ -252,6 +252,7 @@ describe('addProbeMetrics', () => {
   });
 
   it('emits nothing for no results', async () => {
+    expect(renderProbeMetrics([], NOW_MS)).toBe('');
     const registry = new Registry();
     addProbeMetrics(registry, [], NOW_MS);
     expect(await registry.metrics()).toBe('\n');

@@ -1,0 +1,115 @@
+/**
+ * Probe results → the text of their per-address families, written directly instead of through
+ * prom-client gauges (which cost seconds and hundreds of MB of garbage per scrape at 10,000 targets).
+ * Results are plain data that the sweeper reuses, unchanged, while they are younger than
+ * `global.min_probe_interval`, so each result's lines are written once and kept in a `WeakMap` keyed
+ * by the result object (gone with the result); a scrape then costs only the few lines whose value
+ * moves with the clock (a staple's age, time to nextUpdate, staleness) and one join. Families come
+ * in the order of names.ts, each with one `# HELP`/`# TYPE` block and all its samples together, as
+ * the format requires; a family without samples is left out. Which series a result has, and their
+ * values, is decided in series.ts alone.
+ */
+import { familyHeader, formatLabels, formatValue } from './exposition.js';
+import { PROBE_METRICS, type MetricFamily } from './names.js';
+import { identityLabels, mapProbeResult, type SeriesSink } from './series.js';
+import type { ProbeResult } from '../probe/types.js';
+
+const FAMILIES: readonly MetricFamily[] = Object.values(PROBE_METRICS);
+const FAMILY_INDEX: ReadonlyMap<MetricFamily, number> = new Map(FAMILIES.map((family, i) => [family, i]));
+const HEADERS: readonly string[] = FAMILIES.map((family) => familyHeader(family));
+
+/** A sample whose value is computed at each scrape: its `name{labels} ` and how to get the value. */
+interface TimedLine {
+  readonly prefix: string;
+  readonly valueAt: (nowMs: number) => number;
+}
+
+/** One result's lines, by family index: finished text, a time-dependent line, or nothing. */
+type RenderedResult = Array<string | TimedLine | undefined>;
+
+const rendered = new WeakMap<ProbeResult, RenderedResult>();
+
+/** Collects one result's samples as text; the sink series.ts maps into. */
+class ResultWriter implements SeriesSink {
+  readonly lines: RenderedResult = new Array<string | TimedLine | undefined>(FAMILIES.length);
+
+  /** The result's identity labels, escaped once for all its samples. */
+  constructor(private readonly identity: string) {}
+
+  sample(family: MetricFamily, value: number, labelValues?: readonly string[]): void {
+    let labels = this.identity;
+    if (labelValues) {
+      const own = formatLabels(family.labels.map((name, i) => [name, labelValues[i] ?? ''] as const));
+      labels = labels === '' ? own : `${labels},${own}`;
+    }
+    const line = `${family.name}${labels === '' ? '' : `{${labels}}`} ${formatValue(value)}\n`;
+    const index = indexOf(family);
+    const before = this.lines[index];
+    this.lines[index] = typeof before === 'string' ? before + line : line;
+  }
+
+  sampleAt(family: MetricFamily, valueAt: (nowMs: number) => number): void {
+    const prefix = `${family.name}${this.identity === '' ? '' : `{${this.identity}}`} `;
+    this.lines[indexOf(family)] = { prefix, valueAt };
+  }
+
+  /**
+   * The lines, each family's text now a slice of one flat string. Concatenation leaves V8 "cons"
+   * strings (trees of the pieces), which cost more memory and made every later join 4× slower;
+   * join() writes one flat string, and slices of it share that memory.
+   */
+  finish(): RenderedResult {
+    const texts: string[] = [];
+    for (const entry of this.lines) if (typeof entry === 'string') texts.push(entry);
+    const whole = texts.join('');
+    let offset = 0;
+    for (let f = 0; f < this.lines.length; f++) {
+      const entry = this.lines[f];
+      if (typeof entry !== 'string') continue;
+      this.lines[f] = whole.slice(offset, offset + entry.length);
+      offset += entry.length;
+    }
+    return this.lines;
+  }
+}
+
+function indexOf(family: MetricFamily): number {
+  const index = FAMILY_INDEX.get(family);
+  if (index === undefined) throw new TypeError(`not a per-address family: ${family.name}`);
+  return index;
+}
+
+function linesOf(result: ProbeResult): RenderedResult {
+  let lines = rendered.get(result);
+  if (!lines) {
+    const writer = new ResultWriter(formatLabels(identityLabels(result)));
+    mapProbeResult(result, writer);
+    lines = writer.finish();
+    rendered.set(result, lines);
+  }
+  return lines;
+}
+
+/**
+ * The exposition text of the per-address families for `results`, judged at `nowMs` (Unix ms, the
+ * scrape time); empty for no results. `results` must be treated as immutable once rendered: a
+ * result object is written once and its text reused for as long as the object lives.
+ */
+export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
+  const all = results.map(linesOf);
+  const parts: string[] = [];
+  for (let f = 0; f < FAMILIES.length; f++) {
+    let opened = false;
+    for (const lines of all) {
+      const entry = lines[f];
+      if (entry === undefined) continue;
+      if (!opened) {
+        parts.push(HEADERS[f]!);
+        opened = true;
+      }
+      if (typeof entry === 'string') parts.push(entry);
+      else parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
+    }
+  }
+  return parts.join('');
+}
