@@ -7,8 +7,7 @@
  */
 import { isIP } from 'node:net';
 import type { ModuleConfig } from '../config/schema.js';
-import { certificateFacts, findIssuer } from '../ocsp/cert.js';
-import { decodeCertificatesInput } from '../ocsp/input.js';
+import { certificateFacts } from '../ocsp/cert.js';
 import type { CertificateFacts } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
@@ -26,7 +25,6 @@ export interface ProbeDeps {
   responderAnswers?: AnswerProvider;
 }
 
-const caCertificates = new WeakMap<ModuleConfig, Uint8Array[]>();
 const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
 
 function trustAnchorsOf(module: ModuleConfig): ReturnType<typeof trustAnchorsFrom> {
@@ -36,19 +34,6 @@ function trustAnchorsOf(module: ModuleConfig): ReturnType<typeof trustAnchorsFro
     trustAnchors.set(module, trust);
   }
   return trust;
-}
-
-function caCertificatesOf(module: ModuleConfig): Uint8Array[] {
-  let certs = caCertificates.get(module);
-  if (!certs) {
-    try {
-      certs = module.caPem ? decodeCertificatesInput(Buffer.from(module.caPem)) : [];
-    } catch {
-      certs = []; // config validation already rejected unreadable CA files
-    }
-    caCertificates.set(module, certs);
-  }
-  return certs;
 }
 
 /** The SNI a probe sends: target override, then module, then the host unless it is an IP literal. */
@@ -94,9 +79,9 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
         });
-        const judged = judge(base, formatAddress(address, target.port), serverName ?? address, result, module, addressStartedMs, deps.now ?? Date.now);
+        const { judged, issuerDer } = judge(base, formatAddress(address, target.port), serverName ?? address, result, module, addressStartedMs, deps.now ?? Date.now);
         if (result.ok && (module.queryResponder || module.queryChainResponders)) {
-          await askResponders(judged, result.chainDer, module, deadlineMs, deps);
+          await askResponders(judged, result.chainDer, issuerDer, module, deadlineMs, deps);
         }
         return judged;
       }),
@@ -138,8 +123,8 @@ function judge(
   module: ModuleConfig,
   startedMs: number,
   now: () => number,
-): ProbeResult {
-  if (!result.ok) return failed(base, address, result.reason, result.error, startedMs);
+): { judged: ProbeResult; issuerDer: Uint8Array | null } {
+  if (!result.ok) return { judged: failed(base, address, result.reason, result.error, startedMs), issuerDer: null };
   const durationSeconds = (Date.now() - startedMs) / 1000;
   const leafDer = result.chainDer[0] ?? null;
   let leaf: CertificateFacts | null = null;
@@ -170,7 +155,7 @@ function judge(
       }
     : { present: false, sizeBytes: 0, verdict: null, issuerSource };
 
-  return {
+  const judged: ProbeResult = {
     ...base,
     address,
     success: true,
@@ -186,6 +171,7 @@ function judge(
     leaf,
     staple,
   };
+  return { judged, issuerDer };
 }
 
 /**
@@ -193,7 +179,14 @@ function judge(
  * deadline: the leaf's responder (`query_responder`) and each intermediate's issuer responder
  * (`query_chain_responders`). They never throw and never fail the probe: their results are data.
  */
-async function askResponders(result: ProbeResult, chainDer: Uint8Array[], module: ModuleConfig, deadlineMs: number, deps: ProbeDeps): Promise<void> {
+async function askResponders(
+  result: ProbeResult,
+  chainDer: Uint8Array[],
+  issuerDer: Uint8Array | null,
+  module: ModuleConfig,
+  deadlineMs: number,
+  deps: ProbeDeps,
+): Promise<void> {
   const options = {
     deadlineMs,
     allowHttps: module.responderAllowHttps === true,
@@ -207,17 +200,14 @@ async function askResponders(result: ProbeResult, chainDer: Uint8Array[], module
   const leafDer = chainDer[0];
   const [responder, chainResponders] = await Promise.all([
     module.queryResponder && leafDer && result.leaf
-      ? checkResponder(leafDer, issuerOf(leafDer, chainDer, module), { ...options, urlOverride: module.responderUrl ?? null })
+      ? checkResponder(leafDer, issuerDer, { ...options, urlOverride: module.responderUrl ?? null })
       : null,
-    module.queryChainResponders ? checkChainResponders(chainDer, { ...options, caCertificates: caCertificatesOf(module) }) : null,
+    module.queryChainResponders
+      ? checkChainResponders(chainDer, { ...options, caCertificates: module.caPem ? trustAnchorsOf(module).anchors : [] })
+      : null,
   ]);
   if (module.queryResponder) result.responder = responder;
   if (module.queryChainResponders) result.chainResponders = chainResponders;
-}
-
-/** The leaf's issuer as judge() found it (cached by the OCSP core): presented chain first, then the CA file. */
-function issuerOf(leafDer: Uint8Array, chainDer: Uint8Array[], module: ModuleConfig): Uint8Array | null {
-  return findIssuer(leafDer, chainDer.slice(1)) ?? findIssuer(leafDer, caCertificatesOf(module));
 }
 
 function messageOf(error: unknown): string {

@@ -180,7 +180,7 @@ export function parseWebConfig(text: string, file: string, readFile: ReadFileFn 
   };
 
   let tlsNode: Node | null = null;
-  for (const [key, value, keyNode] of entries(root, '', TOP_KEYS)) {
+  for (const [key, value] of entries(root, '', TOP_KEYS)) {
     if (value === null || (isScalar(value) && value.value === null)) continue;
     if (key === 'tls_server_config') tlsNode = value;
     else if (key === 'http_server_config') {
