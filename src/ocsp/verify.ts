@@ -27,18 +27,8 @@ export interface VerifyOptions {
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 300;
 
-/** The part of a verdict that does not depend on `now`. */
-interface StaticVerdict {
-  response: ParsedOcspResponse | null;
-  parseError: { code: string; message: string } | null;
-  problems: OcspProblem[];
-  matchedIndex: number | null;
-  single: SingleResponseInfo | null;
-  certIdMatchesLeaf: boolean | null;
-  signatureValid: boolean | null;
-  signatureVerifies: boolean | null;
-  signer: { kind: SignerKind; subject: string | null };
-}
+/** The part of a verdict that does not depend on `now` (its problems lack the time checks). */
+type StaticVerdict = Omit<OcspVerdict, 'valid'>;
 
 // A cached verdict keeps the parsed response (views into a copy of the staple, embedded
 // certificates): weighed at twice the staple's size plus overhead; typical staples are 1–2 KB.
@@ -86,18 +76,7 @@ function withTimeChecks(base: StaticVerdict, options: VerifyOptions): OcspVerdic
     else if (single.nextUpdate.getTime() < nowMs - skewMs) problems.push('expired');
   }
   const sorted = [...new Set(problems)].sort();
-  return {
-    valid: sorted.every((p) => p === 'no_next_update'),
-    problems: sorted,
-    response: base.response,
-    parseError: base.parseError,
-    matchedIndex: base.matchedIndex,
-    single: base.single,
-    certIdMatchesLeaf: base.certIdMatchesLeaf,
-    signatureValid: base.signatureValid,
-    signatureVerifies: base.signatureVerifies,
-    signer: base.signer,
-  };
+  return { ...base, valid: sorted.every((p) => p === 'no_next_update'), problems: sorted };
 }
 
 function fingerprint(bytes: Uint8Array | null): string {
@@ -117,11 +96,12 @@ function staticVerdictCached(der: Uint8Array, leafDer: Uint8Array | null, issuer
   return cached;
 }
 
-function unparseable(code: string, message: string): StaticVerdict {
+/** Nothing judged yet: every answer unknown. */
+function blankVerdict(response: ParsedOcspResponse | null): StaticVerdict {
   return {
-    response: null,
-    parseError: { code, message },
-    problems: ['unparseable'],
+    response,
+    parseError: null,
+    problems: [],
     matchedIndex: null,
     single: null,
     certIdMatchesLeaf: null,
@@ -129,6 +109,10 @@ function unparseable(code: string, message: string): StaticVerdict {
     signatureVerifies: null,
     signer: { kind: 'unknown', subject: null },
   };
+}
+
+function unparseable(code: string, message: string): StaticVerdict {
+  return { ...blankVerdict(null), parseError: { code, message }, problems: ['unparseable'] };
 }
 
 function readOptionalCertificate(der: Uint8Array | null): CertificateInfo | null {
@@ -149,17 +133,7 @@ function staticVerdict(der: Uint8Array, leafDer: Uint8Array | null, issuerDer: U
     return unparseable('ERR_OCSP_MALFORMED', error instanceof Error ? error.message : String(error));
   }
   const response = parsed.response;
-  const verdict: StaticVerdict = {
-    response,
-    parseError: null,
-    problems: [],
-    matchedIndex: null,
-    single: null,
-    certIdMatchesLeaf: null,
-    signatureValid: null,
-    signatureVerifies: null,
-    signer: { kind: 'unknown', subject: null },
-  };
+  const verdict = blankVerdict(response);
   if (response.responseStatus !== 'successful') {
     verdict.problems.push('not_successful');
     return verdict;
