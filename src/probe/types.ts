@@ -2,6 +2,7 @@
  * What one probe of one address reports. Plain, structured-clone-safe data (no class instances,
  * no sockets), so probes can run in worker threads and results can be cached and compared.
  */
+import type { TargetConfig } from '../config/schema.js';
 import type { CertificateFacts, OcspVerdict } from '../ocsp/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 
@@ -22,16 +23,11 @@ export type FailureReason =
 
 export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'timeout', 'tls', 'blocked', 'internal'];
 
-export interface ProbeTarget {
-  /** As configured or requested: the `target` label. */
-  target: string;
-  host: string;
-  port: number;
-  module: string;
-  /** Overrides the module's server_name. */
-  serverName: string | null;
-  labels: Record<string, string>;
-}
+/**
+ * What a probe is asked to probe: a configured static target, or one built from a `/probe`
+ * request. The same shape, so the two paths cannot drift apart.
+ */
+export type ProbeTarget = TargetConfig;
 
 export interface StapleResult {
   present: boolean;

@@ -70,17 +70,6 @@ export function sweepKey(target: string, module: string): string {
   return `${module}\u0000${target}`;
 }
 
-export function probeTargetOf(target: TargetConfig): ProbeTarget {
-  return {
-    target: target.target,
-    host: target.host,
-    port: target.port,
-    module: target.module,
-    serverName: target.serverName,
-    labels: target.labels,
-  };
-}
-
 /** A result the sweeper reports itself when it could not (or would not) run the probe. */
 export function syntheticFailure(
   target: TargetConfig,
@@ -129,7 +118,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
     }
     const probeDeadlineMs = Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000);
     try {
-      return { measured: true, probedAtMs, results: await probe(probeTargetOf(target), module, probeDeadlineMs) };
+      return { measured: true, probedAtMs, results: await probe(target, module, probeDeadlineMs) };
     } catch (error) {
       // probeTarget promises never to throw; if it does anyway, that is our bug, reported as data.
       const message = error instanceof Error ? error.message : String(error);
@@ -159,7 +148,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       if (!module) {
         return [syntheticFailure(target, 'internal', `module "${target.module}" is not configured`, startedAtMs)];
       }
-      const fingerprint = JSON.stringify([probeTargetOf(target), module]);
+      const fingerprint = JSON.stringify([target, module]);
       const cached = cache.get(key);
       if (cached && cached.fingerprint === fingerprint && startedAtMs - cached.probedAtMs < minAgeMs) {
         next.set(key, cached);
