@@ -23,6 +23,7 @@ import { createProbePool, type ProbePool } from '../../src/probe/pool.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
+import { startSilentServer } from '../helpers/servers.js';
 
 const execFileAsync = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -44,21 +45,11 @@ async function stapleServer(leaf: Issued, staple: Uint8Array | null): Promise<nu
   return (server.address() as net.AddressInfo).port;
 }
 
-/** Accepts TCP connections and never says a word: every probe of it times out. */
+/** Accepts TCP connections and never says a word (closed with the others). */
 async function silentServer(): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as net.AddressInfo).port;
+  const server = await startSilentServer();
+  closers.push(server.close);
+  return server.port;
 }
 
 function pool(options: Parameters<typeof createProbePool>[0] = {}): ProbePool {

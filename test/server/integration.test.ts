@@ -15,6 +15,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { defaultModule, type Config, type ModuleConfig } from '../../src/config/schema.js';
 import { chainPem, type Issued } from '../../src/pki/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
+import { startSilentServer } from '../helpers/servers.js';
 import { find, parseExposition, valueOf, type Exposition } from '../metrics/exposition.js';
 import { FakeStore, makeConfig, target } from './fakes.js';
 
@@ -51,21 +52,11 @@ async function stapleServer(leaf: Issued, staple: Uint8Array | null): Promise<La
   return lab;
 }
 
-/** Accepts TCP connections and never says a word. */
+/** Accepts TCP connections and never says a word (closed with the others). */
 async function blackhole(): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return (server.address() as net.AddressInfo).port;
+  const server = await startSilentServer();
+  closers.push(server.close);
+  return server.port;
 }
 
 let pki: TestPki;
