@@ -9,7 +9,7 @@
  * the format requires; a family without samples is left out. Which series a result has, and their
  * values, is decided in series.ts alone.
  */
-import { familyHeader, formatLabels, formatValue } from './exposition.js';
+import { escapeLabelValue, familyHeader, formatLabels, formatValue } from './exposition.js';
 import { PROBE_METRICS, type MetricFamily } from './names.js';
 import { identityLabels, mapProbeResult, type SeriesSink } from './series.js';
 import type { ProbeResult } from '../probe/types.js';
@@ -33,24 +33,22 @@ const rendered = new WeakMap<ProbeResult, RenderedResult>();
 class ResultWriter implements SeriesSink {
   readonly lines: RenderedResult = new Array<string | TimedLine | undefined>(FAMILIES.length);
 
-  /** The result's identity labels, escaped once for all its samples. */
+  /** The result's identity labels (never none: target, address, module), escaped once for all its samples. */
   constructor(private readonly identity: string) {}
 
   sample(family: MetricFamily, value: number, labelValues?: readonly string[]): void {
-    let labels = this.identity;
+    let line = `${family.name}{${this.identity}`;
     if (labelValues) {
-      const own = formatLabels(family.labels.map((name, i) => [name, labelValues[i] ?? ''] as const));
-      labels = labels === '' ? own : `${labels},${own}`;
+      for (let i = 0; i < family.labels.length; i++) line += `,${family.labels[i]}="${escapeLabelValue(labelValues[i] ?? '')}"`;
     }
-    const line = `${family.name}${labels === '' ? '' : `{${labels}}`} ${formatValue(value)}\n`;
+    line += `} ${formatValue(value)}\n`;
     const index = indexOf(family);
     const before = this.lines[index];
     this.lines[index] = typeof before === 'string' ? before + line : line;
   }
 
   sampleAt(family: MetricFamily, valueAt: (nowMs: number) => number): void {
-    const prefix = `${family.name}${this.identity === '' ? '' : `{${this.identity}}`} `;
-    this.lines[indexOf(family)] = { prefix, valueAt };
+    this.lines[indexOf(family)] = { prefix: `${family.name}{${this.identity}} `, valueAt };
   }
 
   /**
@@ -92,24 +90,30 @@ function linesOf(result: ProbeResult): RenderedResult {
 
 /**
  * The exposition text of the per-address families for `results`, judged at `nowMs` (Unix ms, the
- * scrape time); empty for no results. `results` must be treated as immutable once rendered: a
- * result object is written once and its text reused for as long as the object lives.
+ * scrape time), one family per chunk; nothing for no results. Results not written before are written
+ * now, before the first chunk, so a failure is thrown here and not halfway through a response.
+ * `results` must be treated as immutable once rendered: a result object is written once and its text
+ * reused for as long as the object lives. Streaming the chunks keeps the whole text (32 MB at 10,000
+ * addresses) from being held twice, as a string and as its encoded copy.
  */
-export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
+export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number): Iterable<string> {
   const all = results.map(linesOf);
-  const parts: string[] = [];
-  for (let f = 0; f < FAMILIES.length; f++) {
-    let opened = false;
-    for (const lines of all) {
-      const entry = lines[f];
-      if (entry === undefined) continue;
-      if (!opened) {
-        parts.push(HEADERS[f]!);
-        opened = true;
+  return (function* chunks() {
+    for (let f = 0; f < FAMILIES.length; f++) {
+      const parts: string[] = [];
+      for (const lines of all) {
+        const entry = lines[f];
+        if (entry === undefined) continue;
+        if (parts.length === 0) parts.push(HEADERS[f]!);
+        if (typeof entry === 'string') parts.push(entry);
+        else parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
       }
-      if (typeof entry === 'string') parts.push(entry);
-      else parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
+      if (parts.length > 0) yield parts.join('');
     }
-  }
-  return parts.join('');
+  })();
+}
+
+/** `probeMetricsChunks` as one string; empty for no results. */
+export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
+  return [...probeMetricsChunks(results, nowMs)].join('');
 }
