@@ -4,8 +4,9 @@
  * same run: the same results set into a fresh prom-client Registry and serialised with
  * `registry.metrics()` (`addProbeMetrics`, the path /metrics used before). "cold" renders new result
  * objects every time (a sweep that probed everything afresh); "warm" renders the same objects again
- * (results reused while younger than min_probe_interval, as most scrapes are). The clock moves between
- * renders, so the time-dependent series are recomputed every time. Machines are shared and noisy:
+ * (results reused while younger than min_probe_interval). The clock moves between renders, so the
+ * time-dependent series are recomputed every time. "streamed" is what /metrics does with the warm
+ * results: one chunk per family, each encoded to UTF-8 as the socket would, never one whole string. Machines are shared and noisy:
  * compare by ratio within one run.
  *
  *   node --import tsx bench/render.ts [--results 10000] [--rounds 5]
@@ -18,7 +19,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Registry } from 'prom-client';
 import { addProbeMetrics } from '../src/metrics/collect.js';
-import { renderProbeMetrics } from '../src/metrics/render.js';
+import { probeMetricsChunks, renderProbeMetrics } from '../src/metrics/render.js';
 import type { ProbeResult } from '../src/probe/types.js';
 import type { ResponderResult } from '../src/responder/types.js';
 import { failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from '../test/metrics/fixtures.js';
@@ -81,7 +82,10 @@ interface Measure {
 }
 
 /** Median wall time and heap allocated of `render` over ROUNDS calls; `input(i)` gives each call's results. */
-async function measure(input: (round: number) => ProbeResult[], render: (results: ProbeResult[], nowMs: number) => Promise<string> | string): Promise<Measure> {
+async function measure(
+  input: (round: number) => ProbeResult[],
+  render: (results: ProbeResult[], nowMs: number) => Promise<string | number> | string | number,
+): Promise<Measure> {
   const times: number[] = [];
   const heaps: number[] = [];
   const peaks: number[] = [];
@@ -102,7 +106,7 @@ async function measure(input: (round: number) => ProbeResult[], render: (results
     times.push(ms);
     heaps.push(heapAfter - heapBefore + freed);
     peaks.push(peak - heapBefore);
-    bytes = Buffer.byteLength(text);
+    bytes = typeof text === 'number' ? text : Buffer.byteLength(text);
   }
   return { ms: median(times), bytes, heapMB: median(heaps) / 2 ** 20, peakMB: median(peaks) / 2 ** 20 };
 }
@@ -110,6 +114,13 @@ async function measure(input: (round: number) => ProbeResult[], render: (results
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** What /metrics does: the chunks, one family each, encoded one after the other; returns the bytes. */
+function streamedAsSent(results: ProbeResult[], nowMs: number): number {
+  let bytes = 0;
+  for (const chunk of probeMetricsChunks(results, nowMs)) bytes += Buffer.from(chunk, 'utf8').length;
+  return bytes;
 }
 
 async function promClient(results: ProbeResult[], nowMs: number): Promise<string> {
@@ -136,6 +147,7 @@ renderProbeMetrics(warmSet, NOW_MS);
 gc();
 const cacheMB = (process.memoryUsage().heapUsed - heapWithoutCache) / 2 ** 20;
 const warm = await measure(() => warmSet, renderProbeMetrics);
+const streamed = await measure(() => warmSet, streamedAsSent);
 const cold = await measure((round) => coldSets[round]!, renderProbeMetrics);
 
 const lines = renderProbeMetrics(warmSet, NOW_MS).split('\n').length - 1;
@@ -143,6 +155,7 @@ const rows = [
   ['prom-client Registry (baseline)', baseline],
   ['writer, cold (new results)', cold],
   ['writer, warm (reused results)', warm],
+  ['writer, warm, streamed and encoded per family (as /metrics sends it)', streamed],
 ] as const;
 console.log(`render of ${N.toLocaleString('en')} results (${lines.toLocaleString('en')} lines), median of ${ROUNDS}; Node ${process.version}\n`);
 console.log('| path | ms / render | bytes | heap allocated MB | peak heap above start MB | × faster than baseline |');

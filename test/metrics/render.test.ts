@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { addProbeMetrics } from '../../src/metrics/collect.js';
 import { escapeHelp, escapeLabelValue, familyHeader, formatValue } from '../../src/metrics/exposition.js';
 import { PROBE_METRICS } from '../../src/metrics/names.js';
-import { renderProbeMetrics } from '../../src/metrics/render.js';
+import { probeMetricsChunks, renderProbeMetrics } from '../../src/metrics/render.js';
 import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
 import type { ResponderResult } from '../../src/responder/types.js';
 import { find, parseExposition, valueOf, type Exposition, type Sample } from './exposition.js';
@@ -162,6 +162,18 @@ describe('renderProbeMetrics', () => {
     expect(find(onlyB, 'ocsp_staple_present')).toEqual([]);
     expect(byKey(parseExposition(renderProbeMetrics([b, a], NOW_MS)))).toEqual(byKey(both));
     expect(find(both, 'ocsp_probe_success', { address: '192.0.2.20:443' })[0]?.labels).toEqual(find(onlyB, 'ocsp_probe_success')[0]?.labels);
+  });
+
+  it('streams one chunk per family, together the same text, and fails before the first chunk', () => {
+    const results = everyState();
+    const chunks = [...probeMetricsChunks(results, NOW_MS)];
+    expect(chunks).toHaveLength(Object.keys(PROBE_METRICS).length);
+    for (const chunk of chunks) expect(chunk.match(/^# HELP /gm)).toHaveLength(1);
+    expect(chunks.join('')).toBe(renderProbeMetrics(results, NOW_MS));
+    expect([...probeMetricsChunks([], NOW_MS)]).toEqual([]);
+    // A result the mapping cannot read throws when the chunks are asked for, not while they are sent.
+    const broken = { ...okResult(), leaf: null, staple: { present: true, sizeBytes: 1, verdict: { valid: true, problems: 5 } } } as unknown as ProbeResult;
+    expect(() => probeMetricsChunks([okResult({ address: '192.0.2.77:443' }), broken], NOW_MS)).toThrow(TypeError);
   });
 
   it('passes promtool check metrics', async () => {
