@@ -101,19 +101,31 @@ export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: numbe
   return (function* chunks() {
     for (let f = 0; f < FAMILIES.length; f++) {
       const parts: string[] = [];
-      for (const lines of all) {
-        const entry = lines[f];
-        if (entry === undefined) continue;
-        if (parts.length === 0) parts.push(HEADERS[f]!);
-        if (typeof entry === 'string') parts.push(entry);
-        else parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
-      }
+      writeFamily(f, all, nowMs, parts);
       if (parts.length > 0) yield parts.join('');
     }
   })();
 }
 
-/** `probeMetricsChunks` as one string; empty for no results. */
+/** The same text as `probeMetricsChunks`, as one string; empty for no results. */
 export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
-  return [...probeMetricsChunks(results, nowMs)].join('');
+  const all = results.map(linesOf);
+  const parts: string[] = [];
+  for (let f = 0; f < FAMILIES.length; f++) writeFamily(f, all, nowMs, parts);
+  return parts.join('');
+}
+
+/** Appends family `f` of every result to `parts`: its header, then its lines; nothing without lines. */
+function writeFamily(f: number, all: readonly RenderedResult[], nowMs: number, parts: string[]): void {
+  let opened = false;
+  for (const lines of all) {
+    const entry = lines[f];
+    if (entry === undefined) continue;
+    if (!opened) {
+      parts.push(HEADERS[f]!);
+      opened = true;
+    }
+    if (typeof entry === 'string') parts.push(entry);
+    else parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
+  }
 }
