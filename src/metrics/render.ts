@@ -17,6 +17,8 @@ import type { ProbeResult } from '../probe/types.js';
 const FAMILIES: readonly MetricFamily[] = Object.values(PROBE_METRICS);
 const FAMILY_INDEX: ReadonlyMap<MetricFamily, number> = new Map(FAMILIES.map((family, i) => [family, i]));
 const HEADERS: readonly string[] = FAMILIES.map((family) => familyHeader(family));
+/** Chunks of about this many characters stay below V8's large-object size, so they die young and cheaply. */
+const CHUNK_CHARS = 64 * 1024;
 
 /** A sample whose value is computed at each scrape: its `name{labels} ` and how to get the value. */
 interface TimedLine {
@@ -90,20 +92,42 @@ function linesOf(result: ProbeResult): RenderedResult {
 
 /**
  * The exposition text of the per-address families for `results`, judged at `nowMs` (Unix ms, the
- * scrape time), one family per chunk; nothing for no results. Results not written before are written
- * now, before the first chunk, so a failure is thrown here and not halfway through a response.
- * `results` must be treated as immutable once rendered: a result object is written once and its text
- * reused for as long as the object lives. Streaming the chunks keeps the whole text (32 MB at 10,000
- * addresses) from being held twice, as a string and as its encoded copy.
+ * scrape time), in chunks of about 64 K characters (a family may span several); nothing for no
+ * results. Results not written before are written now, before the first chunk, so a failure is
+ * thrown here and not halfway through a response. `results` must be treated as immutable once
+ * rendered: a result object is written once and its text reused for as long as the object lives.
+ * Streaming the chunks keeps the whole text (32 MB at 10,000 addresses) from being held at once,
+ * as a string and again encoded.
  */
 export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number): Iterable<string> {
   const all = results.map(linesOf);
   return (function* chunks() {
+    let parts: string[] = [];
+    let length = 0;
     for (let f = 0; f < FAMILIES.length; f++) {
-      const parts: string[] = [];
-      writeFamily(f, all, nowMs, parts);
-      if (parts.length > 0) yield parts.join('');
+      let opened = false;
+      for (const lines of all) {
+        const entry = lines[f];
+        if (entry === undefined) continue;
+        if (!opened) {
+          parts.push(HEADERS[f]!);
+          opened = true;
+        }
+        if (typeof entry === 'string') {
+          parts.push(entry);
+          length += entry.length;
+        } else {
+          parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
+          length += entry.prefix.length + 24;
+        }
+        if (length >= CHUNK_CHARS) {
+          yield parts.join('');
+          parts = [];
+          length = 0;
+        }
+      }
     }
+    if (parts.length > 0) yield parts.join('');
   })();
 }
 

@@ -164,13 +164,15 @@ describe('renderProbeMetrics', () => {
     expect(find(both, 'ocsp_probe_success', { address: '192.0.2.20:443' })[0]?.labels).toEqual(find(onlyB, 'ocsp_probe_success')[0]?.labels);
   });
 
-  it('streams one chunk per family, together the same text, and fails before the first chunk', () => {
+  it('streams chunks of about 64 K characters that together are the same text, and fails before the first chunk', () => {
     const results = everyState();
-    const chunks = [...probeMetricsChunks(results, NOW_MS)];
-    expect(chunks).toHaveLength(Object.keys(PROBE_METRICS).length);
-    for (const chunk of chunks) expect(chunk.match(/^# HELP /gm)).toHaveLength(1);
-    expect(chunks.join('')).toBe(renderProbeMetrics(results, NOW_MS));
+    expect([...probeMetricsChunks(results, NOW_MS)]).toEqual([renderProbeMetrics(results, NOW_MS)]);
     expect([...probeMetricsChunks([], NOW_MS)]).toEqual([]);
+    const fleet = Array.from({ length: 2000 }, (_, i) => okResult({ address: `10.0.${i >> 8}.${i & 255}:443` }));
+    const chunks = [...probeMetricsChunks(fleet, NOW_MS)];
+    expect(chunks.length).toBeGreaterThan(5);
+    for (const chunk of chunks) expect(chunk.length).toBeLessThan(64 * 1024 + 2048);
+    expect(chunks.join('')).toBe(renderProbeMetrics(fleet, NOW_MS));
     // A result the mapping cannot read throws when the chunks are asked for, not while they are sent.
     const broken = { ...okResult(), leaf: null, staple: { present: true, sizeBytes: 1, verdict: { valid: true, problems: 5 } } } as unknown as ProbeResult;
     expect(() => probeMetricsChunks([okResult({ address: '192.0.2.77:443' }), broken], NOW_MS)).toThrow(TypeError);
