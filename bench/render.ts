@@ -6,8 +6,8 @@
  * objects every time (a sweep that probed everything afresh); "warm" renders the same objects again
  * (results reused while younger than min_probe_interval). The clock moves between renders, so the
  * time-dependent series are recomputed every time. "streamed" is what /metrics does with the warm
- * results: chunks of about 64 K characters, each encoded to UTF-8 as the socket would, never one whole string. Machines are shared and noisy:
- * compare by ratio within one run.
+ * results: chunks of about 64 K characters, each encoded to UTF-8 as the socket would, never one
+ * whole string. Machines are shared and noisy: compare by ratio within one run.
  *
  *   node --import tsx bench/render.ts [--results 10000] [--rounds 5]
  *
