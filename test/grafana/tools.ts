@@ -73,3 +73,20 @@ export async function runTool(tool: PrometheusTool, args: readonly string[], cwd
   const result: ExecResult = await run(file, args, { cwd, allowFailure: true, timeoutMs: 30_000 });
   return { exitCode: result.exitCode, output: result.stdout.toString('utf8') + result.stderr };
 }
+
+/**
+ * `promtool check metrics` on an exposition text: exit code and everything it printed. Null when
+ * promtool is missing outside CI (skipped loudly by requireTools; CI=true throws instead).
+ */
+export async function promtoolCheckMetrics(text: string): Promise<{ code: number; output: string } | null> {
+  if (requireTools(['promtool']).skip) return null;
+  const promtool = findTool('promtool')!;
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = execFile(promtool, ['check', 'metrics'], { timeout: 20_000 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') reject(error);
+      else resolve({ code: typeof error?.code === 'number' ? error.code : 0, output: `${stdout}${stderr}` });
+    });
+    child.stdin!.end(text);
+  });
+}

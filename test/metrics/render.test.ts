@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { addProbeMetrics } from '../../src/metrics/collect.js';
@@ -8,6 +6,7 @@ import { PROBE_METRICS } from '../../src/metrics/names.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../../src/metrics/render.js';
 import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
 import type { ResponderResult } from '../../src/responder/types.js';
+import { promtoolCheckMetrics } from '../grafana/tools.js';
 import { find, parseExposition, valueOf, type Exposition, type Sample } from './exposition.js';
 import { failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
 
@@ -179,27 +178,8 @@ describe('renderProbeMetrics', () => {
   });
 
   it('passes promtool check metrics', async () => {
-    const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => {
-      try {
-        accessSync(p, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!promtool) {
-      if (process.env.CI === 'true') throw new Error('promtool not found; install the Debian package "prometheus"');
-      console.warn('promtool not found (Debian package "prometheus"): skipping the lint');
-      return;
-    }
-    const check = (text: string) =>
-      new Promise<{ code: number; output: string }>((resolve, reject) => {
-        const child = execFile(promtool, ['check', 'metrics'], { timeout: 20_000 }, (error, stdout, stderr) => {
-          if (error && typeof error.code !== 'number') reject(error);
-          else resolve({ code: typeof error?.code === 'number' ? error.code : 0, output: `${stdout}${stderr}` });
-        });
-        child.stdin!.end(text);
-      });
+    if ((await promtoolCheckMetrics('')) === null) return; // missing outside CI: skipped loudly
+    const check = async (text: string) => (await promtoolCheckMetrics(text))!;
     expect(await check(renderProbeMetrics(everyState(), NOW_MS))).toEqual({ code: 0, output: '' });
     // The check would see a family split in two (the format wants each family's lines together).
     const split = await check(`${renderProbeMetrics([okResult()], NOW_MS)}${renderProbeMetrics([okResult({ address: '192.0.2.99:443' })], NOW_MS)}`);

@@ -4,9 +4,7 @@
  * probe, and the test reads /metrics as Prometheus would. One listener accepts TCP and never
  * answers, to show that a dead target costs a failed probe, not a failed scrape.
  */
-import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
@@ -17,6 +15,7 @@ import { chainPem, type Issued } from '../../src/pki/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 import { startSilentServer } from '../helpers/servers.js';
 import { find, parseExposition, valueOf, type Exposition } from '../metrics/exposition.js';
+import { promtoolCheckMetrics } from '../grafana/tools.js';
 import { FakeStore, makeConfig, target } from './fakes.js';
 
 const DAY_MS = 86_400_000;
@@ -259,36 +258,12 @@ describe('/metrics against real TLS servers', () => {
   });
 
   it('passes promtool check metrics for every ocsp_ family', async () => {
-    const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => {
-      try {
-        accessSync(p, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!promtool) {
-      if (process.env.CI === 'true') throw new Error('promtool not found; install the Debian package "prometheus"');
-      console.warn('promtool not found (Debian package "prometheus"): skipping the lint of /metrics');
-      return;
-    }
-    const output = await new Promise<string>((resolve, reject) => {
-      const child = execFile(promtool, ['check', 'metrics'], { timeout: 20_000 }, (error, stdout, stderr) => {
-        if (error && typeof error.code !== 'number') reject(error);
-        else resolve(`${stdout}\n${stderr}`);
-      });
-      child.stdin!.end(text);
-    });
-    const complaints = output.split('\n').filter((line) => line.includes('ocsp_'));
+    const lint = await promtoolCheckMetrics(text);
+    if (lint === null) return; // promtool missing outside CI: skipped loudly
+    const complaints = lint.output.split('\n').filter((line) => line.includes('ocsp_'));
     expect(complaints).toEqual([]);
     // And the lint really ran: a deliberately bad family is reported.
-    const bad = await new Promise<string>((resolve, reject) => {
-      const child = execFile(promtool, ['check', 'metrics'], { timeout: 20_000 }, (error, stdout, stderr) => {
-        if (error && typeof error.code !== 'number') reject(error);
-        else resolve(`${stdout}\n${stderr}`);
-      });
-      child.stdin!.end('# HELP ocsp_bad_total x\n# TYPE ocsp_bad_total gauge\nocsp_bad_total 1\n');
-    });
+    const bad = (await promtoolCheckMetrics('# HELP ocsp_bad_total x\n# TYPE ocsp_bad_total gauge\nocsp_bad_total 1\n'))!.output;
     expect(bad).toContain('ocsp_bad_total');
   });
 });
