@@ -135,7 +135,8 @@ export async function startExporter(ctx: RunContext, config: Config, workers: nu
   const proc = spawnManaged({
     name: `exporter(workers=${workers})`,
     command: process.execPath,
-    args: [path.join(here, 'exporter-process.mjs'), ctx.distDir, configFile, String(port), String(workers)],
+    // BENCH_EXPORTER_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the exporter alone.
+    args: [...(process.env.BENCH_EXPORTER_NODE_ARGS?.split(' ').filter(Boolean) ?? []), path.join(here, 'exporter-process.mjs'), ctx.distDir, configFile, String(port), String(workers)],
   });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await get(`${url}/-/ready`, undefined, 2000)).status === 200, 60_000, {
