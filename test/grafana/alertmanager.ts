@@ -5,25 +5,13 @@
  * peers); the receiver is a plain HTTP server in the test process that records every notification
  * Alertmanager POSTs to it, by path, so a test can assert which route delivered what.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import { withFreePorts, LOOPBACK } from '../e2e/lab/ports.js';
-import { spawnManaged, type ManagedProcess } from '../e2e/lab/processes.js';
-import { awaitReady } from '../e2e/lab/ready.js';
-import { findTool } from './tools.js';
+import { LOOPBACK } from '../e2e/lab/ports.js';
+import { RunningDaemon, startDaemon } from './daemon.js';
 
-export class RunningAlertmanager {
-  constructor(
-    /** e.g. `http://127.0.0.1:41234` */
-    readonly baseUrl: string,
-    private readonly proc: ManagedProcess,
-    private readonly dir: string,
-  ) {}
-
+export class RunningAlertmanager extends RunningDaemon {
   /** `host:port`, as Prometheus' `alerting.alertmanagers` static target. */
   get hostPort(): string {
     return new URL(this.baseUrl).host;
@@ -36,53 +24,19 @@ export class RunningAlertmanager {
     return (await response.json()) as { labels: Record<string, string>; annotations: Record<string, string> }[];
   }
 
-  diagnostics(): string {
-    return this.proc.diagnostics();
-  }
-
-  async stop(): Promise<void> {
-    try {
-      await this.proc.stop();
-    } finally {
-      rmSync(this.dir, { recursive: true, force: true });
-    }
-  }
 }
 
 /** Starts Alertmanager with `config` (an alertmanager.yml as an object) and waits for /-/ready. */
-export async function startAlertmanager(config: object): Promise<RunningAlertmanager> {
-  const binary = findTool('prometheus-alertmanager');
-  if (binary === null) throw new Error('prometheus-alertmanager not installed (Debian package prometheus-alertmanager)');
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ocsp-alertmanager-'));
-  const configFile = path.join(dir, 'alertmanager.yml');
-  writeFileSync(configFile, stringify(config));
-  try {
-    return await withFreePorts(1, async ([port]) => {
-      const proc = spawnManaged({
-        name: 'alertmanager',
-        command: binary,
-        args: [
-          `--config.file=${configFile}`,
-          `--storage.path=${path.join(dir, `data-${port}`)}`,
-          `--web.listen-address=${LOOPBACK}:${port}`,
-          '--cluster.listen-address=',
-          '--log.level=warn',
-        ],
-        cwd: dir,
-      });
-      const baseUrl = `http://${LOOPBACK}:${port}`;
-      await awaitReady(
-        proc,
-        async () => (await fetch(`${baseUrl}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok,
-        'alertmanager /-/ready',
-        20_000,
-      );
-      return new RunningAlertmanager(baseUrl, proc, dir);
-    });
-  } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
+export function startAlertmanager(config: object): Promise<RunningAlertmanager> {
+  return startDaemon(
+    {
+      tool: 'prometheus-alertmanager',
+      name: 'alertmanager',
+      config,
+      args: (port, dir) => [`--storage.path=${path.join(dir, `data-${port}`)}`, '--cluster.listen-address=', '--log.level=warn'],
+    },
+    (baseUrl, proc, dir) => new RunningAlertmanager(baseUrl, proc, dir),
+  );
 }
 
 /** One alert as a webhook notification carries it (Alertmanager's webhook payload, version 4). */
