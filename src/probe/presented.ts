@@ -1,0 +1,133 @@
+/**
+ * The certificate chain a server presented, read from a finished handshake.
+ *
+ * Node can only hand out the intermediates through `getPeerCertificate(true)`, which copies every
+ * certificate (X509_dup, a full re-decode in OpenSSL 3.0): ~0.22 ms per certificate, the largest
+ * cost of a probe after the handshake itself. The leaf alone (`getPeerCertificate(false)`) costs
+ * ~0.025 ms. So the intermediates that a full read found are reused for a handshake that looks the
+ * same in everything observable:
+ * - the same leaf (SHA-256 fingerprint), protocol and cipher, a staple again or again none;
+ * - the same number of raw bytes received during the handshake, staple excluded, to within
+ *   {@link BYTES_TOLERANCE}. Only signature lengths move it by a few bytes; a certificate added,
+ *   dropped or swapped for one of another size moves it by hundreds.
+ * Many addresses serve one certificate (load-balanced nodes, a shared wildcard), so what one
+ * address's full read found serves the others too. Every address still gets a full read of its own
+ * within {@link FULL_READ_INTERVAL_MS} of being first seen and at least that often afterwards, which
+ * bounds how long even a same-size swap of an intermediate can go unseen.
+ * Without the raw byte count (it comes from the TCP handle under the TLS socket, not a public API)
+ * every read is a full one.
+ */
+import type * as tls from 'node:tls';
+import { BoundedCache } from '../ocsp/cache.js';
+
+/** Longest chain we walk; a hostile server may send far more. */
+const MAX_CHAIN_LENGTH = 32;
+
+/** Each address gets a full read at least this often, whatever its handshakes look like. */
+export const FULL_READ_INTERVAL_MS = 5 * 60_000;
+
+/** Jitter of a repeated handshake's size: DER-encoded ECDSA signatures vary by up to ~3 bytes. */
+const BYTES_TOLERANCE = 16;
+
+/** Distinct handshake sizes remembered per leaf and kind of handshake (e.g. with and without an intermediate). */
+const SIZES_PER_LEAF = 4;
+
+/** A chain a full read found. */
+interface KnownChain {
+  /** Raw bytes received up to the end of the handshake, minus the staple's length. */
+  handshakeBytes: number;
+  /** The presented chain after the leaf. */
+  issuers: Buffer[];
+}
+
+/** What is remembered per TLS context (one per module and config version). */
+interface ContextMemory {
+  /** By `leaf fingerprint|protocol|cipher|stapled`: the chains full reads found, newest first. */
+  chains: BoundedCache<string, KnownChain[]>;
+  /** By `address|port|SNI`: when that server's chain was last read in full (or first seen), Unix ms. */
+  fullReadAtMs: BoundedCache<string, number>;
+}
+
+const memories = new WeakMap<tls.SecureContext, ContextMemory>();
+/** One Buffer per distinct intermediate, however many addresses present it. */
+const internedIssuers = new BoundedCache<string, Buffer>(1024);
+
+/** How many reads were full and how many reused a known chain (tests and benchmarks look). */
+export const presentedChainStats = { fullReads: 0, reusedReads: 0 };
+
+export interface PresentedChainContext {
+  secureContext: tls.SecureContext;
+  /** `address|port|SNI`: which server this is. */
+  key: string;
+  stapleLength: number | null;
+  nowMs: number;
+}
+
+/** DER, leaf first, then each issuer found among the certificates sent (as Node orders them). */
+export function readPresentedChain(socket: tls.TLSSocket, context: PresentedChainContext): Buffer[] {
+  const bytes = rawBytesRead(socket);
+  if (bytes === null) return fullRead(socket).chain;
+
+  let memory = memories.get(context.secureContext);
+  if (!memory) {
+    memory = { chains: new BoundedCache(4096), fullReadAtMs: new BoundedCache(100_000) };
+    memories.set(context.secureContext, memory);
+  }
+  const handshakeBytes = bytes - (context.stapleLength ?? 0);
+  const kind = `${socket.getProtocol()}|${socket.getCipher()?.name}|${context.stapleLength !== null}`;
+
+  let fullReadAtMs = memory.fullReadAtMs.get(context.key);
+  if (fullReadAtMs === undefined) {
+    fullReadAtMs = context.nowMs; // first seen: its own full read is due within the interval
+    memory.fullReadAtMs.set(context.key, fullReadAtMs);
+  }
+  if (context.nowMs - fullReadAtMs < FULL_READ_INTERVAL_MS) {
+    const leaf = socket.getPeerCertificate(false);
+    const known = leaf?.raw ? memory.chains.get(`${leaf.fingerprint256}|${kind}`) : undefined;
+    const match = known?.find((chain) => Math.abs(chain.handshakeBytes - handshakeBytes) <= BYTES_TOLERANCE);
+    if (match) {
+      presentedChainStats.reusedReads++;
+      return [leaf.raw, ...match.issuers];
+    }
+  }
+
+  const { chain, leafFingerprint } = fullRead(socket);
+  memory.fullReadAtMs.set(context.key, context.nowMs);
+  // Without a leaf nothing is kept: a handshake without a leaf matches nothing.
+  if (leafFingerprint) {
+    const key = `${leafFingerprint}|${kind}`;
+    const others = (memory.chains.get(key) ?? []).filter((c) => Math.abs(c.handshakeBytes - handshakeBytes) > BYTES_TOLERANCE);
+    memory.chains.set(key, [{ handshakeBytes, issuers: chain.slice(1) }, ...others].slice(0, SIZES_PER_LEAF));
+  }
+  return chain;
+}
+
+function fullRead(socket: tls.TLSSocket): { chain: Buffer[]; leafFingerprint: string | null } {
+  presentedChainStats.fullReads++;
+  const chain: Buffer[] = [];
+  const seen = new Set<string>();
+  let cert: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const leafFingerprint = cert?.raw ? cert.fingerprint256 : null;
+  while (cert && cert.raw && chain.length < MAX_CHAIN_LENGTH) {
+    const fingerprint = cert.fingerprint256;
+    if (seen.has(fingerprint)) break; // a self-signed root points at itself
+    seen.add(fingerprint);
+    chain.push(chain.length === 0 ? cert.raw : intern(fingerprint, cert.raw));
+    cert = cert.issuerCertificate;
+  }
+  return { chain, leafFingerprint };
+}
+
+function intern(fingerprint: string, der: Buffer): Buffer {
+  const known = internedIssuers.get(fingerprint);
+  if (known) return known;
+  internedIssuers.set(fingerprint, der);
+  return der;
+}
+
+/** Raw TCP bytes received so far, from the stream under the TLS layer; null if Node hides it. */
+function rawBytesRead(socket: tls.TLSSocket): number | null {
+  const handle = (socket as unknown as { _handle?: { _parent?: { bytesRead?: unknown } } })._handle;
+  const bytes = handle?._parent?.bytesRead;
+  return typeof bytes === 'number' && bytes > 0 ? bytes : null;
+}
