@@ -57,6 +57,7 @@ export async function runCheck(options: CheckOptions, io: CommandIO): Promise<nu
     { target: options.target, host: options.host, port: options.port, module: module.name, serverName: options.serverName, labels: {} },
     module,
     Date.now() + module.timeoutSeconds * 1000,
+    { keepParsedResponse: true },
   );
   const now = new Date();
   io.stdout(options.json ? JSON.stringify(results.map((r) => checkReport(r, now)), null, 2) + '\n' : results.map((r) => humanCheck(r, now)).join('\n'));
@@ -90,7 +91,7 @@ function checkReport(result: ProbeResult, now: Date): Record<string, unknown> {
     staplePresent: result.staple?.present ?? null,
     stapleSizeBytes: result.staple?.sizeBytes ?? null,
     issuerSource: result.staple?.issuerSource ?? null,
-    staple: verdict ? inspectReport(verdict, now) : null,
+    staple: verdict ? inspectReport({ ...verdict, response: result.staple?.response ?? null }, now) : null,
     responder: result.responder
       ? {
           url: result.responder.url,

@@ -98,7 +98,7 @@ function mapStaple(sink: SeriesSink, staple: StapleResult): void {
   sink.sample(M.stapleValid, flag(verdict.valid));
   for (const problem of new Set(verdict.problems)) sink.sample(M.stapleProblem, 1, [problem]);
 
-  const producedAt = verdict.response?.basic?.producedAt;
+  const producedAt = verdict.producedAt;
   if (producedAt) sink.sample(M.stapleProducedAt, seconds(producedAt));
 
   const single = verdict.single;

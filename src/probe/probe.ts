@@ -15,7 +15,7 @@ import { trustAnchorsFrom, verifyChain } from './chain.js';
 import { addressRefusal } from './guard.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from './resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
-import type { ProbeResult, ProbeTarget, StapleResult } from './types.js';
+import { stapleVerdictOf, type ProbeResult, type ProbeTarget, type StapleResult } from './types.js';
 
 export interface ProbeDeps {
   lookup?: LookupFn;
@@ -23,6 +23,8 @@ export interface ProbeDeps {
   now?: () => number;
   /** Where responder answers come from (module `query_responder`); default this thread's shared cache. */
   responderAnswers?: AnswerProvider;
+  /** Keep the staple's parsed response in the result (`check` prints it); the daemon does not. */
+  keepParsedResponse?: boolean;
 }
 
 const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
@@ -79,7 +81,7 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
         });
-        const { judged, issuerDer } = judge(base, formatAddress(address, target.port), serverName ?? address, result, module, addressStartedMs, deps.now ?? Date.now);
+        const { judged, issuerDer } = judge(base, formatAddress(address, target.port), serverName ?? address, result, module, addressStartedMs, deps.now ?? Date.now, deps.keepParsedResponse === true);
         if (result.ok && (module.queryResponder || module.queryChainResponders)) {
           await askResponders(judged, result.chainDer, issuerDer, module, deadlineMs, deps);
         }
@@ -123,6 +125,7 @@ function judge(
   module: ModuleConfig,
   startedMs: number,
   now: () => number,
+  keepParsedResponse: boolean,
 ): { judged: ProbeResult; issuerDer: Uint8Array | null } {
   if (!result.ok) return { judged: failed(base, address, result.reason, result.error, startedMs), issuerDer: null };
   const durationSeconds = (Date.now() - startedMs) / 1000;
@@ -143,17 +146,15 @@ function judge(
   const issuerDer = chain?.issuerDer ?? null;
   const issuerSource: StapleResult['issuerSource'] = chain?.issuerSource ?? null;
 
-  const staple: StapleResult = result.staple
-    ? {
-        present: true,
-        sizeBytes: result.staple.length,
-        verdict: verifyOcspResponse(result.staple, leaf ? leafDer : null, issuerDer, {
-          now: new Date(now()),
-          clockSkewSeconds: module.clockSkewSeconds,
-        }),
-        issuerSource,
-      }
-    : { present: false, sizeBytes: 0, verdict: null, issuerSource };
+  let staple: StapleResult = { present: false, sizeBytes: 0, verdict: null, issuerSource };
+  if (result.staple) {
+    const verdict = verifyOcspResponse(result.staple, leaf ? leafDer : null, issuerDer, {
+      now: new Date(now()),
+      clockSkewSeconds: module.clockSkewSeconds,
+    });
+    staple = { present: true, sizeBytes: result.staple.length, verdict: stapleVerdictOf(verdict), issuerSource };
+    if (keepParsedResponse) staple.response = verdict.response;
+  }
 
   const judged: ProbeResult = {
     ...base,

@@ -83,6 +83,11 @@ describe('check', () => {
     expect(report.staple.valid).toBe(true);
     expect(report.staple.certStatus).toBe('revoked');
     expect(report.staple.revocationReason).toBe('keyCompromise');
+    // The parsed response's own fields: the daemon's results drop it, check keeps it.
+    expect(report.staple.responseStatus).toBe('successful');
+    expect(report.staple.producedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(report.staple.responderId).not.toBeNull();
+    expect(report.staple.numSingleResponses).toBe(1);
     expect(report.leaf.mustStaple).toBe(false);
   });
 

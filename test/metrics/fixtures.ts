@@ -1,6 +1,6 @@
 /** Hand-built probe results for every state the metrics mapping distinguishes. */
 import type { CertificateFacts, OcspProblem, OcspVerdict, SingleResponseInfo } from '../../src/ocsp/types.js';
-import type { FailureReason, ProbeResult } from '../../src/probe/types.js';
+import { stapleVerdictOf, type FailureReason, type ProbeResult } from '../../src/probe/types.js';
 
 export const NOW_MS = Date.UTC(2026, 10, 15, 12, 0, 0);
 export const HOUR_MS = 3_600_000;
@@ -87,7 +87,7 @@ export function okResult(overrides: Partial<ProbeResult> = {}, stapleVerdict: Oc
     chain: { verified: true, error: null, length: 2 },
     leaf: leafFacts(),
     staple: stapleVerdict
-      ? { present: true, sizeBytes: 471, verdict: stapleVerdict, issuerSource: 'chain' }
+      ? { present: true, sizeBytes: 471, verdict: stapleVerdictOf(stapleVerdict), issuerSource: 'chain' }
       : { present: false, sizeBytes: 0, verdict: null, issuerSource: 'chain' },
     ...overrides,
   };
