@@ -7,7 +7,7 @@
  * Also {@link findIssuer}: which of several candidates really issued a certificate (name match
  * AND signature check, so a look-alike CA with the same name is never taken).
  */
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, hash, type KeyObject } from 'node:crypto';
 import { BoundedCache } from './cache.js';
 import {
   DerCursor,
@@ -102,7 +102,7 @@ export function readCertificateInfo(der: Uint8Array): CertificateInfo {
   if (der.length > MAX_CERTIFICATE_BYTES) {
     throw new CertificateParseError('ERR_CERT_TOO_LARGE', `certificate is ${der.length} bytes, more than the ${MAX_CERTIFICATE_BYTES}-byte limit`);
   }
-  const fingerprint = createHash('sha256').update(der).digest('hex');
+  const fingerprint = hash('sha256', der, 'hex');
   const cached = certificateCache.get(fingerprint);
   if (cached) return cached;
   let info: CertificateInfo;

@@ -9,7 +9,7 @@
  * Everything except the time window depends only on (staple, leaf, issuer) bytes, so that part is
  * cached by their hashes: a probe loop seeing the same staple again redoes only the date checks.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { BoundedCache } from './cache.js';
 import { OID_OCSP_SIGNING, isIssuedBy, readCertificateInfo, sameName, type CertificateInfo } from './cert.js';
 import { HASH_ALGORITHMS, bytesEqual } from './der.js';
@@ -80,7 +80,7 @@ function withTimeChecks(base: StaticVerdict, options: VerifyOptions): OcspVerdic
 }
 
 function fingerprint(bytes: Uint8Array | null): string {
-  return bytes ? createHash('sha256').update(bytes).digest('base64') : '-';
+  return bytes ? hash('sha256', bytes, 'base64') : '-';
 }
 
 function staticVerdictCached(der: Uint8Array, leafDer: Uint8Array | null, issuerDer: Uint8Array | null): StaticVerdict {

@@ -74,7 +74,7 @@ export function verifyChain(
 ): ChainVerdict {
   const leaf = presented[0];
   if (!leaf) return { verified: false, error: 'NO_PEER_CERTIFICATE', issuerDer: null, issuerSource: null };
-  const key = `${fingerprints(presented)}|${trust.source}:${trust.anchors.length}:${fingerprints(trust.anchors.slice(0, 4))}|${expectedName ?? ''}`;
+  const key = `${fingerprints(presented)}|${trustKey(trust)}|${expectedName ?? ''}`;
   let path = pathCache.get(key);
   if (!path) {
     path = buildPath(presented, trust, expectedName);
@@ -151,6 +151,18 @@ function nameMatches(leaf: Uint8Array, name: string): boolean {
   const cert = new X509Certificate(leaf);
   const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
   return isIP(bare) ? cert.checkIP(bare) !== undefined : cert.checkHost(bare) !== undefined;
+}
+
+const trustKeys = new WeakMap<readonly Uint8Array[], string>();
+
+/** Which trust anchors, as part of a cache key; memoised per anchor list (one per module). */
+function trustKey(trust: { anchors: readonly Uint8Array[]; source: 'ca_file' | 'system' }): string {
+  let key = trustKeys.get(trust.anchors);
+  if (key === undefined) {
+    key = `${trust.source}:${trust.anchors.length}:${fingerprints(trust.anchors.slice(0, 4))}`;
+    trustKeys.set(trust.anchors, key);
+  }
+  return key;
 }
 
 function fingerprints(certs: readonly Uint8Array[]): string {
