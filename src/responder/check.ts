@@ -13,7 +13,6 @@ import { verifyOcspResponse } from '../ocsp/verify.js';
 import type { LookupFn } from '../probe/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
-import { buildOcspRequest } from './request.js';
 import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
 
 /** Default `responder_cache_max_age`: how long an answer is reused at most, seconds. */
@@ -132,6 +131,8 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
 
   let request;
   try {
+    // Loaded on first use: asn1js (~9 MB of RSS per thread) is only needed by modules that ask.
+    const { buildOcspRequest } = await import('./request.js');
     request = buildOcspRequest(leafDer, issuerDer);
   } catch (error) {
     return notAsked(url, urlSource, 'issuer_unknown', error instanceof Error ? error.message : String(error));
