@@ -157,7 +157,7 @@ async function main(): Promise<void> {
       log(`soak: ${soakSweeps} consecutive sweeps of ${soakTargets} targets ...`);
       soak = await runSoak(ctx, caPem, threads, soakSweeps, (s) => {
         if (s.sweep === 1 || s.sweep % 10 === 0) {
-          log(`  sweep ${s.sweep}: ${fixed(s.sweepSeconds, 2)} s, RSS ${mb(s.rssBytes)} MB, heap ${mb(s.heapUsedBytes)} MB, valid ${s.ok}`);
+          log(`  sweep ${s.sweep}: ${fixed(s.sweepSeconds, 2)} s, RSS ${mb(s.rssBytes)} MiB, heap ${mb(s.heapUsedBytes)} MiB, valid ${s.ok}`);
         }
       });
     }
@@ -178,6 +178,8 @@ type Summary = Record<string, number | string | null>;
 interface SizeSummary {
   targets: number;
   exporterOverLimit: number | null;
+  /** The same ratio for the steady-state sweeps (second sweep in the same process, everything warm). */
+  exporterOverLimitSteady: number | null;
   exporterOverBlackbox: number | null;
   exporterOverSingleThread: number | null;
   singleThreadOverBlackbox: number | null;
@@ -209,6 +211,8 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
       cachedScrapeBytes: m('cachedScrapeBytes'),
       cachedScrapeCpuMs: m('cachedScrapeCpuMs'),
       sweepCpuMsPerProbe: m('sweepCpuMsPerProbe'),
+      warmProbesPerSecond: m('warmProbesPerSecond'),
+      warmCpuMsPerProbe: m('warmCpuMsPerProbe'),
       driverCpuMsPerProbe: m('driverCpuMsPerProbe'),
     };
   }
@@ -218,9 +222,13 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
     const y = rate(b);
     return x !== null && y !== null ? x / y : null;
   };
+  const steady = (c: string) => (by[c]?.warmProbesPerSecond as number | null | undefined) ?? null;
+  const exporterSteady = steady('exporter');
+  const limitSteady = steady('limit');
   return {
     targets: size,
     exporterOverLimit: ratio('exporter', 'limit'),
+    exporterOverLimitSteady: exporterSteady !== null && limitSteady !== null ? exporterSteady / limitSteady : null,
     exporterOverBlackbox: ratio('exporter', 'blackbox'),
     exporterOverSingleThread: ratio('exporter', 'exporter-1thread'),
     singleThreadOverBlackbox: ratio('exporter-1thread', 'blackbox'),
@@ -260,28 +268,30 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
         fixed(c.latencyP50Ms as number, 1),
         fixed(c.latencyP99Ms as number, 1),
         c.sweepCpuMsPerProbe === null ? fixed(c.cpuMsPerProbe as number, 2) : `${fixed(c.cpuMsPerProbe as number, 2)} (${fixed(c.sweepCpuMsPerProbe as number, 2)})`,
+        c.warmProbesPerSecond === null ? '–' : `${fixed(c.warmProbesPerSecond as number)} / ${fixed(c.warmCpuMsPerProbe as number, 2)}`,
         mb(c.peakRssBytes as number),
-        c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MB / CPU ${fixed(c.cachedScrapeCpuMs as number)} ms`,
+        c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MiB / CPU ${fixed(c.cachedScrapeCpuMs as number)} ms`,
       ]);
     }
   }
   process.stdout.write(
-    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'peak RSS MB', '/metrics cached: time / size / CPU'], rows)}\n\n`,
+    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'steady: probes/s / CPU ms', 'peak RSS MiB', '/metrics cached: time / size / CPU'], rows)}\n\n`,
   );
   const ratioRows = summaries.map((s) => [
     `${s.targets}`,
     fixed(s.exporterOverLimit, 2),
+    fixed(s.exporterOverLimitSteady, 2),
     fixed(s.exporterOverBlackbox, 2),
     fixed(s.exporterOverSingleThread, 2),
     fixed(s.singleThreadOverBlackbox, 2),
   ]);
-  process.stdout.write(`${table(['N', 'exporter/limit', 'exporter/blackbox', 'exporter/1-thread', '1-thread/blackbox'], ratioRows)}\n`);
+  process.stdout.write(`${table(['N', 'exporter/limit', 'exporter/limit steady', 'exporter/blackbox', 'exporter/1-thread', '1-thread/blackbox'], ratioRows)}\n`);
   if (soak) {
     const s = summariseSoak(soak);
     process.stdout.write(
       `\nsoak: ${s.sweeps} sweeps × ${s.targets} targets, ${s.workers} workers, median sweep ${fixed(s.medianSweepSeconds, 2)} s, min valid ${s.minValid}\n` +
-        `  RSS  ${mb(s.rssStartBytes)} MB → ${mb(s.rssEndBytes)} MB (second-half trend ${fixed((s.rssSlopeBytesPerSweep ?? 0) / 1024, 1)} KiB/sweep), peak ${mb(s.peakRssBytes)} MB\n` +
-        `  heap ${mb(s.heapStartBytes)} MB → ${mb(s.heapEndBytes)} MB (second-half trend ${fixed((s.heapSlopeBytesPerSweep ?? 0) / 1024, 1)} KiB/sweep, main thread)\n`,
+        `  RSS  ${mb(s.rssStartBytes)} MiB → ${mb(s.rssEndBytes)} MiB (second-half trend ${fixed((s.rssSlopeBytesPerSweep ?? 0) / 1024, 1)} KiB/sweep), peak ${mb(s.peakRssBytes)} MiB\n` +
+        `  heap ${mb(s.heapStartBytes)} MiB → ${mb(s.heapEndBytes)} MiB (second-half trend ${fixed((s.heapSlopeBytesPerSweep ?? 0) / 1024, 1)} KiB/sweep, main thread)\n`,
     );
   }
 }

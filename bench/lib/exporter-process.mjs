@@ -5,6 +5,8 @@
  * the configuration comes as ready-made JSON instead of YAML, so the run does not depend on the
  * config loader. WORKERS 0 probes on the main thread (the single-threaded baseline).
  *
+ * SIGUSR2 makes every later scrape a full sweep (see below), for the steady-state sweep.
+ *
  * Usage: node exporter-process.mjs DIST_DIR CONFIG.json PORT WORKERS
  */
 import { readFileSync } from 'node:fs';
@@ -29,6 +31,12 @@ const pool = workers > 0 ? createProbePool({ workers }) : null;
 const app = buildApp({ store, logLevel: 'warn', ...(pool ? { probe: pool.probe } : {}) });
 await app.listen({ host: '127.0.0.1', port: Number(portText) });
 process.stderr.write(`exporter ready (workers ${workers})\n`);
+
+// SIGUSR2: from now on every scrape is a full sweep (min_probe_interval 0), with the same module and
+// target objects, so TLS contexts and per-module caches stay warm: the steady state of a daemon.
+process.on('SIGUSR2', () => {
+  store.current = { ...config, global: { ...config.global, minProbeIntervalSeconds: 0 } };
+});
 
 const stop = async () => {
   await app.close();

@@ -39,6 +39,7 @@ export function fixed(value: number | null | undefined, digits = 0): string {
   return value === null || value === undefined || Number.isNaN(value) ? '–' : value.toFixed(digits);
 }
 
+/** Bytes as MiB (2^20), one decimal. */
 export function mb(bytes: number | null | undefined): string {
   return bytes === null || bytes === undefined ? '–' : (bytes / 1024 / 1024).toFixed(1);
 }
