@@ -182,6 +182,9 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       const { measured, probedAtMs, results } = await limit(() => probeOne(target, module, deadlineMs));
       if (measured) {
         next.set(key, { fingerprint, probedAtMs, results });
+        // The older result is let go now, not at the end of the sweep: otherwise a sweep holds two
+        // generations of results (and of their rendered text), ~60 MB more at 10,000 targets.
+        cache.delete(key);
         probed++;
       } else if (cached) {
         // Not a measurement: keep the older result for the next scrape to judge.
