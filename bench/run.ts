@@ -213,6 +213,7 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
       sweepCpuMsPerProbe: m('sweepCpuMsPerProbe'),
       warmProbesPerSecond: m('warmProbesPerSecond'),
       warmCpuMsPerProbe: m('warmCpuMsPerProbe'),
+      warmPeakRssBytes: m('warmPeakRssBytes'),
       driverCpuMsPerProbe: m('driverCpuMsPerProbe'),
     };
   }
@@ -269,13 +270,13 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
         fixed(c.latencyP99Ms as number, 1),
         c.sweepCpuMsPerProbe === null ? fixed(c.cpuMsPerProbe as number, 2) : `${fixed(c.cpuMsPerProbe as number, 2)} (${fixed(c.sweepCpuMsPerProbe as number, 2)})`,
         c.warmProbesPerSecond === null ? '–' : `${fixed(c.warmProbesPerSecond as number)} / ${fixed(c.warmCpuMsPerProbe as number, 2)}`,
-        mb(c.peakRssBytes as number),
+        c.warmPeakRssBytes === null ? mb(c.peakRssBytes as number) : `${mb(c.peakRssBytes as number)} (${mb(c.warmPeakRssBytes as number)})`,
         c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MiB / CPU ${fixed(c.cachedScrapeCpuMs as number)} ms`,
       ]);
     }
   }
   process.stdout.write(
-    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'steady: probes/s / CPU ms', 'peak RSS MiB', '/metrics cached: time / size / CPU'], rows)}\n\n`,
+    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'steady: probes/s / CPU ms', 'peak RSS MiB (steady)', '/metrics cached: time / size / CPU'], rows)}\n\n`,
   );
   const ratioRows = summaries.map((s) => [
     `${s.targets}`,
