@@ -17,6 +17,8 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ModuleConfig } from '../config/schema.js';
 import { localAnswers, sharedAnswerCache, type AnswerQuery, type AnswerReply } from '../responder/check.js';
 import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
+import { BoundedCache } from '../ocsp/cache.js';
+import type { CertificateFacts } from '../ocsp/types.js';
 import type { ProbeResult, ProbeTarget } from './types.js';
 
 /** Main thread → worker. `answer` replies to a worker's `answer-query` (responder checks). */
@@ -124,6 +126,25 @@ const MAX_WORKERS = 256;
  * its probes reported as `internal` failures, like any other crash.
  */
 export const DEFAULT_WORKER_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
+
+/**
+ * Results from a worker arrive as copies. The facts of one leaf are the same for every address that
+ * presents it (they derive from its DER alone, keyed by its SHA-256), and in-process results share
+ * one frozen object per certificate (`certificateFacts`); this shares them again on arrival, so
+ * 10,000 addresses behind a few certificates do not keep 10,000 copies (~1 KB of heap each).
+ */
+const sharedLeafFacts = new BoundedCache<string, CertificateFacts>(4096);
+
+function shareLeafFacts(results: ProbeResult[]): ProbeResult[] {
+  for (const result of results) {
+    const leaf = result.leaf;
+    if (!leaf) continue;
+    const known = sharedLeafFacts.get(leaf.fingerprintSha256);
+    if (known) result.leaf = known;
+    else sharedLeafFacts.set(leaf.fingerprintSha256, Object.freeze(leaf));
+  }
+  return results;
+}
 
 /** Consecutive crashes back off the respawn up to this, so a worker that cannot start does not spin. */
 const MAX_RESPAWN_DELAY_MS = 30_000;
@@ -235,7 +256,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       const entry = slot.pending.get(message.seq);
       if (!entry) return; // already failed by the watchdog
       consecutiveCrashes = 0;
-      if (message.type === 'result') settle(slot, message.seq, message.results);
+      if (message.type === 'result') settle(slot, message.seq, shareLeafFacts(message.results));
       else settle(slot, message.seq, [failure(entry, message.error)]);
     });
     worker.on('error', (error) => {

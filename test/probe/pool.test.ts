@@ -73,7 +73,7 @@ function comparable(results: ProbeResult[]): unknown {
 
 let pki: TestPki;
 let labModule: ModuleConfig;
-const ports = { good: 0, none: 0, silent: 0 };
+const ports = { good: 0, none: 0, silent: 0, rsa: 0 };
 
 beforeAll(async () => {
   pki = await makeTestPki();
@@ -81,6 +81,7 @@ beforeAll(async () => {
   ports.good = await stapleServer(pki.leafEcdsa, await stapleFor(pki, pki.leafEcdsa));
   ports.none = await stapleServer(pki.leafEcdsa, null);
   ports.silent = await silentServer();
+  ports.rsa = await stapleServer(pki.leafRsa, null);
 });
 
 afterEach(async () => {
@@ -107,6 +108,18 @@ describe('createProbePool', () => {
     expect(none).toMatchObject({ success: true, staple: { present: false, verdict: null } });
     const [silent] = await workers.probe(targetAt(ports.silent), labModule, Date.now() + 300);
     expect(silent).toMatchObject({ success: false, failureReason: 'timeout', error: 'TLS handshake timed out' });
+  });
+
+  it('results of one certificate share one leaf-facts object, as in-process results do', async () => {
+    const workers = pool({ workers: 2 });
+    const results = (await Promise.all(Array.from({ length: 6 }, () => workers.probe(targetAt(ports.good), labModule, Date.now() + 2000)))).flat();
+    expect(results.every((r) => r.leaf?.subject === 'CN=localhost')).toBe(true);
+    expect(new Set(results.map((r) => r.leaf)).size).toBe(1);
+    expect(Object.isFrozen(results[0]!.leaf)).toBe(true);
+    // Another certificate keeps its own facts.
+    const [other] = await workers.probe(targetAt(ports.rsa), labModule, Date.now() + 2000);
+    expect(other!.leaf?.fingerprintSha256).not.toBe(results[0]!.leaf?.fingerprintSha256);
+    expect(other!.leaf).not.toBe(results[0]!.leaf);
   });
 
   it('sends a module to each worker once per config version, not with every probe', async () => {
