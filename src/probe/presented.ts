@@ -52,8 +52,14 @@ interface ContextMemory {
 }
 
 const memories = new WeakMap<tls.SecureContext, ContextMemory>();
+/**
+ * Bounded by bytes as well as entries: a hostile server can present a fresh ~100 KB chain on every
+ * handshake, and 4,096 of those would be 400 MB (test/hardening/presented-bounds.test.ts).
+ */
+const CHAINS_MAX_BYTES = 16 * 1024 * 1024;
+const CHAIN_OVERHEAD_BYTES = 256;
 /** One Buffer per distinct intermediate, however many addresses present it. */
-const internedIssuers = new BoundedCache<string, Buffer>(1024);
+const internedIssuers = new BoundedCache<string, Buffer>(1024, 8 * 1024 * 1024);
 
 /** How many reads were full and how many reused a known chain (tests and benchmarks look). */
 export const presentedChainStats = { fullReads: 0, reusedReads: 0 };
@@ -73,7 +79,7 @@ export function readPresentedChain(socket: tls.TLSSocket, context: PresentedChai
 
   let memory = memories.get(context.secureContext);
   if (!memory) {
-    memory = { chains: new BoundedCache(4096), fullReadAtMs: new BoundedCache(100_000) };
+    memory = { chains: new BoundedCache(4096, CHAINS_MAX_BYTES), fullReadAtMs: new BoundedCache(100_000) };
     memories.set(context.secureContext, memory);
   }
   const handshakeBytes = bytes - (context.stapleLength ?? 0);
@@ -100,7 +106,9 @@ export function readPresentedChain(socket: tls.TLSSocket, context: PresentedChai
   if (leafFingerprint) {
     const key = `${leafFingerprint}|${kind}`;
     const others = (memory.chains.get(key) ?? []).filter((c) => Math.abs(c.handshakeBytes - handshakeBytes) > BYTES_TOLERANCE);
-    memory.chains.set(key, [{ handshakeBytes, issuers: chain.slice(1) }, ...others].slice(0, SIZES_PER_LEAF));
+    const known = [{ handshakeBytes, issuers: chain.slice(1) }, ...others].slice(0, SIZES_PER_LEAF);
+    const bytes = known.reduce((sum, c) => sum + CHAIN_OVERHEAD_BYTES + c.issuers.reduce((n, der) => n + der.length, 0), 0);
+    memory.chains.set(key, known, bytes);
   }
   return chain;
 }
@@ -124,7 +132,7 @@ function fullRead(socket: tls.TLSSocket): { chain: Buffer[]; leafFingerprint: st
 function intern(fingerprint: string, der: Buffer): Buffer {
   const known = internedIssuers.get(fingerprint);
   if (known) return known;
-  internedIssuers.set(fingerprint, der);
+  internedIssuers.set(fingerprint, der, der.length);
   return der;
 }
 
