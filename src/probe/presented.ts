@@ -68,6 +68,9 @@ export interface PresentedChainContext {
   secureContext: tls.SecureContext;
   /** `address|port|SNI`: which server this is. */
   key: string;
+  /** As the handshake reported them (tls.ts reads them once for the result too). */
+  protocol: string;
+  cipher: string;
   stapleLength: number | null;
   nowMs: number;
 }
@@ -83,7 +86,7 @@ export function readPresentedChain(socket: tls.TLSSocket, context: PresentedChai
     memories.set(context.secureContext, memory);
   }
   const handshakeBytes = bytes - (context.stapleLength ?? 0);
-  const kind = `${socket.getProtocol()}|${socket.getCipher()?.name}|${context.stapleLength !== null}`;
+  const kind = `${context.protocol}|${context.cipher}|${context.stapleLength !== null}`;
 
   let fullReadAtMs = memory.fullReadAtMs.get(context.key);
   if (fullReadAtMs === undefined) {

@@ -104,17 +104,21 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     socket.once('secureConnect', () => {
       const s = socket!;
       const cipher = s.getCipher();
+      const protocol = s.getProtocol() ?? 'unknown';
+      const cipherName = cipher?.standardName ?? cipher?.name ?? 'unknown';
       finish({
         ok: true,
         staple,
         chainDer: readPresentedChain(s, {
           secureContext: request.secureContext,
           key: `${request.address}|${request.port}|${request.serverName ?? ''}`,
+          protocol,
+          cipher: cipherName,
           stapleLength: staple ? staple.length : null,
           nowMs: Date.now(),
         }),
-        protocol: s.getProtocol() ?? 'unknown',
-        cipher: cipher?.standardName ?? cipher?.name ?? 'unknown',
+        protocol,
+        cipher: cipherName,
       });
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {

@@ -154,7 +154,7 @@ describe('presented chain: reuse of what full reads found', () => {
       const socket = tls.connect({ host: '127.0.0.1', port: main.port, servername: 'localhost', secureContext, rejectUnauthorized: false });
       await once(socket, 'secureConnect');
       const before = presentedChainStats.fullReads;
-      const chain = readPresentedChain(socket, { secureContext, key, stapleLength: null, nowMs });
+      const chain = readPresentedChain(socket, { secureContext, key, protocol: socket.getProtocol() ?? 'unknown', cipher: socket.getCipher().standardName, stapleLength: null, nowMs });
       socket.destroy();
       expect(chain).toEqual(derOf([pki.leafEcdsa, pki.intermediate]));
       return presentedChainStats.fullReads > before;
