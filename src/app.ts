@@ -10,10 +10,7 @@ import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isAllowedByConfig } from './config/allowlist.js';
 import type { Config } from './config/schema.js';
-import { writeProbeMetrics } from './metrics/render.js';
 import { probeTarget } from './probe/probe.js';
-import type { ProbeResult } from './probe/types.js';
-import { shareUnchangedParts } from './scheduler/carry-over.js';
 import { createSweeper, type ProbeFn, type Sweeper } from './scheduler/sweep.js';
 import { registerRoutes, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
@@ -88,13 +85,7 @@ export function buildApp(deps: AppDeps): App {
   });
 
   const limit = pLimit(store.current.global.concurrency);
-  // Fresh results share what did not change with the ones they replace, and their metric text is
-  // written as they arrive (README, Performance).
-  const onMeasured = (results: ProbeResult[], replaced: readonly ProbeResult[]): void => {
-    shareUnchangedParts(results, replaced);
-    writeProbeMetrics(results, replaced);
-  };
-  const sweeper = createSweeper({ probe, now, limit, onMeasured });
+  const sweeper = createSweeper({ probe, now, limit });
 
   let processRegistry: Registry | null = null;
   if (deps.processMetrics ?? true) {

@@ -27,33 +27,13 @@ interface TimedLine {
 }
 
 /** One result's lines, by family index: finished text, a time-dependent line, or nothing. */
-type Lines = Array<string | TimedLine | undefined>;
-
-interface RenderedResult {
-  readonly lines: Lines;
-  /**
-   * The text of every family but the per-probe ones, timed lines' prefixes included, as one flat
-   * string: each of those lines is a slice of it. What a later result of the same address compares.
-   */
-  readonly steady: string;
-}
-
-/**
- * Families whose value is new with every probe: its duration and start time, the responder's
- * duration and fetch time. Their text is kept apart from the rest, so a result that differs from the
- * one it replaces only in these takes over that result's text for everything else.
- */
-const PER_PROBE: ReadonlySet<number> = new Set(
-  [PROBE_METRICS.probeDuration, PROBE_METRICS.probeTimestamp, PROBE_METRICS.responderDuration, PROBE_METRICS.responderFetchTimestamp].map(
-    (family) => FAMILIES.indexOf(family),
-  ),
-);
+type RenderedResult = Array<string | TimedLine | undefined>;
 
 const rendered = new WeakMap<ProbeResult, RenderedResult>();
 
 /** Collects one result's samples as text; the sink series.ts maps into. */
 class ResultWriter implements SeriesSink {
-  readonly lines: Lines = new Array<string | TimedLine | undefined>(FAMILIES.length);
+  readonly lines: RenderedResult = new Array<string | TimedLine | undefined>(FAMILIES.length);
 
   /** The result's identity labels (never none: target, address, module), escaped once for all its samples. */
   constructor(private readonly identity: string) {}
@@ -74,65 +54,25 @@ class ResultWriter implements SeriesSink {
   }
 
   /**
-   * The lines, each family's text (and each timed line's prefix) now a slice of a flat string: one
-   * for the per-probe families, one for the rest. Concatenation leaves V8 "cons" strings (trees of
-   * the pieces), which cost more memory (~7 MB at 10,000 results for the prefixes alone) and made
-   * every later join 4× slower; join() writes one flat string, and slices of it share that memory.
-   * When `previous` (the result this one replaces) had the same text outside the per-probe
-   * families, its slices are taken over and the new text is dropped young: a sweep that finds the
-   * fleet as it was keeps only the per-probe lines and the result objects of its own, not another
-   * 32 MB of text at 10,000 addresses.
+   * The lines, each family's text (and each timed line's prefix) now a slice of one flat string.
+   * Concatenation leaves V8 "cons" strings (trees of the pieces), which cost more memory (~7 MB at
+   * 10,000 results for the prefixes alone) and made every later join 4× slower; join() writes one
+   * flat string, and slices of it share that memory.
    */
-  finish(previous: RenderedResult | undefined): RenderedResult {
-    const steadyTexts: string[] = [];
-    const perProbeTexts: string[] = [];
-    for (let f = 0; f < this.lines.length; f++) {
-      const entry = this.lines[f];
-      if (entry !== undefined) (PER_PROBE.has(f) ? perProbeTexts : steadyTexts).push(typeof entry === 'string' ? entry : entry.prefix);
-    }
-    const steadyText = steadyTexts.join('');
-    const same = previous !== undefined && previous.steady === steadyText && this.sameLayout(previous.lines);
-    const steady = same ? previous.steady : steadyText;
-    const perProbe = perProbeTexts.join('');
-    let steadyOffset = 0;
-    let perProbeOffset = 0;
+  finish(): RenderedResult {
+    const texts: string[] = [];
+    for (const entry of this.lines) if (entry !== undefined) texts.push(typeof entry === 'string' ? entry : entry.prefix);
+    const whole = texts.join('');
+    let offset = 0;
     for (let f = 0; f < this.lines.length; f++) {
       const entry = this.lines[f];
       if (entry === undefined) continue;
-      if (same && !PER_PROBE.has(f)) {
-        // Timed lines too: what their clock functions read (thisUpdate, nextUpdate) is in the text compared.
-        this.lines[f] = previous.lines[f];
-        continue;
-      }
       const text = typeof entry === 'string' ? entry : entry.prefix;
-      let slice: string;
-      if (PER_PROBE.has(f)) {
-        slice = perProbe.slice(perProbeOffset, perProbeOffset + text.length);
-        perProbeOffset += text.length;
-      } else {
-        slice = steady.slice(steadyOffset, steadyOffset + text.length);
-        steadyOffset += text.length;
-      }
+      const slice = whole.slice(offset, offset + text.length);
       this.lines[f] = typeof entry === 'string' ? slice : { prefix: slice, valueAt: entry.valueAt };
+      offset += text.length;
     }
-    return { lines: this.lines, steady };
-  }
-
-  /** Whether `other` has the same kind of entry, of the same length, in every family outside the per-probe ones. */
-  private sameLayout(other: Lines): boolean {
-    for (let f = 0; f < this.lines.length; f++) {
-      if (PER_PROBE.has(f)) continue;
-      const mine = this.lines[f];
-      const theirs = other[f];
-      if (mine === undefined || theirs === undefined) {
-        if (mine !== theirs) return false;
-      } else if (typeof mine === 'string') {
-        if (typeof theirs !== 'string' || theirs.length !== mine.length) return false;
-      } else if (typeof theirs === 'string' || theirs.prefix.length !== mine.prefix.length) {
-        return false;
-      }
-    }
-    return true;
+    return this.lines;
   }
 }
 
@@ -142,25 +82,15 @@ function indexOf(family: MetricFamily): number {
   return index;
 }
 
-function linesOf(result: ProbeResult, previous?: ProbeResult): Lines {
-  let entry = rendered.get(result);
-  if (!entry) {
+function linesOf(result: ProbeResult): RenderedResult {
+  let lines = rendered.get(result);
+  if (!lines) {
     const writer = new ResultWriter(formatLabels(identityLabels(result)));
     mapProbeResult(result, writer);
-    entry = writer.finish(previous && rendered.get(previous));
-    rendered.set(result, entry);
+    lines = writer.finish();
+    rendered.set(result, lines);
   }
-  return entry.lines;
-}
-
-/**
- * Writes the lines of freshly measured `results` now, as each probe finishes, rather than at the
- * end of the sweep: `replaced` are the results they replace (same target and module), whose text is
- * taken over per address where only the per-probe values changed. The sweeper lets the replaced
- * results go right after (src/scheduler/sweep.ts), so this is their last chance to be compared.
- */
-export function writeProbeMetrics(results: readonly ProbeResult[], replaced: readonly ProbeResult[]): void {
-  for (const result of results) linesOf(result, replaced.find((old) => old.address === result.address));
+  return lines;
 }
 
 /**
@@ -173,7 +103,7 @@ export function writeProbeMetrics(results: readonly ProbeResult[], replaced: rea
  * as a string and again encoded.
  */
 export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number): Iterable<string> {
-  const all = results.map((result) => linesOf(result));
+  const all = results.map(linesOf);
   return (function* chunks() {
     let parts: string[] = [];
     let length = 0;
@@ -206,14 +136,14 @@ export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: numbe
 
 /** The same text as `probeMetricsChunks`, as one string; empty for no results. */
 export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
-  const all = results.map((result) => linesOf(result));
+  const all = results.map(linesOf);
   const parts: string[] = [];
   for (let f = 0; f < FAMILIES.length; f++) writeFamily(f, all, nowMs, parts);
   return parts.join('');
 }
 
 /** Appends family `f` of every result to `parts`: its header, then its lines; nothing without lines. */
-function writeFamily(f: number, all: readonly Lines[], nowMs: number, parts: string[]): void {
+function writeFamily(f: number, all: readonly RenderedResult[], nowMs: number, parts: string[]): void {
   let opened = false;
   for (const lines of all) {
     const entry = lines[f];

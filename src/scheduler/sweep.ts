@@ -23,12 +23,6 @@ export interface SweeperOptions {
   limit?: LimitFunction;
   /** Used only when no `limit` is given. */
   concurrency?: number;
-  /**
-   * Called as each target's fresh results arrive, with the results they replace (none for a target
-   * not measured before), just before those are let go: the app writes their metric text here
-   * (`writeProbeMetrics`). Whatever it throws is ignored; the results stand.
-   */
-  onMeasured?: (results: ProbeResult[], replaced: readonly ProbeResult[]) => void;
 }
 
 export interface SweepStats {
@@ -188,11 +182,6 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       const { measured, probedAtMs, results } = await limit(() => probeOne(target, module, deadlineMs));
       if (measured) {
         next.set(key, { fingerprint, probedAtMs, results });
-        try {
-          options.onMeasured?.(results, cached?.results ?? []);
-        } catch {
-          // The writer is ours and is run again at the scrape, where its error is reported.
-        }
         // The older result is let go now, not at the end of the sweep: otherwise a sweep holds two
         // generations of results (and of their rendered text), ~60 MB more at 10,000 targets.
         cache.delete(key);

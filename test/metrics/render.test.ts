@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { addProbeMetrics } from '../../src/metrics/collect.js';
 import { escapeHelp, escapeLabelValue, familyHeader, formatValue } from '../../src/metrics/exposition.js';
 import { PROBE_METRICS } from '../../src/metrics/names.js';
-import { probeMetricsChunks, renderProbeMetrics, writeProbeMetrics } from '../../src/metrics/render.js';
+import { probeMetricsChunks, renderProbeMetrics } from '../../src/metrics/render.js';
 import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
 import type { ResponderResult } from '../../src/responder/types.js';
 import { promtoolCheckMetrics } from '../grafana/tools.js';
@@ -148,30 +148,6 @@ describe('renderProbeMetrics', () => {
     const moving = new Set(['ocsp_staple_age_seconds', 'ocsp_staple_seconds_until_next_update', 'ocsp_staple_stale']);
     const still = (e: Exposition) => e.samples.filter((s) => !moving.has(s.name));
     expect(still(later)).toEqual(still(before));
-  });
-
-  it('writes a result that replaces another exactly as if it were alone, whatever changed between the two', () => {
-    const later = (r: ProbeResult): ProbeResult => ({ ...r, durationSeconds: r.durationSeconds + 0.5, startedAtMs: r.startedAtMs + 60_000 });
-    const changes: Array<[string, (r: ProbeResult) => ProbeResult]> = [
-      ['only the per-probe values', later],
-      ['nothing at all', (r) => structuredClone(r)],
-      ['a refreshed staple', (r) => ({ ...later(r), ...(r.staple ? { staple: okResult({}, verdict({ single: single({ thisUpdate: new Date(NOW_MS - HOUR_MS), nextUpdate: new Date(NOW_MS + HOUR_MS) }) })).staple } : {}) })],
-      ['a failure', (r) => ({ ...failedResult('connect'), target: r.target, address: r.address, labels: r.labels })],
-      ['a recovery', (r) => ({ ...okResult(), target: r.target, address: r.address, labels: r.labels })],
-      ['a changed extra label', (r) => ({ ...later(r), labels: { ...r.labels, site: 'moved' } })],
-      ['the responder asked again', (r) => (r.responder ? { ...later(r), responder: { ...r.responder, durationSeconds: 0.9, fetchedAtMs: NOW_MS } } : later(r))],
-      ['a longer cipher name', (r) => ({ ...later(r), tls: { version: 'TLSv1.2', cipher: 'ECDHE-ECDSA-AES256-GCM-SHA384' } })],
-    ];
-    for (const [what, change] of changes) {
-      const before = everyState();
-      renderProbeMetrics(before, NOW_MS);
-      const after = before.map(change);
-      writeProbeMetrics(after, before);
-      for (const nowMs of [NOW_MS, NOW_MS + 12 * HOUR_MS]) {
-        // A copy nothing was written for: its text comes from its own values only.
-        expect(renderProbeMetrics(after, nowMs), what).toBe(renderProbeMetrics(structuredClone(after), nowMs));
-      }
-    }
   });
 
   it('renders each result on its own: others and their order do not change its series, and removed ones are gone', () => {

@@ -146,28 +146,6 @@ describe('createSweeper', () => {
     expect(sweeper.lastSweep).toMatchObject({ probed: 2, reused: 0 });
   });
 
-  it('hands each fresh measurement to onMeasured with the results it replaces, and keeps it when the hook throws', async () => {
-    const clock = new FakeClock();
-    const fake = recordingProbe(clock);
-    const seen: { results: ProbeResult[]; replaced: readonly ProbeResult[] }[] = [];
-    const onMeasured = (results: ProbeResult[], replaced: readonly ProbeResult[]) => {
-      seen.push({ results, replaced });
-      throw new Error('a bug in the hook');
-    };
-    const sweeper = createSweeper({ probe: fake.probe, now: clock.now, concurrency: 4, onMeasured });
-    const c = config([target('a.test:443')], { minProbeIntervalSeconds: 15 });
-    const first = await sweeper.sweep(c, Infinity);
-    expect(seen).toEqual([{ results: first, replaced: [] }]);
-    expect(seen[0]!.results[0]).toBe(first[0]);
-    await sweeper.sweep(c, Infinity); // reused: nothing measured
-    expect(seen).toHaveLength(1);
-    clock.ms += 15_000;
-    const third = await sweeper.sweep(c, Infinity);
-    expect(third[0]!.startedAtMs).toBe(clock.ms);
-    expect(seen[1]!.results[0]).toBe(third[0]);
-    expect(seen[1]!.replaced[0]).toBe(first[0]);
-  });
-
   it('drops results of targets removed from the config', async () => {
     const clock = new FakeClock();
     const fake = recordingProbe(clock);
