@@ -50,14 +50,15 @@ export interface RunFigures {
   /** Exporter: CPU per probe of the sweep alone (cold scrape CPU minus one render). */
   sweepCpuMsPerProbe?: number;
   /**
-   * Steady state: a second full sweep in the same process (limit: a second pass), with the JIT,
-   * the TLS contexts and the exporter's caches warm, as in a daemon that has been running.
+   * Steady state: a full sweep (limit: a pass) in the same process once it has made
+   * `steadyAfterProbes` probes, with the JIT, the TLS contexts and the exporter's caches warm, as in
+   * a daemon that has been running.
    */
   warmWallSeconds?: number;
   warmProbesPerSecond?: number;
   /** CPU per probe of that sweep (exporter: minus one render from cached results). */
   warmCpuMsPerProbe?: number;
-  /** Exporter: peak RSS including that sweep, when two generations of results meet. */
+  /** Exporter: peak RSS including the sweeps up to that one, when two generations of results meet. */
   warmPeakRssBytes?: number;
   /** Blackbox: CPU the benchmark's own HTTP driver spent per probe (it shares the cores). */
   driverCpuMsPerProbe?: number;
@@ -72,6 +73,13 @@ export interface RunContext {
   threads: number;
   timeoutSeconds: number;
   distDir: string;
+  /** The steady state is measured after the prober has made this many probes, the cold pass included. */
+  steadyAfterProbes: number;
+}
+
+/** Passes over the targets before the measured steady-state pass, the cold one included: at least one. */
+export function passesBeforeSteady(ctx: Pick<RunContext, 'targets' | 'steadyAfterProbes'>): number {
+  return Math.max(1, Math.ceil(ctx.steadyAfterProbes / ctx.targets.length));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,7 +90,15 @@ export async function runLimit(ctx: RunContext): Promise<RunFigures> {
   await writeFile(targetsFile, JSON.stringify(ctx.targets));
   const { stdout } = await execFileAsync(
     process.execPath,
-    [path.join(here, 'handshake-loop.mjs'), targetsFile, String(ctx.concurrency), String(ctx.threads), SERVER_NAME, String(ctx.timeoutSeconds * 1000)],
+    [
+      path.join(here, 'handshake-loop.mjs'),
+      targetsFile,
+      String(ctx.concurrency),
+      String(ctx.threads),
+      SERVER_NAME,
+      String(ctx.timeoutSeconds * 1000),
+      String(passesBeforeSteady(ctx)),
+    ],
     { maxBuffer: 256 * 1024 * 1024 },
   );
   const r = JSON.parse(stdout) as {
@@ -197,9 +213,11 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
 
     // Peak RSS of the measurement the goals are stated for: the cold sweep and the cached scrapes.
     const coldPeakRssBytes = peakRssBytes(pid);
-    // The steady state: one more full sweep, everything warm (exporter-process.mjs, SIGUSR2).
+    // The steady state: full sweeps (exporter-process.mjs, SIGUSR2) until the process has made
+    // `steadyAfterProbes` probes, then the measured one, everything warm.
     process.kill(pid, 'SIGUSR2');
     await sleep(200);
+    for (let pass = 1; pass < passesBeforeSteady(ctx); pass++) mustScrape(await get(`${exporter.url}/metrics`), 'warm-up /metrics');
     const warmCpu0 = cpuSeconds(pid);
     const warmBody = mustScrape(await get(`${exporter.url}/metrics`), 'steady-state /metrics');
     const warmCpuMs = (cpuSeconds(pid) - warmCpu0) * 1000;

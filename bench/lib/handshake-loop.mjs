@@ -7,9 +7,10 @@
  * skips checkServerIdentity and its `getPeerCertificate(true)` (~0.5 ms of CPU): this is the bare
  * handshake, a ceiling that any prober judging the chain can only approach.
  *
- * Usage: node handshake-loop.mjs TARGETS.json CONCURRENCY THREADS SERVER_NAME TIMEOUT_MS
- * TARGETS.json is `[{ "host": "127.77.0.1", "port": 40000 }, ...]`. Goes over the targets twice and
- * prints one JSON line, the first pass's figures plus the second's:
+ * Usage: node handshake-loop.mjs TARGETS.json CONCURRENCY THREADS SERVER_NAME TIMEOUT_MS [PASSES_BEFORE_STEADY]
+ * TARGETS.json is `[{ "host": "127.77.0.1", "port": 40000 }, ...]`. Goes over the targets
+ * PASSES_BEFORE_STEADY times (default 1; the first is the cold pass), then once more for the steady
+ * state, and prints one JSON line, the cold pass's figures plus the steady one's:
  * { wallSeconds, ok, failed, stapled, cpuSeconds, maxRssBytes, latenciesMs: [...], warm: { wallSeconds, ok, stapled, cpuSeconds } }.
  */
 import { readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import tls from 'node:tls';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 if (isMainThread) {
-  const [targetsFile, concurrencyText, threadsText, serverName, timeoutText] = process.argv.slice(2);
+  const [targetsFile, concurrencyText, threadsText, serverName, timeoutText, passesText = '1'] = process.argv.slice(2);
   const targets = JSON.parse(readFileSync(targetsFile, 'utf8'));
   const concurrency = Number(concurrencyText);
   const threads = Math.min(Number(threadsText), targets.length);
@@ -30,8 +31,8 @@ if (isMainThread) {
     workers.push(new Worker(new URL(import.meta.url), { workerData: { targets: share, slots: Math.max(1, slots), serverName, timeoutMs: Number(timeoutText) } }));
   }
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('message', resolve))));
-  // Two passes over the targets: the first from a cold process, the second with everything warm
-  // (JIT, allocator), as the exporter's steady-state sweep is measured.
+  // The first pass from a cold process, the last with everything warm (JIT, allocator), after as
+  // many probes as the exporter makes before its steady-state sweep is measured.
   const pass = async () => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -51,6 +52,7 @@ if (isMainThread) {
     return totals;
   };
   const cold = await pass();
+  for (let p = 1; p < Number(passesText); p++) await pass();
   const warm = await pass();
   for (const w of workers) await w.terminate();
   const result = { ...cold, maxRssBytes: process.resourceUsage().maxRSS * 1024, warm: { wallSeconds: warm.wallSeconds, ok: warm.ok, stapled: warm.stapled, cpuSeconds: warm.cpuSeconds } };
