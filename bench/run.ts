@@ -186,9 +186,10 @@ type Summary = Record<string, number | string | null>;
 interface SizeSummary {
   targets: number;
   exporterOverLimit: number | null;
-  /** The same ratio for the steady-state sweeps (second sweep in the same process, everything warm). */
+  /** The same ratio for the steady-state sweeps (after `--steady-after` probes in the same process, everything warm). */
   exporterOverLimitSteady: number | null;
   exporterOverBlackbox: number | null;
+  exporterOverBlackboxSteady: number | null;
   exporterOverSingleThread: number | null;
   singleThreadOverBlackbox: number | null;
   contenders: Record<string, Summary>;
@@ -234,11 +235,13 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
   const steady = (c: string) => (by[c]?.warmProbesPerSecond as number | null | undefined) ?? null;
   const exporterSteady = steady('exporter');
   const limitSteady = steady('limit');
+  const blackboxSteady = steady('blackbox');
   return {
     targets: size,
     exporterOverLimit: ratio('exporter', 'limit'),
     exporterOverLimitSteady: exporterSteady !== null && limitSteady !== null ? exporterSteady / limitSteady : null,
     exporterOverBlackbox: ratio('exporter', 'blackbox'),
+    exporterOverBlackboxSteady: exporterSteady !== null && blackboxSteady !== null ? exporterSteady / blackboxSteady : null,
     exporterOverSingleThread: ratio('exporter', 'exporter-1thread'),
     singleThreadOverBlackbox: ratio('exporter-1thread', 'blackbox'),
     contenders: by,
@@ -291,10 +294,11 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
     fixed(s.exporterOverLimit, 2),
     fixed(s.exporterOverLimitSteady, 2),
     fixed(s.exporterOverBlackbox, 2),
+    fixed(s.exporterOverBlackboxSteady, 2),
     fixed(s.exporterOverSingleThread, 2),
     fixed(s.singleThreadOverBlackbox, 2),
   ]);
-  process.stdout.write(`${table(['N', 'exporter/limit', 'exporter/limit steady', 'exporter/blackbox', 'exporter/1-thread', '1-thread/blackbox'], ratioRows)}\n`);
+  process.stdout.write(`${table(['N', 'exporter/limit', 'exporter/limit steady', 'exporter/blackbox', 'exporter/blackbox steady', 'exporter/1-thread', '1-thread/blackbox'], ratioRows)}\n`);
   if (soak) {
     const s = summariseSoak(soak);
     process.stdout.write(
