@@ -13,7 +13,7 @@
  * probe is answered at once as failed instead of queueing without limit.
  */
 import { availableParallelism } from 'node:os';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker, type ResourceLimits, type WorkerOptions } from 'node:worker_threads';
 import type { ModuleConfig } from '../config/schema.js';
 import { localAnswers, sharedAnswerCache, type AnswerQuery, type AnswerReply } from '../responder/check.js';
 import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
@@ -161,10 +161,8 @@ function defaultWorkerScript(): URL {
  * bootstrap that registers tsx first and then imports the module.
  */
 function startWorker(script: URL, resourceLimits: ResourceLimits | undefined): Worker {
-  // Workers inherit the process' execArgv; --input-type (set for `node -e`) is refused for a file.
-  const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-  const options = { execArgv, ...(resourceLimits ? { resourceLimits } : {}) };
-  if (!script.pathname.endsWith('.ts')) return new Worker(script, options);
+  const options = { ...workerExecArgv(), ...(resourceLimits ? { resourceLimits } : {}) };
+  if (!script.pathname.endsWith('.ts')) return newWorker(script, options);
   let tsxApi = 'tsx/esm/api';
   try {
     tsxApi = import.meta.resolve(tsxApi);
@@ -172,7 +170,28 @@ function startWorker(script: URL, resourceLimits: ResourceLimits | undefined): W
     // Some test runners lack import.meta.resolve: the bare name then resolves from the cwd.
   }
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(script.href)}); });`;
-  return new Worker(bootstrap, { eval: true, ...options });
+  return newWorker(bootstrap, { eval: true, ...options });
+}
+
+/**
+ * A worker inherits the process' node options by default, V8 flags included (`node
+ * --max-old-space-size=512 …` is common in deployments). Given explicitly, V8 flags are refused
+ * (ERR_WORKER_INVALID_EXEC_ARGV), so the list is given only to drop `--input-type` (set by `node
+ * --input-type=module -e`), which a worker started from a file refuses.
+ */
+function workerExecArgv(): { execArgv?: string[] } {
+  const kept = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+  return kept.length === process.execArgv.length ? {} : { execArgv: kept };
+}
+
+/** `new Worker`; if the options given explicitly are refused (V8 flags beside `--input-type`), with none. */
+function newWorker(script: URL | string, options: WorkerOptions): Worker {
+  try {
+    return new Worker(script, options);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(script, { ...options, execArgv: [] });
+  }
 }
 
 function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {

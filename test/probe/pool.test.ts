@@ -204,7 +204,7 @@ describe('createProbePool', () => {
     expect(() => createProbePool({ maxPending: -1 })).toThrow(RangeError);
   });
 
-  it('runs from compiled JavaScript (as from dist/) in a plain node process', { timeout: 120_000 }, async () => {
+  it('runs from compiled JavaScript (as from dist/) in a plain node process, with or without V8 flags', { timeout: 120_000 }, async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'pool-dist-'));
     try {
       // tsc emits even when files elsewhere in the tree have type errors; exit status aside,
@@ -216,18 +216,25 @@ describe('createProbePool', () => {
       const script = `
         import { createProbePool } from './dist/probe/pool.js';
         import { probeTarget } from './dist/probe/probe.js';
-        const [target, module] = JSON.parse(process.argv[1]);
+        const [target, module] = JSON.parse(process.argv.at(-1));
         const pool = createProbePool({ workers: 1 });
         const inWorker = await pool.probe(target, module, Date.now() + 2000);
         const inThread = await probeTarget(target, module, Date.now() + 2000);
         await pool.close();
         console.log(JSON.stringify({ inWorker, inThread, stats: pool.stats() }));
       `;
-      const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script, JSON.stringify([targetAt(ports.good), labModule])], { cwd: out });
-      const { inWorker, inThread, stats } = JSON.parse(stdout) as { inWorker: ProbeResult[]; inThread: ProbeResult[]; stats: { workers: number } };
-      expect(inWorker[0], inWorker[0]?.error ?? "").toMatchObject({ success: true, staple: { present: true, verdict: { valid: true } } });
-      expect(comparable(inWorker)).toEqual(comparable(inThread));
-      expect(stats.workers).toBe(0);
+      writeFileSync(path.join(out, 'probe.mjs'), script);
+      const args = JSON.stringify([targetAt(ports.good), labModule]);
+      // V8 flags on node's command line (as deployments set memory limits) must not keep the
+      // workers from starting: workers refuse them when given explicitly.
+      const v8Flags = ['--max-old-space-size=300', '--max-semi-space-size=8'];
+      for (const nodeArgs of [['--input-type=module', '-e', script, args], [...v8Flags, 'probe.mjs', args], [...v8Flags, '--input-type=module', '-e', script, args]]) {
+        const { stdout } = await execFileAsync(process.execPath, nodeArgs, { cwd: out });
+        const { inWorker, inThread, stats } = JSON.parse(stdout) as { inWorker: ProbeResult[]; inThread: ProbeResult[]; stats: { workers: number } };
+        expect(inWorker[0], inWorker[0]?.error ?? "").toMatchObject({ success: true, staple: { present: true, verdict: { valid: true } } });
+        expect(comparable(inWorker)).toEqual(comparable(inThread));
+        expect(stats.workers).toBe(0);
+      }
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
