@@ -26,14 +26,25 @@ interface TimedLine {
   readonly valueAt: (nowMs: number) => number;
 }
 
-/** One result's lines, by family index: finished text, a time-dependent line, or nothing. */
-type RenderedResult = Array<string | TimedLine | undefined>;
+/**
+ * One result's text, kept as compactly as it can be read back: every family's lines (a timed
+ * line's prefix only) in one flat string, in family order, and where each family starts. A slice
+ * per family, as kept before, cost 32 bytes of heap each, ~8 MB at 10,000 results; slicing at each
+ * scrape makes short-lived strings instead, which die young.
+ */
+interface RenderedResult {
+  readonly text: string;
+  /** Family f is `text.slice(offsets[f], offsets[f + 1])`; absent when that is empty. */
+  readonly offsets: readonly number[];
+  /** Timed lines' clocks as [family index, valueAt] pairs, flat; few (three at most today). */
+  readonly clocks: ReadonlyArray<number | ((nowMs: number) => number)> | null;
+}
 
 const rendered = new WeakMap<ProbeResult, RenderedResult>();
 
 /** Collects one result's samples as text; the sink series.ts maps into. */
 class ResultWriter implements SeriesSink {
-  readonly lines: RenderedResult = new Array<string | TimedLine | undefined>(FAMILIES.length);
+  private readonly lines = new Array<string | TimedLine | undefined>(FAMILIES.length);
 
   /** The result's identity labels (never none: target, address, module), escaped once for all its samples. */
   constructor(private readonly identity: string) {}
@@ -54,26 +65,36 @@ class ResultWriter implements SeriesSink {
   }
 
   /**
-   * The lines, each family's text (and each timed line's prefix) now a slice of one flat string.
-   * Concatenation leaves V8 "cons" strings (trees of the pieces), which cost more memory (~7 MB at
-   * 10,000 results for the prefixes alone) and made every later join 4× slower; join() writes one
-   * flat string, and slices of it share that memory.
+   * The text as one flat string. Concatenation leaves V8 "cons" strings (trees of the pieces), which
+   * cost more memory and made every later join 4× slower; join() writes one flat string.
    */
   finish(): RenderedResult {
     const texts: string[] = [];
-    for (const entry of this.lines) if (entry !== undefined) texts.push(typeof entry === 'string' ? entry : entry.prefix);
-    const whole = texts.join('');
-    let offset = 0;
+    const offsets: number[] = [0];
+    let clocks: Array<number | ((nowMs: number) => number)> | null = null;
+    let length = 0;
     for (let f = 0; f < this.lines.length; f++) {
       const entry = this.lines[f];
-      if (entry === undefined) continue;
-      const text = typeof entry === 'string' ? entry : entry.prefix;
-      const slice = whole.slice(offset, offset + text.length);
-      this.lines[f] = typeof entry === 'string' ? slice : { prefix: slice, valueAt: entry.valueAt };
-      offset += text.length;
+      if (typeof entry === 'string') {
+        texts.push(entry);
+        length += entry.length;
+      } else if (entry !== undefined) {
+        texts.push(entry.prefix);
+        length += entry.prefix.length;
+        (clocks ??= []).push(f, entry.valueAt);
+      }
+      offsets.push(length);
     }
-    return this.lines;
+    return { text: texts.join(''), offsets, clocks };
   }
+}
+
+/** The clock of family `f`'s timed line in `result`, if that family is a timed one there. */
+function clockOf(result: RenderedResult, f: number): ((nowMs: number) => number) | undefined {
+  const clocks = result.clocks;
+  if (clocks === null) return undefined;
+  for (let i = 0; i < clocks.length; i += 2) if (clocks[i] === f) return clocks[i + 1] as (nowMs: number) => number;
+  return undefined;
 }
 
 function indexOf(family: MetricFamily): number {
@@ -82,15 +103,15 @@ function indexOf(family: MetricFamily): number {
   return index;
 }
 
-function linesOf(result: ProbeResult): RenderedResult {
-  let lines = rendered.get(result);
-  if (!lines) {
+function renderedOf(result: ProbeResult): RenderedResult {
+  let entry = rendered.get(result);
+  if (!entry) {
     const writer = new ResultWriter(formatLabels(identityLabels(result)));
     mapProbeResult(result, writer);
-    lines = writer.finish();
-    rendered.set(result, lines);
+    entry = writer.finish();
+    rendered.set(result, entry);
   }
-  return lines;
+  return entry;
 }
 
 /**
@@ -103,26 +124,19 @@ function linesOf(result: ProbeResult): RenderedResult {
  * as a string and again encoded.
  */
 export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number): Iterable<string> {
-  const all = results.map(linesOf);
+  const all = results.map(renderedOf);
   return (function* chunks() {
     let parts: string[] = [];
     let length = 0;
     for (let f = 0; f < FAMILIES.length; f++) {
       let opened = false;
-      for (const lines of all) {
-        const entry = lines[f];
-        if (entry === undefined) continue;
+      for (const result of all) {
+        if (result.offsets[f] === result.offsets[f + 1]) continue;
         if (!opened) {
           parts.push(HEADERS[f]!);
           opened = true;
         }
-        if (typeof entry === 'string') {
-          parts.push(entry);
-          length += entry.length;
-        } else {
-          parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
-          length += entry.prefix.length + 24;
-        }
+        length += appendFamily(result, f, nowMs, parts);
         if (length >= CHUNK_CHARS) {
           yield parts.join('');
           parts = [];
@@ -136,23 +150,19 @@ export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: numbe
 
 /** The same text as `probeMetricsChunks`, as one string; empty for no results. */
 export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
-  const all = results.map(linesOf);
-  const parts: string[] = [];
-  for (let f = 0; f < FAMILIES.length; f++) writeFamily(f, all, nowMs, parts);
-  return parts.join('');
+  return [...probeMetricsChunks(results, nowMs)].join('');
 }
 
-/** Appends family `f` of every result to `parts`: its header, then its lines; nothing without lines. */
-function writeFamily(f: number, all: readonly RenderedResult[], nowMs: number, parts: string[]): void {
-  let opened = false;
-  for (const lines of all) {
-    const entry = lines[f];
-    if (entry === undefined) continue;
-    if (!opened) {
-      parts.push(HEADERS[f]!);
-      opened = true;
-    }
-    if (typeof entry === 'string') parts.push(entry);
-    else parts.push(entry.prefix, formatValue(entry.valueAt(nowMs)), '\n');
+/** Appends the lines of family `f` of `result` (which has some) to `parts`; returns about how many characters. */
+function appendFamily(result: RenderedResult, f: number, nowMs: number, parts: string[]): number {
+  const start = result.offsets[f]!;
+  const end = result.offsets[f + 1]!;
+  const text = result.text.slice(start, end);
+  const clock = clockOf(result, f);
+  if (clock === undefined) {
+    parts.push(text);
+    return end - start;
   }
+  parts.push(text, formatValue(clock(nowMs)), '\n');
+  return end - start + 24;
 }
