@@ -219,6 +219,8 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
       cachedScrapeMs: m('cachedScrapeMs'),
       cachedScrapeBytes: m('cachedScrapeBytes'),
       cachedScrapeCpuMs: m('cachedScrapeCpuMs'),
+      cachedGzipScrapeMs: m('cachedGzipScrapeMs'),
+      cachedGzipScrapeBytes: m('cachedGzipScrapeBytes'),
       sweepCpuMsPerProbe: m('sweepCpuMsPerProbe'),
       warmProbesPerSecond: m('warmProbesPerSecond'),
       warmCpuMsPerProbe: m('warmCpuMsPerProbe'),
@@ -282,12 +284,14 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
         c.sweepCpuMsPerProbe === null ? fixed(c.cpuMsPerProbe as number, 2) : `${fixed(c.cpuMsPerProbe as number, 2)} (${fixed(c.sweepCpuMsPerProbe as number, 2)})`,
         c.warmProbesPerSecond === null ? '–' : `${fixed(c.warmProbesPerSecond as number)} / ${fixed(c.warmCpuMsPerProbe as number, 2)}`,
         c.warmPeakRssBytes === null ? mb(c.peakRssBytes as number) : `${mb(c.peakRssBytes as number)} (${mb(c.warmPeakRssBytes as number)})`,
-        c.cachedScrapeMs === null ? '–' : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MiB / CPU ${fixed(c.cachedScrapeCpuMs as number)} ms`,
+        c.cachedScrapeMs === null
+          ? '–'
+          : `${fixed(c.cachedScrapeMs as number)} ms / ${mb(c.cachedScrapeBytes as number)} MiB / CPU ${fixed(c.cachedScrapeCpuMs as number)} ms; gzip ${fixed(c.cachedGzipScrapeMs as number)} ms / ${mb(c.cachedGzipScrapeBytes as number)} MiB`,
       ]);
     }
   }
   process.stdout.write(
-    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'steady: probes/s / CPU ms', 'peak RSS MiB (steady)', '/metrics cached: time / size / CPU'], rows)}\n\n`,
+    `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'steady: probes/s / CPU ms', 'peak RSS MiB (steady)', '/metrics cached: time / size / CPU; gzipped'], rows)}\n\n`,
   );
   const ratioRows = summaries.map((s) => [
     `${s.targets}`,

@@ -18,10 +18,10 @@ export function keepAliveAgent(maxSockets: number): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets });
 }
 
-export function get(url: string, agent?: http.Agent, timeoutMs = 600_000): Promise<HttpResult> {
+export function get(url: string, agent?: http.Agent, timeoutMs = 600_000, headers: http.OutgoingHttpHeaders = {}): Promise<HttpResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const request = http.get(url, { agent, timeout: timeoutMs }, (response) => {
+    const request = http.get(url, { agent, timeout: timeoutMs, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {

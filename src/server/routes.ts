@@ -15,6 +15,7 @@ import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
 import type { ProbeResult, ProbeTarget } from '../probe/types.js';
 import { syntheticFailure, type ProbeFn, type Sweeper } from '../scheduler/sweep.js';
+import { acceptsGzip, gzipped } from './encoding.js';
 import { landingPage } from './landing.js';
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -113,7 +114,10 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     addExporterMetrics(registry, { ...ctx.exporterState(), lastSweep: ctx.sweeper.lastSweep });
     const own = await registry.metrics();
     const process = ctx.processRegistry ? await ctx.processRegistry.metrics() : '';
-    return reply.type(registry.contentType).send(Readable.from(inOrder(process, probes, own), { highWaterMark: 1 }));
+    const chunks = inOrder(process, probes, own);
+    reply.type(registry.contentType).header('vary', 'accept-encoding');
+    if (acceptsGzip(request.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(gzipped(chunks));
+    return reply.send(Readable.from(chunks, { highWaterMark: 1 }));
   });
 
   app.get('/probe', async (request, reply) => {

@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import type { Config } from '../../src/config/schema.js';
@@ -138,6 +139,28 @@ describe('GET /metrics', () => {
     expect(valueOf(m, 'ocsp_exporter_sweep_duration_seconds')).toBe(0);
     expect(valueOf(m, 'ocsp_exporter_sweep_probes', { result: 'probed' })).toBe(2);
     expect([...familyNames(m)].some((n) => n.startsWith('process_') || n.startsWith('nodejs_'))).toBe(false);
+  });
+
+  it('gzips the answer for a scraper that accepts gzip, as Prometheus does, and only then', async () => {
+    const fleet = Array.from({ length: 200 }, (_, i) => target(`host-${i}.test:443`));
+    const { app } = make(makeConfig(fleet));
+    const plain = await app.server.inject('/metrics');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(plain.headers.vary).toBe('accept-encoding');
+    // What Prometheus sends.
+    const zipped = await app.server.inject({ url: '/metrics', headers: { 'accept-encoding': 'gzip' } });
+    expect(zipped.statusCode).toBe(200);
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
+    const text = gunzipSync(zipped.rawPayload).toString('utf8');
+    // Both answers come from one sweep's results; only the exporter's own timing families may differ.
+    const perAddress = (body: string) => body.split('\n').filter((line) => line.startsWith('ocsp_') && !line.startsWith('ocsp_exporter_'));
+    expect(perAddress(text)).toEqual(perAddress(plain.body));
+    expect(perAddress(text).length).toBeGreaterThan(200 * 20);
+    expect(zipped.rawPayload.length).toBeLessThan(plain.rawPayload.length / 10);
+    const refused = await app.server.inject({ url: '/metrics', headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    expect(perAddress(refused.body)).toEqual(perAddress(plain.body));
   });
 
   it('includes process and Node.js metrics when enabled', async () => {
