@@ -8,12 +8,13 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type onRequestHookHandler } from 'fastify';
 import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { isAllowedByConfig } from './config/allowlist.js';
+import { isAllowedByConfig } from './net/allowlist.js';
 import type { Config } from './config/schema.js';
 import { probeTarget } from './probe/probe.js';
 import { createSweeper, type ProbeFn, type Sweeper } from './scheduler/sweep.js';
 import { registerRoutes, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
+import { messageOf } from './util/errors.js';
 
 /** The part of `ConfigStore` (src/config/store.ts) the app uses. */
 export interface ConfigSource {
@@ -58,14 +59,6 @@ export interface App {
   reloadConfig(): ReloadOutcome;
   /** Stops accepting, finishes in-flight responses, closes sockets. Idempotent. */
   close(): Promise<void>;
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') {
-    return (error as { message: string }).message;
-  }
-  return String(error);
 }
 
 export function buildApp(deps: AppDeps): App {

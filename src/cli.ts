@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseInspectArgs, runInspect } from './commands/inspect.js';
 import { EXIT, processIO, UsageError, type CommandIO } from './commands/io.js';
+import { messageOf } from './util/errors.js';
 
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
@@ -46,7 +47,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    io.stderr(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    io.stderr(`${messageOf(error)}\n\n${USAGE}`);
     return EXIT.unreadable;
   }
   const { values, positionals } = parsed;
@@ -81,7 +82,7 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
       io.stderr(`${error.message}\n\n${USAGE}`);
       return EXIT.unreadable;
     }
-    io.stderr(`${command}: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(`${command}: ${messageOf(error)}\n`);
     return EXIT.unreadable;
   }
 }

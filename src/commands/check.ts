@@ -14,6 +14,7 @@ import type { ProbeResult } from '../probe/types.js';
 import { describeProblem, formatRelative, iso } from './format.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
+import { messageOf } from '../util/errors.js';
 
 export interface CheckOptions {
   target: string;
@@ -32,7 +33,7 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
   try {
     parsed = parseTargetAddress(target);
   } catch (error) {
-    throw new UsageError(`check: ${error instanceof Error ? error.message : String(error)}`);
+    throw new UsageError(`check: ${messageOf(error)}`);
   }
   const config = typeof values['config.file'] === 'string' ? loadConfigFile(values['config.file']) : emptyConfig();
   const module = typeof values['module'] === 'string' ? values['module'] : 'default';

@@ -6,12 +6,13 @@
  * Exit status: 0 valid and good; 1 parsed but not valid or not good; 2 unreadable input or usage.
  */
 import { readFileSync } from 'node:fs';
-import { findIssuer } from '../ocsp/cert.js';
+import { findIssuer } from '../x509/certificate.js';
 import { decodeCertificatesInput, decodeOcspResponseInput } from '../ocsp/input.js';
 import type { OcspVerdict, SingleResponseInfo } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { describeProblem, formatRelative, iso } from './format.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
+import { messageOf } from '../util/errors.js';
 
 export interface InspectOptions {
   response: string;
@@ -64,7 +65,7 @@ export function runInspect(options: InspectOptions, io: CommandIO): number {
       issuer = (leaf && findIssuer(leaf, certs)) ?? certs[0] ?? null;
     }
   } catch (error) {
-    io.stderr(`inspect: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(`inspect: ${messageOf(error)}\n`);
     if (options.json) io.stdout(JSON.stringify(unreadableReport(error)) + '\n');
     return EXIT.unreadable;
   }
@@ -96,7 +97,7 @@ function unreadableReport(error: unknown): Record<string, unknown> {
   return {
     error: {
       code: (error as { code?: string }).code ?? 'ERR_INPUT',
-      message: error instanceof Error ? error.message : String(error),
+      message: messageOf(error),
     },
     valid: false,
     problems: ['unparseable'],

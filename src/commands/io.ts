@@ -2,6 +2,7 @@
  * What commands need from the process, passed in so tests can run them in-process: output
  * streams and exit codes.
  */
+import { CodedError } from '../util/errors.js';
 
 export interface CommandIO {
   stdout(text: string): void;
@@ -23,10 +24,9 @@ export const EXIT = {
 } as const;
 
 /** A mistake in the command line: the message is printed with the usage hint, exit 2. */
-export class UsageError extends Error {
-  readonly code = 'ERR_USAGE';
+export class UsageError extends CodedError<'ERR_USAGE'> {
+  override readonly name = 'UsageError';
   constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+    super('ERR_USAGE', message);
   }
 }

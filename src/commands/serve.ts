@@ -13,6 +13,7 @@ import { createProbePool, type ProbePool } from '../probe/pool.js';
 import { WebAccess } from '../server/auth.js';
 import { loadWebConfigFile, WebConfigError, type WebConfig } from '../server/webconfig.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
+import { messageOf } from '../util/errors.js';
 
 /** Not used by blackbox (9115), ssl_exporter (9219), x509-certificate-exporter (9793) or node_exporter (9100). */
 export const DEFAULT_PORT = 9858;
@@ -79,7 +80,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     io.stderr(
       error instanceof ConfigError || error instanceof WebConfigError
         ? `${error.message}\n`
-        : `cannot start: ${error instanceof Error ? error.message : String(error)}\n`,
+        : `cannot start: ${messageOf(error)}\n`,
     );
     return EXIT.unreadable;
   }
@@ -91,7 +92,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   try {
     url = await app.listen({ host: options.host, port: options.port });
   } catch (error) {
-    io.stderr(`cannot listen on ${options.host}:${options.port}: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr(`cannot listen on ${options.host}:${options.port}: ${messageOf(error)}\n`);
     await pool?.close();
     await demo?.close();
     return EXIT.unreadable;
@@ -132,7 +133,7 @@ function reloadWebConfig(access: WebAccess, file: string, app: ReturnType<typeof
   try {
     refusal = access.reload(loadWebConfigFile(file), app.server.server);
   } catch (error) {
-    refusal = error instanceof Error ? error.message : String(error);
+    refusal = messageOf(error);
   }
   if (refusal) app.server.log.error({ file, error: refusal }, 'web config reload failed; keeping the running web config');
   else app.server.log.info({ file }, 'web config reloaded');

@@ -5,6 +5,7 @@
  * `config.yaml:12: modules.strict.timeout: invalid duration "10 seconds" (...)`. Callers switch on
  * `code`; the message is the problems, one per line, ready to print.
  */
+import { CodedError } from '../util/errors.js';
 
 export interface ConfigProblem {
   /** The config file as the user named it (or the file a key points at, when that is the problem). */
@@ -22,14 +23,13 @@ export function formatProblem(problem: ConfigProblem): string {
   return problem.path === '' ? `${where}: ${problem.message}` : `${where}: ${problem.path}: ${problem.message}`;
 }
 
-export class ConfigError extends Error {
-  readonly code = 'ERR_CONFIG_INVALID';
+export class ConfigError extends CodedError<'ERR_CONFIG_INVALID'> {
+  override readonly name = 'ConfigError';
   readonly problems: ConfigProblem[];
 
   constructor(problems: ConfigProblem[], options?: { cause?: unknown }) {
     if (problems.length === 0) throw new TypeError('ConfigError needs at least one problem');
-    super(problems.map(formatProblem).join('\n'), options);
-    this.name = 'ConfigError';
+    super('ERR_CONFIG_INVALID', problems.map(formatProblem).join('\n'), options);
     this.problems = problems;
   }
 

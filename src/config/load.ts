@@ -12,11 +12,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
 import { ADDRESS_LABELS, PROBE_METRICS } from '../metrics/names.js';
-import { parseAllowlistEntry, parseIpAddress } from './allowlist.js';
+import { parseAllowlistEntry, parseIpAddress } from '../net/allowlist.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { defaultModule, DEFAULT_GLOBAL, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig, type TlsVersion } from './schema.js';
 import { isValidHostname, parseTargetAddress } from './target.js';
+import { messageOf } from '../util/errors.js';
 
 export interface ParseOptions {
   /** Reads a file named by the config (ca_file, client cert/key). Default: `fs.readFileSync(path, 'utf8')`, capped. */
@@ -82,7 +83,7 @@ function describeFileError(error: unknown): string {
     case 'ENOTDIR':
       return 'a parent is not a directory';
     default:
-      return error instanceof Error ? error.message : String(error);
+      return messageOf(error);
   }
 }
 
@@ -459,7 +460,7 @@ function parseGlobal(w: Walker, node: unknown, keyNode: unknown): GlobalConfig {
         parseAllowlistEntry(entry);
         global.probeAllowlist.push(entry);
       } catch (error) {
-        w.report(item, path, `invalid entry ${error instanceof Error ? error.message : String(error)}`);
+        w.report(item, path, `invalid entry ${messageOf(error)}`);
       }
     }
   }
@@ -508,7 +509,7 @@ function parseTarget(w: Walker, node: unknown, path: string, parent: unknown): T
   try {
     address = parseTargetAddress(text);
   } catch (error) {
-    w.report(targetNode, targetPath, error instanceof Error ? error.message : String(error));
+    w.report(targetNode, targetPath, messageOf(error));
     return undefined;
   }
   const config: TargetConfig = { target: text, host: address.host, port: address.port, module: 'default', serverName: null, labels: {} };

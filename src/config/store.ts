@@ -7,6 +7,7 @@
  */
 import { ConfigError } from './errors.js';
 import type { Config } from './schema.js';
+import { messageOf } from '../util/errors.js';
 
 export type ReloadResult = { ok: true } | { ok: false; error: ConfigError | Error };
 
@@ -35,7 +36,7 @@ export class ConfigStore {
     this.now = options.now ?? Date.now;
     this.onListenerError =
       options.onListenerError ??
-      ((error) => process.emitWarning(`config onChange listener failed: ${error instanceof Error ? error.message : String(error)}`));
+      ((error) => process.emitWarning(`config onChange listener failed: ${messageOf(error)}`));
     this.successAtSeconds = this.now() / 1000;
   }
 

@@ -5,6 +5,7 @@
  * unbracketed IPv6 address — get a message that says what to write instead.
  */
 import { isIP } from 'node:net';
+import { CodedError } from '../util/errors.js';
 
 /** RFC 1123 host names (letters, digits, hyphens per label; `_` tolerated as DNS allows it), optional final dot. */
 const HOSTNAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
@@ -18,11 +19,10 @@ export function formatHostPort(host: string, port: number | string): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-export class TargetAddressError extends Error {
-  readonly code = 'ERR_TARGET_ADDRESS';
+export class TargetAddressError extends CodedError<'ERR_TARGET_ADDRESS'> {
+  override readonly name = 'TargetAddressError';
   constructor(message: string) {
-    super(message);
-    this.name = 'TargetAddressError';
+    super('ERR_TARGET_ADDRESS', message);
   }
 }
 

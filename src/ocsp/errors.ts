@@ -1,9 +1,10 @@
 /**
  * Error classes of the OCSP core. Bad input is reported with a stable `code` (panva/jose style):
  * callers and tests switch on the code, never on the message. Parsing an OCSP response throws only
- * {@link OcspParseError}; reading a certificate throws only {@link CertificateParseError}.
+ * {@link OcspParseError} (reading a certificate throws x509's CertificateParseError).
  * Verification never throws: its failures are named problems in the verdict.
  */
+import { CodedError } from '../util/errors.js';
 
 export type OcspParseErrorCode =
   /** More than MAX_OCSP_RESPONSE_BYTES (64 KiB): no real staple is that big. */
@@ -15,28 +16,8 @@ export type OcspParseErrorCode =
   /** Well-formed but outside what RFC 6960 defines (unknown version or status). */
   | 'ERR_OCSP_UNSUPPORTED';
 
-export class OcspParseError extends Error {
+export class OcspParseError extends CodedError<OcspParseErrorCode> {
   override readonly name = 'OcspParseError';
-  readonly code: OcspParseErrorCode;
-
-  constructor(code: OcspParseErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }
 
-export type CertificateParseErrorCode =
-  /** Not a DER X.509 certificate (RFC 5280 §4.1), or no certificate in the input. */
-  | 'ERR_CERT_MALFORMED'
-  /** A single certificate larger than MAX_CERTIFICATE_BYTES. */
-  | 'ERR_CERT_TOO_LARGE';
-
-export class CertificateParseError extends Error {
-  override readonly name = 'CertificateParseError';
-  readonly code: CertificateParseErrorCode;
-
-  constructor(code: CertificateParseErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
+export { CertificateParseError, type CertificateParseErrorCode } from '../x509/errors.js';

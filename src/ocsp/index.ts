@@ -5,7 +5,7 @@
  */
 export { OcspParseError, CertificateParseError, type OcspParseErrorCode, type CertificateParseErrorCode } from './errors.js';
 export { parseOcspResponse, MAX_OCSP_RESPONSE_BYTES, ID_PKIX_OCSP_BASIC } from './parse.js';
-export { certificateFacts, findIssuer, clearCertificateCache, MAX_CERTIFICATE_BYTES, OID_OCSP_SIGNING } from './cert.js';
+export { certificateFacts, findIssuer, clearCertificateCache, MAX_CERTIFICATE_BYTES, OID_OCSP_SIGNING } from '../x509/certificate.js';
 export { verifyOcspResponse, clearVerificationCache, DEFAULT_CLOCK_SKEW_SECONDS, type VerifyOptions } from './verify.js';
 export { decodeOcspResponseInput, decodeCertificatesInput } from './input.js';
 export type * from './types.js';

@@ -5,8 +5,8 @@
  * PEM bundle (chain files, CA bundles, combined cert+key files whose key blocks are skipped).
  * Errors are the same typed errors the parsers throw, with messages that say what was found.
  */
-import { readCertificateInfo, MAX_CERTIFICATE_BYTES } from './cert.js';
-import { DerError, TAG, readTlv } from './der.js';
+import { readCertificateInfo, MAX_CERTIFICATE_BYTES } from '../x509/certificate.js';
+import { DerError, TAG, readTlv } from '../x509/der.js';
 import { CertificateParseError, OcspParseError } from './errors.js';
 import { MAX_OCSP_RESPONSE_BYTES } from './parse.js';
 

@@ -29,7 +29,7 @@ import {
   whole,
   type AlgorithmIdentifier,
   type Tlv,
-} from './der.js';
+} from '../x509/der.js';
 import { OcspParseError } from './errors.js';
 import type {
   AlgorithmInfo,
@@ -42,6 +42,7 @@ import type {
   RevocationReason,
   SingleResponseInfo,
 } from './types.js';
+import { messageOf } from '../util/errors.js';
 
 /** No real staple comes near this (they are 0.3–4 KiB); bigger input is refused before parsing. */
 export const MAX_OCSP_RESPONSE_BYTES = 65536;
@@ -120,7 +121,7 @@ export function parseOcspResponseDetailed(der: Uint8Array): ParsedDetails {
     if (error instanceof OcspParseError) throw error;
     if (error instanceof DerError) throw new OcspParseError('ERR_OCSP_MALFORMED', `malformed OCSP response: ${error.message}`, { cause: error });
     // Never let anything else out (RangeError from odd input, a bug here): the caller sees a parse error.
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new OcspParseError('ERR_OCSP_MALFORMED', `malformed OCSP response: ${message}`, { cause: error });
   }
 }

@@ -10,13 +10,14 @@
  * cached by their hashes: a probe loop seeing the same staple again redoes only the date checks.
  */
 import { hash } from 'node:crypto';
-import { BoundedCache } from './cache.js';
-import { OID_OCSP_SIGNING, isIssuedBy, readCertificateInfo, sameName, type CertificateInfo } from './cert.js';
-import { HASH_ALGORITHMS, bytesEqual } from './der.js';
+import { BoundedCache } from '../util/cache.js';
+import { OID_OCSP_SIGNING, isIssuedBy, readCertificateInfo, sameName, type CertificateInfo } from '../x509/certificate.js';
+import { HASH_ALGORITHMS, bytesEqual } from '../x509/der.js';
 import { OcspParseError } from './errors.js';
 import { MAX_OCSP_RESPONSE_BYTES, parseOcspResponseDetailed, type ParsedDetails } from './parse.js';
-import { verifySignature } from './signature.js';
+import { verifySignature } from '../x509/signature.js';
 import type { OcspProblem, OcspVerdict, ParsedOcspResponse, SignerKind, SingleResponseInfo } from './types.js';
+import { messageOf } from '../util/errors.js';
 
 export interface VerifyOptions {
   /** The instant to judge freshness at (injected: nothing here reads the clock). */
@@ -56,7 +57,7 @@ export function verifyOcspResponse(
     base = staticVerdictCached(der, leafDer, issuerDer);
   } catch (error) {
     // Defensive: a bug must not take a probe down; report it as unparseable with its message.
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     base = unparseable('ERR_OCSP_MALFORMED', `internal error while verifying: ${message}`);
   }
   return withTimeChecks(base, options);
@@ -130,7 +131,7 @@ function staticVerdict(der: Uint8Array, leafDer: Uint8Array | null, issuerDer: U
     parsed = parseOcspResponseDetailed(der);
   } catch (error) {
     if (error instanceof OcspParseError) return unparseable(error.code, error.message);
-    return unparseable('ERR_OCSP_MALFORMED', error instanceof Error ? error.message : String(error));
+    return unparseable('ERR_OCSP_MALFORMED', messageOf(error));
   }
   const response = parsed.response;
   const verdict = blankVerdict(response);

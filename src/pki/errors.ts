@@ -3,6 +3,7 @@
  * a key it cannot use, a certificate it cannot read) is a {@link PkiError} with a stable `code`,
  * so callers and tests switch on the code rather than on message text.
  */
+import { CodedError } from '../util/errors.js';
 
 export type PkiErrorCode =
   /** An option is missing, malformed or contradicts another (e.g. rsaPss with an EC signer). */
@@ -12,12 +13,6 @@ export type PkiErrorCode =
   /** DER given as a certificate could not be read as one. */
   | 'ERR_PKI_BAD_CERTIFICATE';
 
-export class PkiError extends Error {
+export class PkiError extends CodedError<PkiErrorCode> {
   override readonly name = 'PkiError';
-  readonly code: PkiErrorCode;
-
-  constructor(code: PkiErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

@@ -17,9 +17,10 @@ import { Worker, type ResourceLimits, type WorkerOptions } from 'node:worker_thr
 import type { ModuleConfig } from '../config/schema.js';
 import { localAnswers, sharedAnswerCache, type AnswerQuery, type AnswerReply } from '../responder/check.js';
 import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
-import { BoundedCache } from '../ocsp/cache.js';
+import { BoundedCache } from '../util/cache.js';
 import type { CertificateFacts } from '../ocsp/types.js';
 import type { ProbeResult, ProbeTarget } from './types.js';
+import { messageOf } from '../util/errors.js';
 
 /** Main thread → worker. `answer` replies to a worker's `answer-query` (responder checks). */
 export type ToWorker =
@@ -268,7 +269,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
           slot.worker.postMessage({ type: 'answer', id: message.id, reply, error } satisfies ToWorker);
         mainThreadAnswers(message.query).then(
           (reply) => send(reply, null),
-          (error: unknown) => send(null, error instanceof Error ? error.message : String(error)),
+          (error: unknown) => send(null, messageOf(error)),
         );
         return;
       }
@@ -279,7 +280,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       else settle(slot, message.seq, [failure(entry, message.error)]);
     });
     worker.on('error', (error) => {
-      lastError = error instanceof Error ? error.message : String(error);
+      lastError = messageOf(error);
     });
     worker.on('exit', (code) => {
       if (slots[index] === slot) slots[index] = null;

@@ -20,8 +20,8 @@
  */
 import { hash } from 'node:crypto';
 import type * as tls from 'node:tls';
-import { BoundedCache } from '../ocsp/cache.js';
-import { contextTag, DerCursor, readTlv, TAG } from '../ocsp/der.js';
+import { BoundedCache } from '../util/cache.js';
+import { contextTag, DerCursor, readTlv, TAG } from '../x509/der.js';
 
 /** Longest chain we walk; a hostile server may send far more. */
 const MAX_CHAIN_LENGTH = 32;

@@ -7,15 +7,16 @@
  */
 import { isIP } from 'node:net';
 import type { ModuleConfig } from '../config/schema.js';
-import { certificateFacts } from '../ocsp/cert.js';
+import { certificateFacts } from '../x509/certificate.js';
 import type { CertificateFacts } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
-import { trustAnchorsFrom, verifyChain } from './chain.js';
-import { addressRefusal } from './guard.js';
-import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from './resolve.js';
+import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';
+import { addressRefusal } from '../net/guard.js';
+import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from '../net/resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
 import { stapleVerdictOf, type ProbeResult, type ProbeTarget, type StapleResult } from './types.js';
+import { messageOf } from '../util/errors.js';
 
 export interface ProbeDeps {
   lookup?: LookupFn;
@@ -209,8 +210,4 @@ async function askResponders(
   ]);
   if (module.queryResponder) result.responder = responder;
   if (module.queryChainResponders) result.chainResponders = chainResponders;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -7,6 +7,7 @@
 import * as tls from 'node:tls';
 import type { ModuleConfig } from '../config/schema.js';
 import { readPresentedChain } from './presented.js';
+import { messageWithCode } from '../util/errors.js';
 
 export interface HandshakeRequest {
   /** IP address (or name) to connect to. */
@@ -90,7 +91,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       };
       socket = tls.connect(options);
     } catch (error) {
-      finish({ ok: false, reason: 'connect', error: messageOf(error) });
+      finish({ ok: false, reason: 'connect', error: messageWithCode(error, cleanOpensslMessage) });
       return;
     }
 
@@ -122,19 +123,10 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       });
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      finish({ ok: false, reason: tcpConnected ? 'tls' : 'connect', error: messageOf(error) });
+      finish({ ok: false, reason: tcpConnected ? 'tls' : 'connect', error: messageWithCode(error, cleanOpensslMessage) });
     });
     socket.once('close', () => finish({ ok: false, reason: tcpConnected ? 'tls' : 'connect', error: 'connection closed during handshake' }));
   });
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const message = cleanOpensslMessage(error.message);
-    return code && !message.includes(code) ? `${code}: ${message}` : message;
-  }
-  return String(error);
 }
 
 /**

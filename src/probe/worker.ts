@@ -12,6 +12,7 @@ import { syntheticFailure } from '../scheduler/sweep.js';
 import type { FromWorker, ProbeRequest, ToWorker } from './pool.js';
 import { probeTarget } from './probe.js';
 import type { ProbeResult } from './types.js';
+import { messageOf } from '../util/errors.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/probe/worker.ts runs only as a worker thread (created by createProbePool)');
@@ -45,7 +46,7 @@ async function run(request: ProbeRequest): Promise<ProbeResult[]> {
   try {
     return await probeTarget(request.target, module, request.deadlineMs, { responderAnswers: mainThreadAnswers });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     const target = { ...request.target, module: module.name };
     return [syntheticFailure(target, 'internal', `probe threw: ${message}`, startedAtMs, (Date.now() - startedAtMs) / 1000)];
   }
@@ -56,7 +57,7 @@ function reply(message: Extract<FromWorker, { type: 'result' }>): void {
     port!.postMessage(message);
   } catch (error) {
     // A result that cannot be cloned is our bug; report it for that probe instead of hanging it.
-    const text = error instanceof Error ? error.message : String(error);
+    const text = messageOf(error);
     port!.postMessage({ type: 'failed', seq: message.seq, error: `probe result could not be sent from the worker: ${text}` } satisfies FromWorker);
   }
 }

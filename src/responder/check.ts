@@ -7,13 +7,14 @@
  * (`query_chain_responders`): each intermediate of the presented chain asked about at its issuer's
  * responder. Nothing here throws; the result says what happened.
  */
-import { findIssuer, isIssuedBy, readCertificateInfo } from '../ocsp/cert.js';
+import { findIssuer, isIssuedBy, readCertificateInfo } from '../x509/certificate.js';
 import type { OcspVerdict } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
-import type { LookupFn } from '../probe/resolve.js';
+import type { LookupFn } from '../net/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
 import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
+import { messageOf } from '../util/errors.js';
 
 /** Default `responder_cache_max_age`: how long an answer is reused at most, seconds. */
 export const DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS = 3600;
@@ -116,7 +117,7 @@ export async function checkResponder(leafDer: Uint8Array, issuerDer: Uint8Array 
     return await check(leafDer, issuerDer, options);
   } catch (error) {
     // Defensive: a bug must not take the probe down.
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return notAsked(null, null, 'connect', `internal error while asking the responder: ${message}`);
   }
 }
@@ -135,7 +136,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     const { buildOcspRequest } = await import('./request.js');
     request = buildOcspRequest(leafDer, issuerDer);
   } catch (error) {
-    return notAsked(url, urlSource, 'issuer_unknown', error instanceof Error ? error.message : String(error));
+    return notAsked(url, urlSource, 'issuer_unknown', messageOf(error));
   }
   const now = options.now ?? Date.now;
   const maxAgeMs = Math.max(0, (options.cacheMaxAgeSeconds ?? DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS) * 1000);

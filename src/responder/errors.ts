@@ -3,17 +3,12 @@
  * responder never throws: a failed exchange is a {@link ResponderProblem} in the result, the same
  * way a bad staple is an OcspProblem in its verdict.
  */
+import { CodedError } from '../util/errors.js';
 
 export type ResponderErrorCode =
   /** The leaf or issuer certificate could not be read, so no CertID can be built. */
   'ERR_RESPONDER_BAD_CERTIFICATE';
 
-export class ResponderError extends Error {
+export class ResponderError extends CodedError<ResponderErrorCode> {
   override readonly name = 'ResponderError';
-  readonly code: ResponderErrorCode;
-
-  constructor(code: ResponderErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
 }

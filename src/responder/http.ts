@@ -14,10 +14,11 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { MAX_OCSP_RESPONSE_BYTES } from '../ocsp/parse.js';
-import { addressRefusal } from '../probe/guard.js';
-import { resolveAddresses, ResolveError, systemLookup, type LookupFn } from '../probe/resolve.js';
+import { addressRefusal } from '../net/guard.js';
+import { resolveAddresses, ResolveError, systemLookup, type LookupFn } from '../net/resolve.js';
 import { VERSION } from '../version.js';
 import type { TransportProblem } from './types.js';
+import { messageWithCode } from '../util/errors.js';
 
 /** RFC 5019 §5: GET only when the base64 of the request is at most 255 bytes. */
 export const MAX_GET_BASE64_BYTES = 255;
@@ -102,7 +103,7 @@ export async function exchange(options: ExchangeOptions): Promise<ExchangeOutcom
     address = first!.address;
   } catch (error) {
     const timedOut = error instanceof ResolveError && error.code === 'ERR_DNS_TIMEOUT';
-    return fail(timedOut ? 'timeout' : 'dns', `responder ${url.host}: ${messageOf(error)}`);
+    return fail(timedOut ? 'timeout' : 'dns', `responder ${url.host}: ${messageWithCode(error)}`);
   }
   const refusal = addressRefusal(address, { allowLinkLocal: options.allowLinkLocal === true });
   if (refusal) return fail('blocked', `responder ${url.host}: ${refusal}`);
@@ -201,21 +202,15 @@ function send(
         const contentType = typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : null;
         finish({ ok: true, der: new Uint8Array(Buffer.concat(chunks)), method, httpStatus: status, contentType });
       });
-      res.on('error', (error) => finish({ ok: false, problem: 'connect', error: `reading the answer of ${options.url}: ${messageOf(error)}`, httpStatus: status }));
+      res.on('error', (error) => finish({ ok: false, problem: 'connect', error: `reading the answer of ${options.url}: ${messageWithCode(error)}`, httpStatus: status }));
       res.on('close', () => {
         if (!res.complete) {
           finish({ ok: false, problem: 'connect', error: `responder ${options.url} closed the connection before the whole answer`, httpStatus: status });
         }
       });
     });
-    req.on('error', (error) => finish({ ok: false, problem: 'connect', error: `asking ${options.url}: ${messageOf(error)}`, httpStatus: null }));
+    req.on('error', (error) => finish({ ok: false, problem: 'connect', error: `asking ${options.url}: ${messageWithCode(error)}`, httpStatus: null }));
     if (method === 'POST') req.end(Buffer.from(options.request));
     else req.end();
   });
-}
-
-function messageOf(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  return code && !message.includes(code) ? `${code}: ${message}` : message;
 }

@@ -10,10 +10,11 @@
  * byte for byte from the leaf.
  */
 import * as asn1js from 'asn1js';
-import { readCertificateInfo, type CertificateInfo } from '../ocsp/cert.js';
-import { DerCursor, TAG, content, contextTag, readTlv } from '../ocsp/der.js';
+import { readCertificateInfo, type CertificateInfo } from '../x509/certificate.js';
+import { DerCursor, TAG, content, contextTag, readTlv } from '../x509/der.js';
 import { HASH_OIDS, toDer, type HashName } from '../pki/der.js';
 import { ResponderError } from './errors.js';
+import { messageOf } from '../util/errors.js';
 
 /** id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 8954). */
 export const OID_OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
@@ -91,7 +92,7 @@ function readCertificate(der: Uint8Array, what: 'leaf' | 'issuer'): CertificateI
   try {
     return readCertificateInfo(der);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new ResponderError('ERR_RESPONDER_BAD_CERTIFICATE', `cannot build an OCSP request: unreadable ${what} certificate: ${message}`, { cause: error });
   }
 }

@@ -9,8 +9,9 @@
 import { hash } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Config, ModuleConfig, TargetConfig } from '../config/schema.js';
-import { formatAddress } from '../probe/resolve.js';
+import { formatAddress } from '../net/resolve.js';
 import type { FailureReason, ProbeResult, ProbeTarget } from '../probe/types.js';
+import { messageOf } from '../util/errors.js';
 
 /** Same shape as `probeTarget` with its deps bound: never throws, one result per address. */
 export type ProbeFn = (target: ProbeTarget, module: ModuleConfig, deadlineMs: number) => Promise<ProbeResult[]>;
@@ -145,7 +146,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       return { measured: true, probedAtMs, results: await probe(target, module, probeDeadlineMs) };
     } catch (error) {
       // probeTarget promises never to throw; if it does anyway, that is our bug, reported as data.
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       const failure = syntheticFailure(target, 'internal', `probe threw: ${message}`, probedAtMs, (now() - probedAtMs) / 1000);
       return { measured: true, probedAtMs, results: [failure] };
     }

@@ -17,6 +17,7 @@ import type { ProbeResult, ProbeTarget } from '../probe/types.js';
 import { syntheticFailure, type ProbeFn, type Sweeper } from '../scheduler/sweep.js';
 import { acceptsGzip, gzipped } from './encoding.js';
 import { landingPage } from './landing.js';
+import { messageOf } from '../util/errors.js';
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
@@ -194,7 +195,7 @@ async function probeWithin(ctx: RouteContext, target: ProbeTarget, module: Modul
   try {
     return await ctx.probe(target, module, Math.min(requestDeadlineMs, startedAtMs + module.timeoutSeconds * 1000));
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     return [syntheticFailure(asConfigured, 'internal', `probe threw: ${message}`, startedAtMs, (ctx.now() - startedAtMs) / 1000)];
   }
 }

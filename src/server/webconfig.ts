@@ -13,6 +13,7 @@ import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
+import { CodedError } from '../util/errors.js';
 
 /** exporter-toolkit's client_auth_type values (Go's tls.ClientAuthType names). */
 export const CLIENT_AUTH_TYPES = [
@@ -63,13 +64,8 @@ export type WebConfigErrorCode =
   /** A file it names (certificate, key, client CA) is missing or unusable. */
   | 'ERR_WEB_CONFIG_FILE';
 
-export class WebConfigError extends Error {
-  readonly code: WebConfigErrorCode;
-  constructor(code: WebConfigErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'WebConfigError';
-    this.code = code;
-  }
+export class WebConfigError extends CodedError<WebConfigErrorCode> {
+  override readonly name = 'WebConfigError';
 }
 
 /** Reads what the file names; injectable for tests. */

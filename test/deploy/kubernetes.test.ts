@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildApp } from '../../src/app.js';
-import { isAllowedByConfig } from '../../src/config/allowlist.js';
+import { isAllowedByConfig } from '../../src/net/allowlist.js';
 import { parseConfig } from '../../src/config/load.js';
 import { parseTargetParam } from '../../src/server/routes.js';
 import { requireTools, runTool } from '../grafana/tools.js';

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModule, emptyConfig, type Config } from '../../src/config/schema.js';
-import { systemLookup, type LookupFn } from '../../src/probe/resolve.js';
+import { systemLookup, type LookupFn } from '../../src/net/resolve.js';
 import { Lab, LabError, captureStaple, describeOcspResponse, freePort, requireLabTools, type NginxServer } from './lab/index.js';
 import { startExporter, summarizeAll, unixSeconds, type AddressSummary, type RunningExporter } from './support/exporter.js';
 

@@ -2,9 +2,9 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { defaultModule } from '../../src/config/schema.js';
-import { addressBytes, addressRefusal, blockedAddress } from '../../src/probe/guard.js';
+import { addressBytes, addressRefusal, blockedAddress } from '../../src/net/guard.js';
 import { probeTarget } from '../../src/probe/probe.js';
-import type { LookupFn } from '../../src/probe/resolve.js';
+import type { LookupFn } from '../../src/net/resolve.js';
 import type { ProbeTarget } from '../../src/probe/types.js';
 
 describe('blockedAddress', () => {

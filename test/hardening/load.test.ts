@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { defaultModule } from '../../src/config/schema.js';
 import { probeTarget } from '../../src/probe/probe.js';
-import type { LookupFn } from '../../src/probe/resolve.js';
+import type { LookupFn } from '../../src/net/resolve.js';
 import { makeTestPki, stapleFor } from '../helpers/pki.js';
 import { find, parseExposition } from '../metrics/exposition.js';
 import { FakeStore, makeConfig, target } from '../server/fakes.js';

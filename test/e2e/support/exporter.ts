@@ -12,7 +12,7 @@ import type { Config } from '../../../src/config/schema.js';
 import { ConfigStore } from '../../../src/config/store.js';
 import { PROBE_METRICS } from '../../../src/metrics/names.js';
 import { probeTarget } from '../../../src/probe/probe.js';
-import type { LookupFn } from '../../../src/probe/resolve.js';
+import type { LookupFn } from '../../../src/net/resolve.js';
 import { find, parseExposition, type Exposition } from '../../metrics/exposition.js';
 
 export interface ExporterDeps {

@@ -7,10 +7,14 @@
  * input; here nothing recurses, every length is checked against its parent before use, and the
  * only failure is a {@link DerError}, which callers turn into their own typed error.
  */
+import { CodedError } from '../util/errors.js';
 
 /** Thrown by every reader here; callers wrap it into OcspParseError / CertificateParseError. */
-export class DerError extends Error {
+export class DerError extends CodedError<'ERR_DER_MALFORMED'> {
   override readonly name = 'DerError';
+  constructor(message: string) {
+    super('ERR_DER_MALFORMED', message);
+  }
 }
 
 /** One tag-length-value, as offsets into `bytes`. */

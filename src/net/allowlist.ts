@@ -17,14 +17,14 @@
  * checks the resolved address separately), so this is a statement about what was asked for.
  */
 import { isIP } from 'node:net';
-import type { Config } from './schema.js';
-import { isValidHostname } from './target.js';
+import type { Config } from '../config/schema.js';
+import { isValidHostname } from '../config/target.js';
+import { CodedError } from '../util/errors.js';
 
-export class AllowlistEntryError extends Error {
-  readonly code = 'ERR_ALLOWLIST_ENTRY';
+export class AllowlistEntryError extends CodedError<'ERR_ALLOWLIST_ENTRY'> {
+  override readonly name = 'AllowlistEntryError';
   constructor(message: string) {
-    super(message);
-    this.name = 'AllowlistEntryError';
+    super('ERR_ALLOWLIST_ENTRY', message);
   }
 }
 

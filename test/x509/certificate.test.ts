@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { certificateFacts, findIssuer } from '../../src/ocsp/cert.js';
+import { certificateFacts, findIssuer } from '../../src/x509/certificate.js';
 import { CertificateParseError, OcspParseError } from '../../src/ocsp/errors.js';
 import { decodeCertificatesInput, decodeOcspResponseInput } from '../../src/ocsp/input.js';
 import { createOpensslPki, openssl, opensslOcspResponse, type OpensslCert, type OpensslPki } from '../helpers/openssl.js';

@@ -7,7 +7,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultModule } from '../../src/config/schema.js';
-import { trustAnchorsFrom, verifyChain } from '../../src/probe/chain.js';
+import { trustAnchorsFrom, verifyChain } from '../../src/x509/chain.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import { createCertificate, type Issued } from '../../src/pki/index.js';
 import { cachedKeys, makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';

@@ -8,7 +8,7 @@
  * AND signature check, so a look-alike CA with the same name is never taken).
  */
 import { createHash, createPublicKey, hash, type KeyObject } from 'node:crypto';
-import { BoundedCache } from './cache.js';
+import { BoundedCache } from '../util/cache.js';
 import {
   DerCursor,
   DerError,
@@ -28,9 +28,10 @@ import {
   whole,
   type Tlv,
 } from './der.js';
-import { CertificateParseError } from './errors.js';
+import { CertificateParseError } from '../ocsp/errors.js';
 import { verifySignature } from './signature.js';
-import type { CertificateFacts } from './types.js';
+import type { CertificateFacts } from '../ocsp/types.js';
+import { messageOf } from '../util/errors.js';
 
 /** Real certificates are 0.5–3 KiB; a few with huge SAN lists reach ~20 KiB. */
 export const MAX_CERTIFICATE_BYTES = 65536;
@@ -109,7 +110,7 @@ export function readCertificateInfo(der: Uint8Array): CertificateInfo {
   try {
     info = parseCertificate(der.slice(), fingerprint);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     throw new CertificateParseError('ERR_CERT_MALFORMED', `malformed certificate: ${message}`, { cause: error });
   }
   certificateCache.set(fingerprint, info, 2 * der.length + CERTIFICATE_OVERHEAD_BYTES);

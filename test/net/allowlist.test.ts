@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AllowlistEntryError, compileAllowlist, isAllowedByConfig, parseAllowlistEntry, parseIpAddress } from '../../src/config/allowlist.js';
+import { AllowlistEntryError, compileAllowlist, isAllowedByConfig, parseAllowlistEntry, parseIpAddress } from '../../src/net/allowlist.js';
 import { parseConfig } from '../../src/config/load.js';
 
 type Case = [entry: string, host: string, port: number];

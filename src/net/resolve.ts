@@ -6,6 +6,7 @@
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
 import type { IpProtocol } from '../config/schema.js';
+import { CodedError } from '../util/errors.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -17,13 +18,8 @@ export type LookupFn = (host: string, options: { all: true; family: 0 | 4 | 6 })
 
 export const systemLookup: LookupFn = (host, options) => dns.promises.lookup(host, { ...options, verbatim: true });
 
-export class ResolveError extends Error {
-  readonly code: 'ERR_DNS' | 'ERR_DNS_TIMEOUT';
-  constructor(code: 'ERR_DNS' | 'ERR_DNS_TIMEOUT', message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ResolveError';
-    this.code = code;
-  }
+export class ResolveError extends CodedError<'ERR_DNS' | 'ERR_DNS_TIMEOUT'> {
+  override readonly name = 'ResolveError';
 }
 
 export async function resolveAddresses(

@@ -15,8 +15,8 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as tls from 'node:tls';
-import { certificateFacts, findIssuer } from '../ocsp/cert.js';
-import { BoundedCache } from '../ocsp/cache.js';
+import { certificateFacts, findIssuer } from './certificate.js';
+import { BoundedCache } from '../util/cache.js';
 import { decodeCertificatesInput } from '../ocsp/input.js';
 
 export interface ChainVerdict {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoundedCache } from '../../src/ocsp/cache.js';
+import { BoundedCache } from '../../src/util/cache.js';
 
 describe('BoundedCache', () => {
   it('evicts the least recently used entry past its entry capacity', () => {
