@@ -9,3 +9,4 @@ export { certificateFacts, findIssuer, clearCertificateCache, MAX_CERTIFICATE_BY
 export { verifyOcspResponse, clearVerificationCache, DEFAULT_CLOCK_SKEW_SECONDS, type VerifyOptions } from './verify.js';
 export { decodeOcspResponseInput, decodeCertificatesInput } from './input.js';
 export type * from './types.js';
+export type { CertificateFacts } from '../x509/types.js';

@@ -18,7 +18,7 @@ import type { ModuleConfig } from '../config/schema.js';
 import { localAnswers, sharedAnswerCache, type AnswerQuery, type AnswerReply } from '../responder/check.js';
 import { syntheticFailure, type ProbeFn } from '../scheduler/sweep.js';
 import { BoundedCache } from '../util/cache.js';
-import type { CertificateFacts } from '../ocsp/types.js';
+import type { CertificateFacts } from '../x509/types.js';
 import type { ProbeResult, ProbeTarget } from './types.js';
 import { messageOf } from '../util/errors.js';
 

@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import type { ModuleConfig } from '../config/schema.js';
 import { certificateFacts } from '../x509/certificate.js';
-import type { CertificateFacts } from '../ocsp/types.js';
+import type { CertificateFacts } from '../x509/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
 import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';

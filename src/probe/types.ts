@@ -3,7 +3,8 @@
  * no sockets), so probes can run in worker threads and results can be cached and compared.
  */
 import type { TargetConfig } from '../config/schema.js';
-import type { CertificateFacts, OcspVerdict, ParsedOcspResponse } from '../ocsp/types.js';
+import type { OcspVerdict, ParsedOcspResponse } from '../ocsp/types.js';
+import type { CertificateFacts } from '../x509/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 
 /** Stable values of the `reason` label of `ocsp_probe_failure`. */

@@ -28,9 +28,9 @@ import {
   whole,
   type Tlv,
 } from './der.js';
-import { CertificateParseError } from '../ocsp/errors.js';
+import { CertificateParseError } from './errors.js';
 import { verifySignature } from './signature.js';
-import type { CertificateFacts } from '../ocsp/types.js';
+import type { CertificateFacts } from './types.js';
 import { messageOf } from '../util/errors.js';
 
 /** Real certificates are 0.5–3 KiB; a few with huge SAN lists reach ~20 KiB. */

@@ -1,5 +1,6 @@
 /** Hand-built probe results for every state the metrics mapping distinguishes. */
-import type { CertificateFacts, OcspProblem, OcspVerdict, SingleResponseInfo } from '../../src/ocsp/types.js';
+import type { OcspProblem, OcspVerdict, SingleResponseInfo } from '../../src/ocsp/types.js';
+import type { CertificateFacts } from '../../src/x509/types.js';
 import { stapleVerdictOf, type FailureReason, type ProbeResult } from '../../src/probe/types.js';
 
 export const NOW_MS = Date.UTC(2026, 10, 15, 12, 0, 0);
