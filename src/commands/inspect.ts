@@ -7,7 +7,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { findIssuer } from '../x509/certificate.js';
-import { decodeCertificatesInput, decodeOcspResponseInput } from '../ocsp/input.js';
+import { decodeOcspResponseInput } from '../ocsp/input.js';
+import { decodeCertificatesInput } from '../x509/input.js';
 import type { OcspVerdict, SingleResponseInfo } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { describeProblem, formatRelative, iso } from './format.js';

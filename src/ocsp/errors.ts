@@ -19,5 +19,3 @@ export type OcspParseErrorCode =
 export class OcspParseError extends CodedError<OcspParseErrorCode> {
   override readonly name = 'OcspParseError';
 }
-
-export { CertificateParseError, type CertificateParseErrorCode } from '../x509/errors.js';

@@ -11,8 +11,6 @@
 import {
   DerCursor,
   DerError,
-  HASH_ALGORITHMS,
-  SIGNATURE_ALGORITHMS,
   TAG,
   bitStringBytes,
   content,
@@ -43,6 +41,7 @@ import type {
   SingleResponseInfo,
 } from './types.js';
 import { messageOf } from '../util/errors.js';
+import { HASH_ALGORITHMS, SIGNATURE_ALGORITHMS } from '../x509/algorithms.js';
 
 /** No real staple comes near this (they are 0.3–4 KiB); bigger input is refused before parsing. */
 export const MAX_OCSP_RESPONSE_BYTES = 65536;

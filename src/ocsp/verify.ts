@@ -12,7 +12,8 @@
 import { hash } from 'node:crypto';
 import { BoundedCache } from '../util/cache.js';
 import { OID_OCSP_SIGNING, isIssuedBy, readCertificateInfo, sameName, type CertificateInfo } from '../x509/certificate.js';
-import { HASH_ALGORITHMS, bytesEqual } from '../x509/der.js';
+import { bytesEqual } from '../util/bytes.js';
+import { HASH_ALGORITHMS } from '../x509/algorithms.js';
 import { OcspParseError } from './errors.js';
 import { MAX_OCSP_RESPONSE_BYTES, parseOcspResponseDetailed, type ParsedDetails } from './parse.js';
 import { verifySignature } from '../x509/signature.js';

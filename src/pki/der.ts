@@ -6,27 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { HASH_OIDS, NODE_HASH_NAMES, type HashName } from '../x509/algorithms.js';
+import { bytesEqual } from '../util/bytes.js';
 import { PkiError } from './errors.js';
 
-export type HashName = 'SHA-1' | 'SHA-256' | 'SHA-384' | 'SHA-512';
-
-/** OIDs of the digest algorithms (RFC 3279 §2.2.1, RFC 5754 §2). */
-export const HASH_OIDS: Record<HashName, string> = {
-  'SHA-1': '1.3.14.3.2.26',
-  'SHA-256': '2.16.840.1.101.3.4.2.1',
-  'SHA-384': '2.16.840.1.101.3.4.2.2',
-  'SHA-512': '2.16.840.1.101.3.4.2.3',
-};
-
-const NODE_HASH: Record<HashName, string> = {
-  'SHA-1': 'sha1',
-  'SHA-256': 'sha256',
-  'SHA-384': 'sha384',
-  'SHA-512': 'sha512',
-};
+export { HASH_OIDS, bytesEqual, type HashName };
 
 export function digest(hash: HashName, data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash(NODE_HASH[hash]).update(data).digest());
+  return new Uint8Array(createHash(NODE_HASH_NAMES[hash]).update(data).digest());
 }
 
 export function toDer(block: { toBER(sizeOnly?: boolean): ArrayBuffer }): Uint8Array {
@@ -48,10 +35,6 @@ export function embedDer(der: Uint8Array, what: string): asn1js.AsnType {
     throw new PkiError('ERR_PKI_BAD_CERTIFICATE', `${what} is not in canonical DER and cannot be embedded unchanged`);
   }
   return parsed.result;
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((value, index) => value === b[index]);
 }
 
 /** Minimal two's-complement bytes of a non-negative integer (DER INTEGER contents, X.690 §8.3). */

@@ -15,6 +15,7 @@ import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
 import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
 import { messageOf } from '../util/errors.js';
+import { buildOcspRequest } from './request.js';
 
 /** Default `responder_cache_max_age`: how long an answer is reused at most, seconds. */
 export const DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS = 3600;
@@ -132,8 +133,6 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
 
   let request;
   try {
-    // Loaded on first use: asn1js (~9 MB of RSS per thread) is only needed by modules that ask.
-    const { buildOcspRequest } = await import('./request.js');
     request = buildOcspRequest(leafDer, issuerDer);
   } catch (error) {
     return notAsked(url, urlSource, 'issuer_unknown', messageOf(error));

@@ -5,21 +5,19 @@
  * RFC 5019 §2.1.1 makes it the algorithm lightweight responders must accept, and it is what
  * OpenSSL, browsers and CAs' pre-generated answers use. No nonce by default either: RFC 5019 §4
  * responders serve pre-signed, cached answers and ignore it (and a nonce would defeat HTTP caches).
- * The hashes come from the OCSP core's certificate reader (exact DER bytes, never re-encoded);
- * the structure is written with asn1js (src/pki/der.ts helpers), with the serial INTEGER copied
- * byte for byte from the leaf.
+ * The hashes come from the X.509 layer's certificate reader (exact DER bytes, never re-encoded);
+ * the structure is written with its small DER writer, with the serial INTEGER copied byte for byte
+ * from the leaf.
  */
-import * as asn1js from 'asn1js';
+import { HASH_OIDS, NODE_HASH_NAMES, type HashName } from '../x509/algorithms.js';
 import { readCertificateInfo, type CertificateInfo } from '../x509/certificate.js';
 import { DerCursor, TAG, content, contextTag, readTlv } from '../x509/der.js';
-import { HASH_OIDS, toDer, type HashName } from '../pki/der.js';
+import { derExplicit, derIntegerContents, derNull, derOctetString, derOid, derSequence } from '../x509/der-writer.js';
 import { ResponderError } from './errors.js';
 import { messageOf } from '../util/errors.js';
 
 /** id-pkix-ocsp-nonce (RFC 6960 §4.4.1, RFC 8954). */
 export const OID_OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
-
-const NODE_HASH: Record<HashName, string> = { 'SHA-1': 'sha1', 'SHA-256': 'sha256', 'SHA-384': 'sha384', 'SHA-512': 'sha512' };
 
 export interface OcspRequestOptions {
   /** CertID hash algorithm; default SHA-1 (RFC 5019 §2.1.1). */
@@ -58,7 +56,7 @@ export function buildOcspRequest(leafDer: Uint8Array, issuerDer: Uint8Array, opt
   }
   const leaf = readCertificate(leafDer, 'leaf');
   const issuer = readCertificate(issuerDer, 'issuer');
-  const nodeHash = NODE_HASH[hash];
+  const nodeHash = NODE_HASH_NAMES[hash];
   const certId: RequestCertId = {
     hash,
     issuerNameHash: issuer.nameHash(nodeHash),
@@ -66,26 +64,21 @@ export function buildOcspRequest(leafDer: Uint8Array, issuerDer: Uint8Array, opt
     serialNumber: leaf.serialNumber,
   };
 
-  const certIdBlock = new asn1js.Sequence({
-    value: [
-      // AlgorithmIdentifier with explicit NULL parameters, as OpenSSL writes it for SHA-1.
-      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: hashOid }), new asn1js.Null()] }),
-      new asn1js.OctetString({ valueHex: Buffer.from(certId.issuerNameHash, 'hex') }),
-      new asn1js.OctetString({ valueHex: Buffer.from(certId.issuerKeyHash, 'hex') }),
-      new asn1js.Integer({ valueHex: serialContents(leaf) }),
-    ],
-  });
-  const tbsFields: asn1js.AsnType[] = [new asn1js.Sequence({ value: [new asn1js.Sequence({ value: [certIdBlock] })] })];
+  const certIdDer = derSequence(
+    // AlgorithmIdentifier with explicit NULL parameters, as OpenSSL writes it for SHA-1.
+    derSequence(derOid(hashOid), derNull()),
+    derOctetString(Buffer.from(certId.issuerNameHash, 'hex')),
+    derOctetString(Buffer.from(certId.issuerKeyHash, 'hex')),
+    derIntegerContents(serialContents(leaf)),
+  );
+  // TBSRequest: version omitted (DEFAULT v1), requestList of one Request { reqCert }.
+  const tbsFields = [derSequence(derSequence(certIdDer))];
   if (options.nonce) {
     // requestExtensions [2] EXPLICIT Extensions; the nonce's extnValue wraps an OCTET STRING (RFC 8954 §2.1).
-    const nonceValue = toDer(new asn1js.OctetString({ valueHex: options.nonce }));
-    const extension = new asn1js.Sequence({
-      value: [new asn1js.ObjectIdentifier({ value: OID_OCSP_NONCE }), new asn1js.OctetString({ valueHex: nonceValue })],
-    });
-    tbsFields.push(new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 2 }, value: [new asn1js.Sequence({ value: [extension] })] }));
+    const extension = derSequence(derOid(OID_OCSP_NONCE), derOctetString(derOctetString(options.nonce)));
+    tbsFields.push(derExplicit(2, derSequence(extension)));
   }
-  const request = new asn1js.Sequence({ value: [new asn1js.Sequence({ value: tbsFields })] });
-  return { der: toDer(request), certId };
+  return { der: derSequence(derSequence(...tbsFields)), certId };
 }
 
 function readCertificate(der: Uint8Array, what: 'leaf' | 'issuer'): CertificateInfo {

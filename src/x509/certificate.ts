@@ -14,7 +14,6 @@ import {
   DerError,
   TAG,
   bitStringBytes,
-  bytesEqual,
   content,
   contextTag,
   integerHex,
@@ -32,6 +31,7 @@ import { CertificateParseError } from './errors.js';
 import { verifySignature } from './signature.js';
 import type { CertificateFacts } from './types.js';
 import { messageOf } from '../util/errors.js';
+import { bytesEqual } from '../util/bytes.js';
 
 /** Real certificates are 0.5–3 KiB; a few with huge SAN lists reach ~20 KiB. */
 export const MAX_CERTIFICATE_BYTES = 65536;

@@ -17,7 +17,8 @@ import { isIP } from 'node:net';
 import * as tls from 'node:tls';
 import { certificateFacts, findIssuer } from './certificate.js';
 import { BoundedCache } from '../util/cache.js';
-import { decodeCertificatesInput } from '../ocsp/input.js';
+import { decodeCertificatesInput } from './input.js';
+import { bytesEqual } from '../util/bytes.js';
 
 export interface ChainVerdict {
   verified: boolean;
@@ -167,8 +168,4 @@ function trustKey(trust: { anchors: readonly Uint8Array[]; source: 'ca_file' | '
 
 function fingerprints(certs: readonly Uint8Array[]): string {
   return certs.map((c) => certificateFacts(c).fingerprintSha256.slice(0, 16)).join(',');
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
 }

@@ -183,12 +183,6 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** Dotted-decimal OBJECT IDENTIFIER (X.690 §8.19). */
 export function readOid(bytes: Uint8Array, tlv: Tlv): string {
   if (tlv.tag !== TAG.OID) throw new DerError(`expected an OBJECT IDENTIFIER at byte ${tlv.start}`);
@@ -387,38 +381,6 @@ export function nameToString(bytes: Uint8Array, nameTlv: Tlv): string {
   }
   return rdns.reverse().join(',');
 }
-
-export const HASH_ALGORITHMS: Record<string, { name: string; node: string }> = {
-  '1.3.14.3.2.26': { name: 'sha1', node: 'sha1' },
-  '2.16.840.1.101.3.4.2.4': { name: 'sha224', node: 'sha224' },
-  '2.16.840.1.101.3.4.2.1': { name: 'sha256', node: 'sha256' },
-  '2.16.840.1.101.3.4.2.2': { name: 'sha384', node: 'sha384' },
-  '2.16.840.1.101.3.4.2.3': { name: 'sha512', node: 'sha512' },
-  '1.2.840.113549.2.5': { name: 'md5', node: 'md5' },
-};
-
-export type SignatureScheme =
-  | { kind: 'rsa'; hash: string }
-  | { kind: 'rsa-pss' }
-  | { kind: 'ecdsa'; hash: string }
-  | { kind: 'eddsa' };
-
-export const SIGNATURE_ALGORITHMS: Record<string, { name: string; scheme: SignatureScheme }> = {
-  '1.2.840.113549.1.1.4': { name: 'md5WithRSAEncryption', scheme: { kind: 'rsa', hash: 'md5' } },
-  '1.2.840.113549.1.1.5': { name: 'sha1WithRSAEncryption', scheme: { kind: 'rsa', hash: 'sha1' } },
-  '1.2.840.113549.1.1.14': { name: 'sha224WithRSAEncryption', scheme: { kind: 'rsa', hash: 'sha224' } },
-  '1.2.840.113549.1.1.11': { name: 'sha256WithRSAEncryption', scheme: { kind: 'rsa', hash: 'sha256' } },
-  '1.2.840.113549.1.1.12': { name: 'sha384WithRSAEncryption', scheme: { kind: 'rsa', hash: 'sha384' } },
-  '1.2.840.113549.1.1.13': { name: 'sha512WithRSAEncryption', scheme: { kind: 'rsa', hash: 'sha512' } },
-  '1.2.840.113549.1.1.10': { name: 'RSASSA-PSS', scheme: { kind: 'rsa-pss' } },
-  '1.2.840.10045.4.1': { name: 'ecdsa-with-SHA1', scheme: { kind: 'ecdsa', hash: 'sha1' } },
-  '1.2.840.10045.4.3.1': { name: 'ecdsa-with-SHA224', scheme: { kind: 'ecdsa', hash: 'sha224' } },
-  '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', scheme: { kind: 'ecdsa', hash: 'sha256' } },
-  '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', scheme: { kind: 'ecdsa', hash: 'sha384' } },
-  '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', scheme: { kind: 'ecdsa', hash: 'sha512' } },
-  '1.3.101.112': { name: 'Ed25519', scheme: { kind: 'eddsa' } },
-  '1.3.101.113': { name: 'Ed448', scheme: { kind: 'eddsa' } },
-};
 
 /** AlgorithmIdentifier (RFC 5280 §4.1.1.2): OID plus the raw parameters element, if any. */
 export interface AlgorithmIdentifier {

@@ -6,7 +6,8 @@
  * garbled signature are all "does not verify".
  */
 import { constants, verify, type KeyObject } from 'node:crypto';
-import { DerCursor, HASH_ALGORITHMS, SIGNATURE_ALGORITHMS, TAG, contextTag, readAlgorithmIdentifier, readTlv, smallInteger } from './der.js';
+import { HASH_ALGORITHMS, SIGNATURE_ALGORITHMS } from './algorithms.js';
+import { DerCursor, TAG, contextTag, readAlgorithmIdentifier, readTlv, smallInteger } from './der.js';
 
 /** Digests accepted in signatures. MD5 is known broken and counts as unsupported. */
 const SIGNATURE_DIGESTS = new Set(['sha1', 'sha224', 'sha256', 'sha384', 'sha512']);

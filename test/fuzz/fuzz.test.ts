@@ -5,7 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseOcspResponse, verifyOcspResponse, certificateFacts } from '../../src/ocsp/index.js';
+import { parseOcspResponse, verifyOcspResponse } from '../../src/ocsp/index.js';
+import { certificateFacts } from '../../src/x509/index.js';
 import { fuzzTarget, nested, replay, Rng, TARGETS, type FuzzTarget } from './harness.js';
 import { loadSeeds } from './seeds.js';
 

@@ -7,8 +7,10 @@
  * Deterministic for a given PRNG seed and seed corpus, so any finding replays exactly and becomes
  * a regression fixture in test/fuzz/corpus/<target>/.
  */
-import { CertificateParseError, OcspParseError } from '../../src/ocsp/errors.js';
-import { certificateFacts, decodeCertificatesInput, decodeOcspResponseInput, parseOcspResponse, verifyOcspResponse } from '../../src/ocsp/index.js';
+import { OcspParseError } from '../../src/ocsp/errors.js';
+import { CertificateParseError } from '../../src/x509/errors.js';
+import { decodeOcspResponseInput, parseOcspResponse, verifyOcspResponse } from '../../src/ocsp/index.js';
+import { certificateFacts, decodeCertificatesInput } from '../../src/x509/index.js';
 import type { OcspProblem } from '../../src/ocsp/types.js';
 import type { FuzzSeeds } from './seeds.js';
 

@@ -10,7 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { certificateFacts, findIssuer, verifyOcspResponse } from '../../src/ocsp/index.js';
+import { verifyOcspResponse } from '../../src/ocsp/index.js';
+import { certificateFacts, findIssuer } from '../../src/x509/index.js';
 import { createOcspResponse, type Issued } from '../../src/pki/index.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { withHugeExtension } from './hostile.js';

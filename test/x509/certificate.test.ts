@@ -8,8 +8,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateFacts, findIssuer } from '../../src/x509/certificate.js';
-import { CertificateParseError, OcspParseError } from '../../src/ocsp/errors.js';
-import { decodeCertificatesInput, decodeOcspResponseInput } from '../../src/ocsp/input.js';
+import { OcspParseError } from '../../src/ocsp/errors.js';
+import { CertificateParseError } from '../../src/x509/errors.js';
+import { decodeOcspResponseInput } from '../../src/ocsp/input.js';
+import { decodeCertificatesInput } from '../../src/x509/input.js';
 import { createOpensslPki, openssl, opensslOcspResponse, type OpensslCert, type OpensslPki } from '../helpers/openssl.js';
 
 let dir: string;
