@@ -11,11 +11,10 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
-import { ADDRESS_LABELS, PROBE_METRICS } from '../metrics/names.js';
 import { parseAllowlistEntry, parseIpAddress } from '../net/allowlist.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
-import { defaultModule, DEFAULT_GLOBAL, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig, type TlsVersion } from './schema.js';
+import { defaultModule, DEFAULT_GLOBAL, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig, type TlsVersion } from './schema.js';
 import { isValidHostname, parseTargetAddress } from './target.js';
 import { messageOf } from '../util/errors.js';
 
@@ -34,10 +33,6 @@ const DURATION_HINT = 'use Prometheus durations like 10s, 1m30s';
 /** Module names appear in key paths, URLs (`/probe?module=`) and label values: keep them plain. */
 const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** Labels the exporter sets itself; a configured extra label of the same name would clash with them. */
-const RESERVED_LABELS: readonly string[] = [
-  ...new Set(['target', 'address', 'module', 'reason', 'problem', 'status', ...ADDRESS_LABELS, ...Object.values(PROBE_METRICS).flatMap((f) => f.labels)]),
-];
 const TLS_VERSIONS: Record<string, TlsVersion> = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 const IP_PROTOCOLS: readonly IpProtocol[] = ['ip4', 'ip6', 'any'];
 
@@ -540,8 +535,8 @@ function parseTarget(w: Walker, node: unknown, path: string, parent: unknown): T
       } else if (name.startsWith('__')) {
         w.report(label.key, labelPath, 'label names starting with "__" are reserved for Prometheus');
         ok = false;
-      } else if (RESERVED_LABELS.includes(name)) {
-        w.report(label.key, labelPath, `label "${name}" is set by the exporter itself (reserved: ${RESERVED_LABELS.join(', ')})`);
+      } else if (RESERVED_LABEL_NAMES.includes(name)) {
+        w.report(label.key, labelPath, `label "${name}" is set by the exporter itself (reserved: ${RESERVED_LABEL_NAMES.join(', ')})`);
         ok = false;
       }
       const v = w.deref(label.value);
@@ -635,4 +630,4 @@ export function loadConfigFile(path: string): Config {
 }
 
 /** Exposed for documentation and tests: what the loader accepts. */
-export const KNOWN_KEYS = { top: TOP_KEYS, global: GLOBAL_KEYS, module: MODULE_KEYS, target: TARGET_KEYS, reservedLabels: RESERVED_LABELS } as const;
+export const KNOWN_KEYS = { top: TOP_KEYS, global: GLOBAL_KEYS, module: MODULE_KEYS, target: TARGET_KEYS, reservedLabels: RESERVED_LABEL_NAMES } as const;

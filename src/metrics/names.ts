@@ -4,7 +4,10 @@
  * Dashboards, alert rules and the README table are written against these names, so they live in one
  * place and change only deliberately. Units follow Prometheus conventions: seconds, bytes and
  * `_timestamp_seconds` for points in time; `_info` gauges of value 1 carry descriptive labels.
+ * Every label a per-address family carries must be in the config layer's RESERVED_LABEL_NAMES
+ * (checked when this module loads), so a target's extra labels can never clash with ours.
  */
+import { RESERVED_LABEL_NAMES } from '../config/schema.js';
 
 export interface MetricFamily {
   readonly name: string;
@@ -128,6 +131,21 @@ export const PROBE_METRICS = {
     ['depth'],
   ),
 } as const satisfies Record<string, MetricFamily>;
+
+/**
+ * Fails at module load when a per-address label is missing from RESERVED_LABEL_NAMES: the loader
+ * would accept an extra label of that name and the series would carry it twice. Exporter families
+ * are left out on purpose: they never carry a target's extra labels.
+ */
+function assertReservedLabelsListed(): void {
+  const used = [...ADDRESS_LABELS, ...Object.values(PROBE_METRICS).flatMap((f: MetricFamily) => f.labels)];
+  for (const label of used) {
+    if (!RESERVED_LABEL_NAMES.includes(label)) {
+      throw new Error(`label "${label}" of a per-address metric family is missing from RESERVED_LABEL_NAMES (src/config/schema.ts)`);
+    }
+  }
+}
+assertReservedLabelsListed();
 
 /** Families about the exporter itself, on /metrics only. */
 export const EXPORTER_METRICS = {

@@ -12,7 +12,8 @@
 import type { SingleResponseInfo } from '../ocsp/types.js';
 import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
-import { ADDRESS_LABELS, CERT_STATUSES, PROBE_METRICS, type MetricFamily } from './names.js';
+import { RESERVED_LABEL_NAMES } from '../config/schema.js';
+import { CERT_STATUSES, PROBE_METRICS, type MetricFamily } from './names.js';
 
 /** Receives the samples of one result; every sample also carries the result's `identityLabels`. */
 export interface SeriesSink {
@@ -25,11 +26,8 @@ export interface SeriesSink {
 /** Prometheus label name syntax; names starting with `__` are reserved for internal use. */
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-/** Labels our own families use: a configured extra label of the same name would clash, so it is dropped. */
-const RESERVED_LABELS: ReadonlySet<string> = new Set([
-  ...ADDRESS_LABELS,
-  ...Object.values(PROBE_METRICS).flatMap((f: MetricFamily) => f.labels),
-]);
+/** Labels our own families use (names.ts checks they are all listed): a configured extra label of the same name would clash, so it is dropped. */
+const RESERVED_LABELS: ReadonlySet<string> = new Set(RESERVED_LABEL_NAMES);
 
 /** Whether a configured extra label can be added to the per-address series. */
 export function isUsableExtraLabel(name: string): boolean {
