@@ -16,6 +16,7 @@ import { formatDuration, parseDuration } from './duration.js';
 import { ConfigError, type ConfigProblem } from './errors.js';
 import { defaultModule, DEFAULT_GLOBAL, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig, type TlsVersion } from './schema.js';
 import { isValidHostname, parseTargetAddress } from './target.js';
+import { judgeResponderUrl } from '../responder/url.js';
 import { messageOf } from '../util/errors.js';
 
 export interface ParseOptions {
@@ -295,21 +296,20 @@ function serverNameProblem(name: string): string | null {
   return null;
 }
 
-/** Same rules as the responder client (src/responder/http.ts), checked at load so a typo is not a runtime failure. */
+/** The responder client's rules (src/responder/url.ts), checked at load so a typo is not a runtime failure. */
 function responderUrlProblem(text: string, allowHttps: boolean): string | null {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return `"${text}" is not an absolute URL (e.g. http://ocsp.example.com/)`;
+  const judged = judgeResponderUrl(text, allowHttps);
+  if (judged.ok) return null;
+  switch (judged.problem) {
+    case 'not_absolute':
+      return `"${text}" is not an absolute URL (e.g. http://ocsp.example.com/)`;
+    case 'https_not_allowed':
+      return `"${text}" is https; set responder_allow_https: true to allow it (OCSP is plain HTTP by design)`;
+    case 'not_http':
+      return `"${text}" is not an http:// URL`;
+    case 'no_host':
+      return `"${text}" has no host`;
   }
-  if (url.protocol === 'https:' && !allowHttps) {
-    // RFC 6960 Appendix A: OCSP over plain HTTP; responses are signed, and https invites a loop of checks.
-    return `"${text}" is https; set responder_allow_https: true to allow it (OCSP is plain HTTP by design)`;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${text}" is not an http:// URL`;
-  if (url.hostname === '') return `"${text}" has no host`;
-  return null;
 }
 
 function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, base: ModuleConfig): ModuleConfig {

@@ -18,6 +18,7 @@ import { addressRefusal } from '../net/guard.js';
 import { resolveAddresses, ResolveError, systemLookup, type LookupFn } from '../net/resolve.js';
 import { VERSION } from '../version.js';
 import type { TransportProblem } from './types.js';
+import { judgeResponderUrl } from './url.js';
 import { messageWithCode } from '../util/errors.js';
 
 /** RFC 5019 §5: GET only when the base64 of the request is at most 255 bytes. */
@@ -51,22 +52,23 @@ export type ExchangeOutcome =
       durationSeconds: number;
     };
 
-/** Whether `url` is a URL this client can ask, and the problem when not (`bad_url`, `https_not_allowed`). */
+/**
+ * Whether `url` is a URL this client can ask (the rules are src/responder/url.ts's), and the
+ * problem when not (`bad_url`, `https_not_allowed`) in this client's wording.
+ */
 export function checkResponderUrl(url: string, allowHttps: boolean): { url: URL } | { problem: 'bad_url' | 'https_not_allowed'; error: string } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return { problem: 'bad_url', error: `responder URL ${JSON.stringify(url)} is not an absolute URL` };
+  const judged = judgeResponderUrl(url, allowHttps);
+  if (judged.ok) return { url: judged.url };
+  switch (judged.problem) {
+    case 'not_absolute':
+      return { problem: 'bad_url', error: `responder URL ${JSON.stringify(url)} is not an absolute URL` };
+    case 'https_not_allowed':
+      return { problem: 'https_not_allowed', error: `responder URL ${url} is https, refused unless the module sets responder_allow_https: true` };
+    case 'not_http':
+      return { problem: 'bad_url', error: `responder URL ${url} is not http:// (${judged.url.protocol.replace(/:$/, '')} is not supported)` };
+    case 'no_host':
+      return { problem: 'bad_url', error: `responder URL ${url} has no host` };
   }
-  if (parsed.protocol === 'https:' && !allowHttps) {
-    return { problem: 'https_not_allowed', error: `responder URL ${url} is https, refused unless the module sets responder_allow_https: true` };
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    return { problem: 'bad_url', error: `responder URL ${url} is not http:// (${parsed.protocol.replace(/:$/, '')} is not supported)` };
-  }
-  if (parsed.hostname === '') return { problem: 'bad_url', error: `responder URL ${url} has no host` };
-  return { url: parsed };
 }
 
 /** The request target (path) of the GET form, or null when POST must be used. */
