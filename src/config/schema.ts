@@ -2,8 +2,9 @@
  * Configuration types and their defaults, in one place. `load.ts` turns YAML into these after
  * applying defaults and validating every key; everything downstream reads only these types.
  */
+import type { IpProtocol } from '../net/resolve.js';
 
-export type IpProtocol = 'ip4' | 'ip6' | 'any';
+export type { IpProtocol };
 
 /**
  * Label names the exporter sets on its own per-address series (`target`, `address`, `module` and

@@ -5,19 +5,10 @@
  * unbracketed IPv6 address — get a message that says what to write instead.
  */
 import { isIP } from 'node:net';
+import { formatHostPort, isValidHostname } from '../net/host.js';
 import { CodedError } from '../util/errors.js';
 
-/** RFC 1123 host names (letters, digits, hyphens per label; `_` tolerated as DNS allows it), optional final dot. */
-const HOSTNAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
-
-export function isValidHostname(text: string): boolean {
-  return HOSTNAME.test(text);
-}
-
-/** `host:port`, with IPv6 addresses in brackets. */
-export function formatHostPort(host: string, port: number | string): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export { formatHostPort, isValidHostname };
 
 export class TargetAddressError extends CodedError<'ERR_TARGET_ADDRESS'> {
   override readonly name = 'TargetAddressError';

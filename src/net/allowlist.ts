@@ -17,8 +17,8 @@
  * checks the resolved address separately), so this is a statement about what was asked for.
  */
 import { isIP } from 'node:net';
-import type { Config } from '../config/schema.js';
-import { isValidHostname } from '../config/target.js';
+import { isValidHostname } from './host.js';
+import { formatIpAddress, IpRange, networkOf, parseIpAddress, sameIpAddress, type IpAddress } from './ip.js';
 import { CodedError } from '../util/errors.js';
 
 export class AllowlistEntryError extends CodedError<'ERR_ALLOWLIST_ENTRY'> {
@@ -28,81 +28,15 @@ export class AllowlistEntryError extends CodedError<'ERR_ALLOWLIST_ENTRY'> {
   }
 }
 
-interface Address {
-  family: 4 | 6;
-  bytes: Uint8Array;
-}
-
 type HostPattern =
   | { kind: 'any' }
   | { kind: 'name'; regex: RegExp }
-  | { kind: 'cidr'; network: Address; prefix: number };
+  | { kind: 'cidr'; range: IpRange };
 
 interface AllowlistRule {
   host: HostPattern;
   /** null: any port. */
   port: number | null;
-}
-
-/** An IPv4 or IPv6 literal as bytes; IPv4-mapped IPv6 (`::ffff:10.0.0.1`) becomes IPv4, the address it reaches. */
-export function parseIpAddress(text: string): Address | null {
-  const family = isIP(text);
-  if (family === 4) return { family: 4, bytes: Uint8Array.from(text.split('.').map(Number)) };
-  if (family !== 6 || text.includes('%')) return null;
-  // Node has validated the syntax; expand `::` and a trailing dotted IPv4 part into eight 16-bit words.
-  let hex = text;
-  const embedded: number[] = [];
-  if (hex.includes('.')) {
-    const colon = hex.lastIndexOf(':');
-    const v4 = hex.slice(colon + 1).split('.').map(Number);
-    embedded.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-    hex = hex.slice(0, colon + 1);
-    if (!hex.endsWith('::')) hex = hex.slice(0, -1);
-  }
-  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
-  const halves = hex.split('::');
-  const head = parse(halves[0]!);
-  const rest = [...(halves.length === 2 ? parse(halves[1]!) : []), ...embedded];
-  const words = halves.length === 2 ? [...head, ...new Array<number>(Math.max(0, 8 - head.length - rest.length)).fill(0), ...rest] : [...head, ...rest];
-  if (words.length !== 8) return null;
-  const bytes = new Uint8Array(16);
-  words.forEach((word, i) => {
-    bytes[2 * i] = word >> 8;
-    bytes[2 * i + 1] = word & 0xff;
-  });
-  const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-  return mapped ? { family: 4, bytes: bytes.slice(12) } : { family: 6, bytes };
-}
-
-function prefixMatches(address: Address, network: Address, prefix: number): boolean {
-  if (address.family !== network.family) return false;
-  for (let bit = 0; bit < prefix; bit += 8) {
-    const take = Math.min(8, prefix - bit);
-    const mask = (0xff << (8 - take)) & 0xff;
-    const i = bit / 8;
-    if ((address.bytes[i]! & mask) !== (network.bytes[i]! & mask)) return false;
-  }
-  return true;
-}
-
-function formatAddress(address: Address): string {
-  if (address.family === 4) return Array.from(address.bytes).join('.');
-  const words: string[] = [];
-  for (let i = 0; i < 16; i += 2) words.push(((address.bytes[i]! << 8) | address.bytes[i + 1]!).toString(16));
-  // Compress the longest run of zero words (RFC 5952 §4.2).
-  let best = { start: -1, length: 0 };
-  for (let i = 0; i < 8; ) {
-    if (words[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && words[j] === '0') j++;
-    if (j - i > best.length && j - i > 1) best = { start: i, length: j - i };
-    i = j;
-  }
-  if (best.start < 0) return words.join(':');
-  return `${words.slice(0, best.start).join(':')}::${words.slice(best.start + best.length).join(':')}`;
 }
 
 function parseCidr(entry: string, text: string): HostPattern {
@@ -118,11 +52,11 @@ function parseCidr(entry: string, text: string): HostPattern {
     throw new AllowlistEntryError(`"${entry}": prefix length "${prefixText}" must be 0 to ${max} for IPv${network.family}`);
   }
   const prefix = Number(prefixText);
-  const masked: Address = { family: network.family, bytes: network.bytes.map((b, i) => b & ((0xff << (8 - Math.max(0, Math.min(8, prefix - 8 * i)))) & 0xff)) };
-  if (!masked.bytes.every((b, i) => b === network.bytes[i])) {
-    throw new AllowlistEntryError(`"${entry}": host bits are set after the /${prefix} prefix (did you mean ${formatAddress(masked)}/${prefix}?)`);
+  const masked = networkOf(network, prefix);
+  if (!sameIpAddress(masked, network)) {
+    throw new AllowlistEntryError(`"${entry}": host bits are set after the /${prefix} prefix (did you mean ${formatIpAddress(masked)}/${prefix}?)`);
   }
-  return { kind: 'cidr', network, prefix };
+  return { kind: 'cidr', range: new IpRange(network, prefix) };
 }
 
 function parseHostPattern(entry: string, text: string): HostPattern {
@@ -130,7 +64,7 @@ function parseHostPattern(entry: string, text: string): HostPattern {
   if (text === '*') return { kind: 'any' };
   if (text.includes('/')) return parseCidr(entry, text);
   const address = parseIpAddress(text);
-  if (address) return { kind: 'cidr', network: address, prefix: address.family === 4 ? 32 : 128 };
+  if (address) return { kind: 'cidr', range: new IpRange(address, address.family === 4 ? 32 : 128) };
   const name = text.toLowerCase().replace(/\.$/, '');
   const labels = name.split('.');
   if (labels.some((label) => label.includes('*') && label !== '*')) {
@@ -179,7 +113,7 @@ export function parseAllowlistEntry(entry: string): AllowlistRule {
   return { host: parseHostPattern(entry, entry), port: null };
 }
 
-type NormalizedHost = { kind: 'address'; address: Address } | { kind: 'name'; name: string };
+type NormalizedHost = { kind: 'address'; address: IpAddress } | { kind: 'name'; name: string };
 
 /** A requested host as something comparable; null when it is neither an IP literal nor a host name. */
 function normalizeHost(host: string): NormalizedHost | null {
@@ -198,7 +132,7 @@ function ruleMatches(rule: AllowlistRule, host: NormalizedHost, port: number): b
     case 'name':
       return host.kind === 'name' && rule.host.regex.test(host.name);
     case 'cidr':
-      return host.kind === 'address' && prefixMatches(host.address, rule.host.network, rule.host.prefix);
+      return host.kind === 'address' && rule.host.range.contains(host.address);
   }
 }
 
@@ -221,16 +155,22 @@ export function compileAllowlist(entries: string[]): (host: string, port: number
 
 function sameHost(a: NormalizedHost, b: NormalizedHost): boolean {
   if (a.kind === 'name' || b.kind === 'name') return a.kind === 'name' && b.kind === 'name' && a.name === b.name;
-  return a.address.family === b.address.family && a.address.bytes.every((byte, i) => byte === b.address.bytes[i]);
+  return sameIpAddress(a.address, b.address);
 }
 
-const compiled = new WeakMap<Config, (host: string, port: number) => boolean>();
+/** What the `/probe` policy reads of a config: its allowlist and its static targets. */
+export interface ProbePolicySource {
+  global: { probeAllowlist: readonly string[] };
+  targets: readonly { host: string; port: number }[];
+}
+
+const compiled = new WeakMap<ProbePolicySource, (host: string, port: number) => boolean>();
 
 /** Allowed for `/probe`: matched by `global.probe_allowlist`, or exactly a configured static target. */
-export function isAllowedByConfig(config: Config, host: string, port: number): boolean {
+export function isAllowedByConfig(config: ProbePolicySource, host: string, port: number): boolean {
   let check = compiled.get(config);
   if (!check) {
-    const allowlist = compileAllowlist(config.global.probeAllowlist);
+    const allowlist = compileAllowlist([...config.global.probeAllowlist]);
     const statics = config.targets.flatMap((t) => {
       const normalized = normalizeHost(t.host);
       return normalized ? [{ host: normalized, port: t.port }] : [];

@@ -5,8 +5,11 @@
  */
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import type { IpProtocol } from '../config/schema.js';
 import { CodedError } from '../util/errors.js';
+import { formatHostPort } from './host.js';
+
+/** Which address families a module probes (`ip_protocol`). */
+export type IpProtocol = 'ip4' | 'ip6' | 'any';
 
 export interface ResolvedAddress {
   address: string;
@@ -64,6 +67,4 @@ export async function resolveAddresses(
 }
 
 /** `ip:port`, with brackets for IPv6. */
-export function formatAddress(address: string, port: number): string {
-  return isIP(address) === 6 ? `[${address}]:${port}` : `${address}:${port}`;
-}
+export const formatAddress: (address: string, port: number) => string = formatHostPort;

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { defaultModule } from '../../src/config/schema.js';
-import { addressBytes, addressRefusal, blockedAddress } from '../../src/net/guard.js';
+import { addressRefusal, blockedAddress } from '../../src/net/guard.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import type { LookupFn } from '../../src/net/resolve.js';
 import type { ProbeTarget } from '../../src/probe/types.js';
@@ -74,20 +74,6 @@ describe('addressRefusal', () => {
   it('only allowLinkLocal === true allows', () => {
     expect(addressRefusal('169.254.169.254', { allowLinkLocal: false })).not.toBeNull();
     expect(addressRefusal('169.254.169.254', { allowLinkLocal: 'yes' as unknown as boolean })).not.toBeNull();
-  });
-});
-
-describe('addressBytes', () => {
-  it('expands IPv6 forms to 16 bytes', () => {
-    expect(addressBytes('::1')).toEqual([...new Array(15).fill(0), 1]);
-    expect(addressBytes('::ffff:1.2.3.4')).toEqual([...new Array(10).fill(0), 0xff, 0xff, 1, 2, 3, 4]);
-    expect(addressBytes('2001:db8::ff00:42:8329')).toEqual([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0xff, 0, 0, 0x42, 0x83, 0x29]);
-  });
-
-  it('returns null for non-addresses', () => {
-    expect(addressBytes('1.2.3')).toBeNull();
-    expect(addressBytes('0x7f.1')).toBeNull();
-    expect(addressBytes('localhost')).toBeNull();
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AllowlistEntryError, compileAllowlist, isAllowedByConfig, parseAllowlistEntry, parseIpAddress } from '../../src/net/allowlist.js';
+import { AllowlistEntryError, compileAllowlist, isAllowedByConfig, parseAllowlistEntry } from '../../src/net/allowlist.js';
+import { parseIpAddress } from '../../src/net/ip.js';
 import { parseConfig } from '../../src/config/load.js';
 
 type Case = [entry: string, host: string, port: number];
