@@ -1,41 +1,39 @@
 /**
  * YAML text → `Config`, or a `ConfigError` listing every problem with its file, line and key path.
- * Works on the `yaml` package's Document tree (not plain JS values) so that each problem can name
- * the line of the node that caused it. Defaults come first (schema.ts), then every key is checked:
- * unknown keys are rejected at every level with a "did you mean" hint, types and ranges are
- * checked, referenced files (`ca_file`, client certificate and key) are read and parsed now, so a
- * running exporter never discovers a broken file mid-probe. Nothing is half-applied: the caller
- * gets a whole valid `Config` or an error (the store keeps the last good one on reload).
+ * The walk itself (line numbers, unknown keys with a "did you mean" hint, types, durations, reading
+ * referenced files) is src/config/walker.ts's, shared with the web config; this file holds the main
+ * config's rules. Defaults come first (schema.ts), then every key is checked, and referenced files
+ * (`ca_file`, client certificate and key) are read and parsed now, so a running exporter never
+ * discovers a broken file mid-probe. Nothing is half-applied: the caller gets a whole valid `Config`
+ * or an error (the store keeps the last good one on reload).
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Pair, type YAMLMap } from 'yaml';
+import { dirname, resolve } from 'node:path';
+import { isMap, isScalar, type Pair } from 'yaml';
 import { parseAllowlistEntry } from '../net/allowlist.js';
 import { parseIpAddress } from '../net/ip.js';
-import { formatDuration, parseDuration } from './duration.js';
-import { ConfigError, type ConfigProblem } from './errors.js';
-import { defaultModule, DEFAULT_GLOBAL, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig, type TlsVersion } from './schema.js';
-import { isValidHostname, parseTargetAddress } from './target.js';
 import { judgeResponderUrl } from '../responder/url.js';
 import { messageOf } from '../util/errors.js';
+import { describeFileError } from '../util/files.js';
+import { checkCertificateBundle, checkKeyPair, loadPrivateKey } from '../x509/keys.js';
+import { formatDuration } from './duration.js';
+import { ConfigError } from './errors.js';
+import { defaultModule, DEFAULT_GLOBAL, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig } from './schema.js';
+import { isValidHostname, parseTargetAddress } from './target.js';
+import { isLowerTlsVersion, SUPPORTED_TLS_VERSION_NAMES, tlsVersionName, tlsVersionNamed } from './tls-version.js';
+import { readConfigFileText, Walker, withoutKind, type Fields } from './walker.js';
 
 export interface ParseOptions {
-  /** Reads a file named by the config (ca_file, client cert/key). Default: `fs.readFileSync(path, 'utf8')`, capped. */
+  /** Reads a file named by the config (ca_file, client cert/key). Default: UTF-8, capped at 10 MiB (walker.ts). */
   readFile?: (path: string) => string;
   /** Relative file paths resolve against this. Default: the config file's directory. */
   baseDir?: string;
 }
 
-/** Config files and the PEM files they name are small; refuse to slurp anything huge by mistake. */
-const MAX_FILE_BYTES = 10 * 1024 * 1024;
 const MAX_TIMEOUT_SECONDS = 300;
 const MAX_CONCURRENCY = 10_000;
-const DURATION_HINT = 'use Prometheus durations like 10s, 1m30s';
 /** Module names appear in key paths, URLs (`/probe?module=`) and label values: keep them plain. */
 const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const TLS_VERSIONS: Record<string, TlsVersion> = { TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
 const IP_PROTOCOLS: readonly IpProtocol[] = ['ip4', 'ip6', 'any'];
 
 const TOP_KEYS = ['global', 'modules', 'targets'];
@@ -60,234 +58,12 @@ const MODULE_KEYS = [
 ];
 const TARGET_KEYS = ['target', 'module', 'server_name', 'labels'];
 
-function defaultReadFile(path: string): string {
-  const size = statSync(path).size;
-  if (size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
-  return readFileSync(path, 'utf8');
-}
-
-/** The part of a file-system error a user needs: "no such file", not a stack of syscall details. */
-function describeFileError(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'ENOTDIR':
-      return 'a parent is not a directory';
-    default:
-      return messageOf(error);
-  }
-}
-
-function levenshtein(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
-
-/** The known key a typo most likely meant: same letters ignoring case and `_`/`-`, or a small edit away. */
-export function suggestKey(key: string, known: readonly string[]): string | null {
-  const squash = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
-  const same = known.find((k) => squash(k) === squash(key));
-  if (same) return same;
-  const limit = key.length >= 5 ? 2 : 1;
-  let best: { key: string; distance: number } | null = null;
-  for (const k of known) {
-    const distance = levenshtein(key.toLowerCase(), k);
-    if (distance <= limit && (!best || distance < best.distance)) best = { key: k, distance };
-  }
-  return best?.key ?? null;
-}
-
-/** Collects problems while walking one document; every check reports and carries on. */
-class Walker {
-  readonly problems: ConfigProblem[] = [];
-  private readonly lines = new LineCounter();
-  readonly doc: Document.Parsed;
-
-  constructor(
-    readonly file: string,
-    text: string,
-    private readonly readFile: (path: string) => string,
-    private readonly baseDir: string,
-  ) {
-    // uniqueKeys off: duplicate keys are reported below with their key path, not as a bare parse error.
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: false });
-    for (const error of [...this.doc.errors, ...this.doc.warnings]) {
-      const message = error.code === 'MULTIPLE_DOCS' ? 'the file holds more than one YAML document (remove the extra ---)' : error.message;
-      this.problems.push({ file, line: this.lineAt(error.pos[0]), path: '', message: `invalid YAML: ${message}` });
-    }
-  }
-
-  private lineAt(offset: number): number {
-    return this.lines.linePos(offset).line;
-  }
-
-  lineOf(node: unknown): number | null {
-    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-    return range ? this.lineAt(range[0]) : null;
-  }
-
-  report(node: unknown, path: string, message: string, fallback?: unknown): void {
-    this.problems.push({ file: this.file, line: this.lineOf(node) ?? this.lineOf(fallback), path, message });
-  }
-
-  /** Follows `*alias` references so anchors can be used anywhere. */
-  deref(node: unknown): unknown {
-    return isAlias(node) ? node.resolve(this.doc) : node;
-  }
-
-  /** A human name for what a node is, for "expected X, got Y". */
-  describe(node: unknown): string {
-    const n = this.deref(node);
-    if (n === null || n === undefined) return 'nothing';
-    if (isMap(n)) return 'a mapping';
-    if (isSeq(n)) return 'a list';
-    if (isScalar(n)) {
-      const v = n.value;
-      if (v === null) return 'nothing';
-      if (typeof v === 'string') return `a string (${JSON.stringify(v)})`;
-      if (typeof v === 'number' || typeof v === 'bigint') return `a number (${String(n.source ?? v)})`;
-      if (typeof v === 'boolean') return `a boolean (${v})`;
-      return v instanceof Uint8Array ? 'binary data' : 'a value of another type';
-    }
-    return 'something else';
-  }
-
-  isNull(node: unknown): boolean {
-    const n = this.deref(node);
-    return n === null || n === undefined || (isScalar(n) && n.value === null);
-  }
-
-  /**
-   * The pairs of a mapping, after rejecting unknown and duplicate keys. A missing or empty value
-   * (`global:` with nothing under it) counts as an empty mapping. Null when the node is not a mapping.
-   */
-  mapping(node: unknown, path: string, known: readonly string[] | null, fallback?: unknown): Map<string, Pair<unknown, unknown>> | null {
-    const n = this.deref(node);
-    if (this.isNull(n)) return new Map();
-    if (!isMap(n)) {
-      this.report(n, path, `expected a mapping, got ${this.describe(n)}`, fallback);
-      return null;
-    }
-    const pairs = new Map<string, Pair<unknown, unknown>>();
-    for (const pair of (n as YAMLMap<unknown, unknown>).items) {
-      const keyNode = this.deref(pair.key);
-      const key = isScalar(keyNode) && (typeof keyNode.value === 'string' || typeof keyNode.value === 'number') ? String(keyNode.value) : null;
-      const keyPath = path === '' ? (key ?? '?') : `${path}.${key ?? '?'}`;
-      if (key === null) {
-        this.report(keyNode, path, `keys must be plain strings, got ${this.describe(keyNode)}`, n);
-        continue;
-      }
-      const first = pairs.get(key);
-      if (first) {
-        this.report(keyNode, keyPath, `duplicate key (first at line ${this.lineOf(first.key)})`, n);
-        continue;
-      }
-      if (known && !known.includes(key)) {
-        const suggestion = suggestKey(key, known);
-        this.report(keyNode, keyPath, suggestion ? `unknown key (did you mean "${suggestion}"?)` : `unknown key (known keys: ${known.join(', ')})`, n);
-        continue;
-      }
-      pairs.set(key, pair);
-    }
-    return pairs;
-  }
-
-  /** Items of a list; null (empty) counts as an empty list. */
-  list(node: unknown, path: string, fallback?: unknown): unknown[] | null {
-    const n = this.deref(node);
-    if (this.isNull(n)) return [];
-    if (!isSeq(n)) {
-      this.report(n, path, `expected a list, got ${this.describe(n)}`, fallback);
-      return null;
-    }
-    return n.items;
-  }
-
-  string(node: unknown, path: string, fallback?: unknown): string | undefined {
-    const n = this.deref(node);
-    if (isScalar(n) && typeof n.value === 'string') return n.value;
-    this.report(n, path, `expected a string, got ${this.describe(n)}`, fallback);
-    return undefined;
-  }
-
-  boolean(node: unknown, path: string, fallback?: unknown): boolean | undefined {
-    const n = this.deref(node);
-    if (isScalar(n) && typeof n.value === 'boolean') return n.value;
-    this.report(n, path, `expected true or false, got ${this.describe(n)}`, fallback);
-    return undefined;
-  }
-
-  integer(node: unknown, path: string, min: number, max: number, fallback?: unknown): number | undefined {
-    const n = this.deref(node);
-    const value = isScalar(n) ? n.value : undefined;
-    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-    const got = typeof value === 'number' ? String(n && isScalar(n) ? (n.source ?? value) : value) : this.describe(n);
-    this.report(n, path, `expected an integer from ${min} to ${max}, got ${got}`, fallback);
-    return undefined;
-  }
-
-  /** Prometheus duration in seconds. A bare `0` is fine; other bare numbers need a unit. */
-  duration(node: unknown, path: string, fallback?: unknown): number | undefined {
-    const n = this.deref(node);
-    const value = isScalar(n) ? n.value : undefined;
-    if (value === 0) return 0;
-    if (typeof value === 'string') {
-      try {
-        return parseDuration(value);
-      } catch (error) {
-        const outOfRange = error instanceof Error && error.message.includes('out of range');
-        this.report(n, path, outOfRange ? `duration "${value}" is too large` : `invalid duration "${value}" (${DURATION_HINT})`, fallback);
-        return undefined;
-      }
-    }
-    if (typeof value === 'number') {
-      this.report(n, path, `invalid duration ${String((n as { source?: string }).source ?? value)}: a number needs a unit (${DURATION_HINT})`, fallback);
-      return undefined;
-    }
-    this.report(n, path, `expected a duration (${DURATION_HINT}), got ${this.describe(n)}`, fallback);
-    return undefined;
-  }
-
-  /** Reads a file named in the config; relative paths resolve against the config file's directory. */
-  readReferencedFile(node: unknown, path: string, name: string): { resolved: string; text: string } | undefined {
-    const resolved = isAbsolute(name) ? name : resolve(this.baseDir, name);
-    try {
-      return { resolved, text: this.readFile(resolved) };
-    } catch (error) {
-      const where = resolved === name ? `"${name}"` : `"${name}" (${resolved})`;
-      this.report(node, path, `cannot read ${where}: ${describeFileError(error)}`);
-      return undefined;
-    }
-  }
-}
-
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
-
 /** Why a PEM bundle is not usable as certificates, or null when every block parses. */
 function certificateProblem(name: string, text: string): string | null {
-  const blocks = text.match(PEM_CERTIFICATE) ?? [];
-  if (blocks.length === 0) return `"${name}" contains no PEM certificate (-----BEGIN CERTIFICATE-----)`;
-  for (const [i, block] of blocks.entries()) {
-    try {
-      new X509Certificate(block);
-    } catch {
-      return `"${name}": certificate ${i + 1} of ${blocks.length} is not a valid X.509 certificate`;
-    }
-  }
-  return null;
+  const bundle = checkCertificateBundle(text);
+  if (bundle.ok) return null;
+  if (bundle.reason === 'no_certificate') return `"${name}" contains no PEM certificate (-----BEGIN CERTIFICATE-----)`;
+  return `"${name}": certificate ${bundle.index + 1} of ${bundle.count} is not a valid X.509 certificate`;
 }
 
 /** SNI carries DNS names only (RFC 6066 §3: no IP literals, no trailing dot). */
@@ -313,121 +89,130 @@ function responderUrlProblem(text: string, allowHttps: boolean): string | null {
   }
 }
 
-function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, base: ModuleConfig): ModuleConfig {
-  const path = `modules.${name}`;
-  const module: ModuleConfig = { ...base, name };
-  const pairs = w.mapping(node, path, MODULE_KEYS, keyNode);
-  if (!pairs) return module;
-  const value = (key: string): unknown => pairs.get(key)?.value;
-  const at = (key: string): unknown => pairs.get(key)?.key;
-  const keyPath = (key: string): string => `${path}.${key}`;
+/** `timeout` (bounded) and `clock_skew`. */
+function parseModuleTimeouts(f: Fields, module: ModuleConfig): void {
+  const timeout = f.duration('timeout');
+  if (timeout !== undefined && (timeout <= 0 || timeout > MAX_TIMEOUT_SECONDS)) {
+    f.report('timeout', `must be more than 0s and at most ${formatDuration(MAX_TIMEOUT_SECONDS)}, got "${formatDuration(timeout)}"`);
+  } else if (timeout !== undefined) module.timeoutSeconds = timeout;
+  const skew = f.duration('clock_skew');
+  if (skew !== undefined) module.clockSkewSeconds = skew;
+}
 
-  if (pairs.has('timeout')) {
-    const seconds = w.duration(value('timeout'), keyPath('timeout'), at('timeout'));
-    if (seconds !== undefined && (seconds <= 0 || seconds > MAX_TIMEOUT_SECONDS)) {
-      w.report(value('timeout'), keyPath('timeout'), `must be more than 0s and at most ${formatDuration(MAX_TIMEOUT_SECONDS)}, got "${formatDuration(seconds)}"`);
-    } else if (seconds !== undefined) module.timeoutSeconds = seconds;
-  }
-  if (pairs.has('clock_skew')) {
-    const seconds = w.duration(value('clock_skew'), keyPath('clock_skew'), at('clock_skew'));
-    if (seconds !== undefined) module.clockSkewSeconds = seconds;
-  }
-  if (pairs.has('server_name')) {
-    const serverName = w.string(value('server_name'), keyPath('server_name'), at('server_name'));
-    const problem = serverName === undefined ? null : serverNameProblem(serverName);
-    if (problem) w.report(value('server_name'), keyPath('server_name'), problem);
-    else if (serverName !== undefined) module.serverName = serverName;
-  }
-  if (pairs.has('ip_protocol')) {
-    const protocol = w.string(value('ip_protocol'), keyPath('ip_protocol'), at('ip_protocol'));
-    if (protocol !== undefined && !(IP_PROTOCOLS as readonly string[]).includes(protocol)) {
-      w.report(value('ip_protocol'), keyPath('ip_protocol'), `unknown ip_protocol "${protocol}" (use ${IP_PROTOCOLS.join(', ')})`);
-    } else if (protocol !== undefined) module.ipProtocol = protocol as IpProtocol;
-  }
+/** How to reach the target: `server_name`, `ip_protocol`, `probe_all_addresses`, `allow_link_local`. */
+function parseModuleConnection(f: Fields, module: ModuleConfig): void {
+  const serverName = f.string('server_name');
+  const nameProblem = serverName === undefined ? null : serverNameProblem(serverName);
+  if (nameProblem) f.report('server_name', nameProblem);
+  else if (serverName !== undefined) module.serverName = serverName;
+
+  const protocol = f.string('ip_protocol');
+  if (protocol !== undefined && !(IP_PROTOCOLS as readonly string[]).includes(protocol)) {
+    f.report('ip_protocol', `unknown ip_protocol "${protocol}" (use ${IP_PROTOCOLS.join(', ')})`);
+  } else if (protocol !== undefined) module.ipProtocol = protocol as IpProtocol;
+
+  const allAddresses = f.boolean('probe_all_addresses');
+  if (allAddresses !== undefined) module.probeAllAddresses = allAddresses;
+  const linkLocal = f.boolean('allow_link_local');
+  if (linkLocal !== undefined) module.allowLinkLocal = linkLocal;
+}
+
+/** The direct responder check: its flags, `responder_cache_max_age` and `responder_url` (judged with `responder_allow_https`). */
+function parseModuleResponder(f: Fields, module: ModuleConfig): void {
   const flags = {
-    probe_all_addresses: (flag: boolean) => (module.probeAllAddresses = flag),
-    allow_link_local: (flag: boolean) => (module.allowLinkLocal = flag),
     query_responder: (flag: boolean) => (module.queryResponder = flag),
     responder_allow_https: (flag: boolean) => (module.responderAllowHttps = flag),
     query_chain_responders: (flag: boolean) => (module.queryChainResponders = flag),
   };
   for (const [key, set] of Object.entries(flags)) {
-    if (!pairs.has(key)) continue;
-    const flag = w.boolean(value(key), keyPath(key), at(key));
+    const flag = f.boolean(key);
     if (flag !== undefined) set(flag);
   }
-  if (pairs.has('responder_cache_max_age')) {
-    const seconds = w.duration(value('responder_cache_max_age'), keyPath('responder_cache_max_age'), at('responder_cache_max_age'));
-    if (seconds !== undefined) module.responderCacheMaxAgeSeconds = seconds;
-  }
-  if (pairs.has('responder_url')) {
-    const url = w.string(value('responder_url'), keyPath('responder_url'), at('responder_url'));
-    const problem = url === undefined ? null : responderUrlProblem(url, module.responderAllowHttps === true);
-    if (problem) w.report(value('responder_url'), keyPath('responder_url'), problem);
-    else if (url !== undefined) module.responderUrl = url;
-  }
+  const maxAge = f.duration('responder_cache_max_age');
+  if (maxAge !== undefined) module.responderCacheMaxAgeSeconds = maxAge;
+  const url = f.string('responder_url');
+  const urlProblem = url === undefined ? null : responderUrlProblem(url, module.responderAllowHttps === true);
+  if (urlProblem) f.report('responder_url', urlProblem);
+  else if (url !== undefined) module.responderUrl = url;
+}
 
+/** `min_version` and `max_version`, and that they are in order. */
+function parseModuleTlsVersions(f: Fields, module: ModuleConfig): void {
   for (const key of ['min_version', 'max_version'] as const) {
-    if (!pairs.has(key)) continue;
-    const text = w.string(value(key), keyPath(key), at(key));
+    const text = f.string(key);
     if (text === undefined) continue;
-    const version = TLS_VERSIONS[text];
-    if (!version) {
-      w.report(value(key), keyPath(key), `unknown TLS version "${text}" (use TLS12 or TLS13)`);
+    const found = tlsVersionNamed(text);
+    // TLS10/TLS11 read as unknown here: the probe never offered them.
+    if (!found.ok) {
+      f.report(key, `unknown TLS version "${text}" (use ${SUPPORTED_TLS_VERSION_NAMES.join(' or ')})`);
       continue;
     }
-    if (key === 'min_version') module.minVersion = version;
-    else module.maxVersion = version;
+    if (key === 'min_version') module.minVersion = found.version;
+    else module.maxVersion = found.version;
   }
-  if (module.minVersion && module.maxVersion && module.minVersion > module.maxVersion) {
-    // Only TLS12/TLS13 exist here, so the one impossible pair is min TLS13 with max TLS12.
-    w.report(value('max_version'), keyPath('max_version'), '"TLS12" is lower than min_version "TLS13"');
+  if (module.minVersion && module.maxVersion && isLowerTlsVersion(module.maxVersion, module.minVersion)) {
+    f.report('max_version', `"${tlsVersionName(module.maxVersion)}" is lower than min_version "${tlsVersionName(module.minVersion)}"`);
   }
+}
 
-  if (pairs.has('ca_file')) {
-    const name = w.string(value('ca_file'), keyPath('ca_file'), at('ca_file'));
-    const read = name === undefined ? undefined : w.readReferencedFile(value('ca_file'), keyPath('ca_file'), name);
-    const problem = read && certificateProblem(name!, read.text);
-    if (problem) w.report(value('ca_file'), keyPath('ca_file'), problem);
-    else if (read) {
-      module.caFile = read.resolved;
-      module.caPem = read.text;
-    }
+/** `ca_file`: read and checked to hold certificates now, so probes do no file I/O. */
+function parseModuleTrustFile(f: Fields, module: ModuleConfig): void {
+  const name = f.string('ca_file');
+  const read = name === undefined ? undefined : f.readFile('ca_file', name);
+  const problem = read && certificateProblem(name!, read.text);
+  if (problem) f.reportFile('ca_file', problem);
+  else if (read) {
+    module.caFile = read.resolved;
+    module.caPem = read.text;
   }
+}
 
-  const hasCert = pairs.has('client_cert_file');
-  const hasKey = pairs.has('client_key_file');
+/** `client_cert_file` and `client_key_file`: both or neither, readable, and the key the certificate's. */
+function parseModuleClientCertificate(w: Walker, f: Fields, module: ModuleConfig): void {
+  const hasCert = f.has('client_cert_file');
+  const hasKey = f.has('client_key_file');
   if (hasCert !== hasKey) {
     const [present, missing] = hasCert ? ['client_cert_file', 'client_key_file'] : ['client_key_file', 'client_cert_file'];
-    w.report(at(present), keyPath(present), `${missing} must be set too (a client certificate needs its key: set both or neither)`);
-  } else if (hasCert && hasKey) {
-    const certName = w.string(value('client_cert_file'), keyPath('client_cert_file'), at('client_cert_file'));
-    const keyName = w.string(value('client_key_file'), keyPath('client_key_file'), at('client_key_file'));
-    const cert = certName === undefined ? undefined : w.readReferencedFile(value('client_cert_file'), keyPath('client_cert_file'), certName);
-    const key = keyName === undefined ? undefined : w.readReferencedFile(value('client_key_file'), keyPath('client_key_file'), keyName);
-    const certProblem = cert && certificateProblem(certName!, cert.text);
-    if (certProblem) w.report(value('client_cert_file'), keyPath('client_cert_file'), certProblem);
-    let keyObject: KeyObject | undefined;
-    if (key) {
-      try {
-        keyObject = createPrivateKey(key.text);
-      } catch {
-        w.report(value('client_key_file'), keyPath('client_key_file'), `"${keyName}" is not an unencrypted PEM private key`);
-      }
-    }
-    if (cert && !certProblem && key && keyObject) {
-      // The first certificate of the file is the one sent; its key must be the one configured.
-      const leaf = new X509Certificate((cert.text.match(PEM_CERTIFICATE) ?? [])[0]!);
-      if (!leaf.checkPrivateKey(keyObject)) {
-        w.report(value('client_key_file'), keyPath('client_key_file'), `"${keyName}" is not the private key of the certificate in "${certName}"`);
-      } else {
-        module.clientCertFile = cert.resolved;
-        module.clientKeyFile = key.resolved;
-        module.clientCertPem = cert.text;
-        module.clientKeyPem = key.text;
-      }
-    }
+    w.report(f.keyNode(present), f.pathOf(present), `${missing} must be set too (a client certificate needs its key: set both or neither)`);
+    return;
   }
+  if (!hasCert) return;
+  const certName = f.string('client_cert_file');
+  const keyName = f.string('client_key_file');
+  const cert = certName === undefined ? undefined : f.readFile('client_cert_file', certName);
+  const key = keyName === undefined ? undefined : f.readFile('client_key_file', keyName);
+  const certProblem = cert && certificateProblem(certName!, cert.text);
+  if (certProblem) f.reportFile('client_cert_file', certProblem);
+  if (!key) return;
+  const unusableKey = `"${keyName}" is not an unencrypted PEM private key`;
+  if (!cert || certProblem) {
+    // No certificate to compare with: the key can still be judged on its own.
+    if (!loadPrivateKey(key.text).ok) f.reportFile('client_key_file', unusableKey);
+    return;
+  }
+  // The first certificate of the file is the one sent; its key must be the one configured.
+  const pair = checkKeyPair(cert.text, key.text);
+  if (!pair.ok) {
+    f.reportFile('client_key_file', pair.reason === 'unreadable_key' ? unusableKey : `"${keyName}" is not the private key of the certificate in "${certName}"`);
+    return;
+  }
+  module.clientCertFile = cert.resolved;
+  module.clientKeyFile = key.resolved;
+  module.clientCertPem = cert.text;
+  module.clientKeyPem = key.text;
+}
+
+/** One module, in steps; the order of the steps is the order problems on one line are listed in. */
+function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, base: ModuleConfig): ModuleConfig {
+  const module: ModuleConfig = { ...base, name };
+  const f = w.fields(node, `modules.${name}`, MODULE_KEYS, keyNode);
+  if (!f) return module;
+  parseModuleTimeouts(f, module);
+  parseModuleConnection(f, module);
+  parseModuleResponder(f, module);
+  parseModuleTlsVersions(f, module);
+  parseModuleTrustFile(f, module);
+  parseModuleClientCertificate(w, f, module);
   return module;
 }
 
@@ -595,8 +380,8 @@ function parseTargets(w: Walker, node: unknown, keyNode: unknown, modules: Recor
  * (sorted by line). `file` names the file in messages and in `Config.file`.
  */
 export function parseConfig(text: string, file: string, options: ParseOptions = {}): Config {
-  const w = new Walker(file, text, options.readFile ?? defaultReadFile, options.baseDir ?? dirname(resolve(file)));
-  if (w.problems.length > 0) throw new ConfigError(w.problems);
+  const w = new Walker(file, text, { readFile: options.readFile ?? readConfigFileText, baseDir: options.baseDir ?? dirname(resolve(file)) });
+  if (w.problems.length > 0) throw new ConfigError(w.problems.map(withoutKind));
   const root = w.deref(w.doc.contents);
   let pairs: Map<string, Pair<unknown, unknown>> | null = new Map();
   if (!w.isNull(root)) {
@@ -609,13 +394,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   const global = parseGlobal(w, at('global')?.value, at('global')?.key);
   const modules = parseModules(w, at('modules')?.value, at('modules')?.key);
   const targets = parseTargets(w, at('targets')?.value, at('targets')?.key, modules);
-  if (w.problems.length > 0) {
-    const sorted = w.problems
-      .map((problem, order) => ({ problem, order }))
-      .sort((a, b) => (a.problem.line ?? Infinity) - (b.problem.line ?? Infinity) || a.order - b.order)
-      .map(({ problem }) => problem);
-    throw new ConfigError(sorted);
-  }
+  if (w.problems.length > 0) throw new ConfigError(w.sortedProblems().map(withoutKind));
   return { global, modules, targets, file };
 }
 
@@ -623,7 +402,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 export function loadConfigFile(path: string): Config {
   let text: string;
   try {
-    text = defaultReadFile(path);
+    text = readConfigFileText(path);
   } catch (error) {
     throw new ConfigError([{ file: path, line: null, path: '', message: `cannot read the config file: ${describeFileError(error)}` }], { cause: error });
   }
