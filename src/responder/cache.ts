@@ -5,10 +5,12 @@
  * may cache until then), capped by the module's `responder_cache_max_age` so a revocation shows
  * within that time; a failure or an invalid answer lives briefly (30 s), so a down responder is not
  * hammered by every probe. Concurrent lookups of a key with no fresh entry share one request
- * (single-flight). The cache is bounded by entry count and by bytes, least recently used first.
+ * (single-flight). The cache is bounded by entry count and by bytes, least recently used first
+ * (util/cache.ts).
  * Time is passed in with every lookup (no clock inside); the lifetime rule is the pure function
  * {@link answerExpiry}.
  */
+import { BoundedCache } from '../util/cache.js';
 
 /** How long a failed exchange or an invalid answer is remembered, ms (capped by the max age). */
 export const DEFAULT_FAILURE_TTL_MS = 30_000;
@@ -77,16 +79,12 @@ export interface Fetched<V> {
 }
 
 export class AnswerCache<V> {
-  private readonly entries = new Map<string, CacheEntry<V>>();
+  private readonly entries: BoundedCache<string, CacheEntry<V>>;
   private readonly inflight = new Map<string, Promise<CacheEntry<V>>>();
-  private readonly maxEntries: number;
-  private readonly maxBytes: number;
-  private bytes = 0;
-  private counts = { hits: 0, shared: 0, fetches: 0, evictions: 0 };
+  private counts = { hits: 0, shared: 0, fetches: 0 };
 
   constructor(options: AnswerCacheOptions = {}) {
-    this.maxEntries = Math.max(1, options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES);
-    this.maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES);
+    this.entries = new BoundedCache(Math.max(1, options.maxEntries ?? DEFAULT_CACHE_MAX_ENTRIES), Math.max(1, options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES));
   }
 
   /**
@@ -129,47 +127,32 @@ export class AnswerCache<V> {
 
   /** The entry for `key` if still servable at `nowMs` under `maxAgeMs`; drops it when expired. */
   fresh(key: string, maxAgeMs: number, nowMs: number): CacheEntry<V> | null {
-    const entry = this.entries.get(key);
+    const entry = this.entries.peek(key);
     if (!entry) return null;
     if (nowMs >= entry.expiresAtMs) {
-      this.remove(key, entry);
+      this.entries.delete(key);
       return null;
     }
     // Another module may allow a shorter age than the one that stored the entry.
     if (nowMs - entry.fetchedAtMs >= maxAgeMs) return null;
-    // Most recently used last (Map keeps insertion order).
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    this.entries.get(key); // marks it most recently used
     return entry;
   }
 
   stats(): AnswerCacheStats {
-    return { entries: this.entries.size, bytes: this.bytes, ...this.counts };
+    return { entries: this.entries.size, bytes: this.entries.bytes, ...this.counts, evictions: this.entries.evictions };
   }
 
   clear(): void {
     this.entries.clear();
-    this.bytes = 0;
-    this.counts = { hits: 0, shared: 0, fetches: 0, evictions: 0 };
+    this.counts = { hits: 0, shared: 0, fetches: 0 };
   }
 
   private store(key: string, entry: CacheEntry<V>): void {
-    const old = this.entries.get(key);
-    if (old) this.remove(key, old);
-    if (entry.expiresAtMs <= entry.fetchedAtMs || entry.sizeBytes > this.maxBytes) return;
-    this.entries.set(key, entry);
-    this.bytes += entry.sizeBytes;
-    for (const [oldestKey, oldest] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.remove(oldestKey, oldest);
-      this.counts.evictions++;
-    }
-  }
-
-  private remove(key: string, entry: CacheEntry<V>): void {
-    if (this.entries.get(key) === entry) {
+    if (entry.expiresAtMs <= entry.fetchedAtMs) {
       this.entries.delete(key);
-      this.bytes -= entry.sizeBytes;
+      return;
     }
+    this.entries.set(key, entry, entry.sizeBytes);
   }
 }
