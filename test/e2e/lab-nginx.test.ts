@@ -1,5 +1,5 @@
 /**
- * Lab self-test: real nginx staples what NOTES.md says it does. Live stapling is lazy (the first
+ * Lab self-test: real nginx staples the way the lab assumes it does. Live stapling is lazy (the first
  * status_request after start gets no staple, later ones get the responder's answer), a
  * `ssl_stapling_file` is served byte for byte whatever it says, `ssl_stapling off` sends none, and
  * a live "revoked" answer is never stapled. Judged on the bytes Node receives and on

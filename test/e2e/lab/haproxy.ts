@@ -3,8 +3,9 @@
  * staples itself: it serves the DER in the file next to the certificate (`<crt>.ocsp`), read at
  * start, and the admin socket command `set ssl ocsp-response <base64>` replaces it at runtime. The
  * PEM holds leaf, key and intermediate; HAProxy takes the issuer for the OCSP CertID check from the
- * chain. It silently refuses files it judges unusable (expired, not yet valid, within 5 minutes of
- * nextUpdate, non-successful, for another certificate): see NOTES.md.
+ * chain. It refuses files it judges unusable (expired, not yet valid, within 5 minutes of
+ * nextUpdate, non-successful, for another certificate) with no more than a warning at start, and
+ * then staples nothing (lab-haproxy.test.ts checks each case).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
