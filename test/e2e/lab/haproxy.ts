@@ -5,7 +5,7 @@
  * PEM holds leaf, key and intermediate; HAProxy takes the issuer for the OCSP CertID check from the
  * chain. It refuses files it judges unusable (expired, not yet valid, within 5 minutes of
  * nextUpdate, non-successful, for another certificate) with no more than a warning at start, and
- * then staples nothing (lab-haproxy.test.ts checks each case).
+ * then staples nothing (lab-haproxy.test.ts checks all of them but "not yet valid").
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
