@@ -15,6 +15,7 @@ import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';
 import { addressRefusal } from '../net/guard.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from '../net/resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
+import { failedResult, type ResultSubject } from './failure.js';
 import { stapleVerdictOf, type ProbeResult, type ProbeTarget, type StapleResult } from './types.js';
 import { messageOf } from '../util/errors.js';
 
@@ -65,16 +66,16 @@ export async function probeTarget(
       addresses = await resolveAddresses(target.host, module.ipProtocol, module.probeAllAddresses, deadlineMs, deps.lookup ?? systemLookup);
     } catch (error) {
       const timedOut = error instanceof ResolveError && error.code === 'ERR_DNS_TIMEOUT';
-      return [
-        failed(base, formatAddress(target.host, target.port), timedOut ? 'timeout' : 'dns', messageOf(error), startedAtMs),
-      ];
+      const subject = { ...base, address: formatAddress(target.host, target.port) };
+      return [failedResult(subject, timedOut ? 'timeout' : 'dns', messageOf(error), secondsSince(startedAtMs))];
     }
     return await Promise.all(
       addresses.map(async ({ address }) => {
         const addressStartedMs = Date.now();
+        const probed = formatAddress(address, target.port);
         // After resolution, so a name pointing at a metadata address cannot pass (guard.ts).
         const refusal = addressRefusal(address, module);
-        if (refusal) return failed(base, formatAddress(address, target.port), 'blocked', refusal, addressStartedMs);
+        if (refusal) return failedResult({ ...base, address: probed }, 'blocked', refusal, secondsSince(addressStartedMs));
         const result = await handshake({
           address,
           port: target.port,
@@ -82,7 +83,15 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
         });
-        const { judged, issuerDer } = judge(base, formatAddress(address, target.port), serverName ?? address, result, module, addressStartedMs, deps.now ?? Date.now, deps.keepParsedResponse === true);
+        const { judged, issuerDer } = judge(result, {
+          base,
+          address: probed,
+          expectedName: serverName ?? address,
+          module,
+          startedMs: addressStartedMs,
+          now: deps.now ?? Date.now,
+          keepParsedResponse: deps.keepParsedResponse === true,
+        });
         if (result.ok && (module.queryResponder || module.queryChainResponders)) {
           await askResponders(judged, result.chainDer, issuerDer, module, deadlineMs, deps);
         }
@@ -90,76 +99,50 @@ export async function probeTarget(
       }),
     );
   } catch (error) {
-    return [failed(base, formatAddress(target.host, target.port), 'internal', messageOf(error), startedAtMs)];
+    const subject = { ...base, address: formatAddress(target.host, target.port) };
+    return [failedResult(subject, 'internal', messageOf(error), secondsSince(startedAtMs))];
   }
 }
 
-type ResultBase = Pick<ProbeResult, 'target' | 'module' | 'serverName' | 'labels' | 'startedAtMs'>;
+type ResultBase = Omit<ResultSubject, 'address'>;
 
-function failed(
-  base: ResultBase,
-  address: string,
-  reason: NonNullable<ProbeResult['failureReason']>,
-  error: string,
-  startedMs: number,
-): ProbeResult {
-  return {
-    ...base,
-    address,
-    success: false,
-    failureReason: reason,
-    error,
-    durationSeconds: (Date.now() - startedMs) / 1000,
-    tls: null,
-    chain: null,
-    leaf: null,
-    staple: null,
-  };
+function secondsSince(startedMs: number): number {
+  return (Date.now() - startedMs) / 1000;
 }
 
-function judge(
-  base: ResultBase,
-  address: string,
+/** One address's handshake, and what judging it needs. */
+interface AddressProbe {
+  base: ResultBase;
+  /** The address probed, `ip:port` (`[v6]:port`). */
+  address: string;
   /** The name the leaf must carry: the SNI sent, else the IP connected to. */
-  expectedName: string,
-  result: HandshakeResult,
-  module: ModuleConfig,
-  startedMs: number,
-  now: () => number,
-  keepParsedResponse: boolean,
-): { judged: ProbeResult; issuerDer: Uint8Array | null } {
-  if (!result.ok) return { judged: failed(base, address, result.reason, result.error, startedMs), issuerDer: null };
-  const durationSeconds = (Date.now() - startedMs) / 1000;
+  expectedName: string;
+  module: ModuleConfig;
+  /** When this address's probe started, Unix ms: its duration counts from here. */
+  startedMs: number;
+  /** Clock the chain and staple are judged at, Unix ms. */
+  now: () => number;
+  /** Keep the staple's parsed response in the result (see `ProbeDeps`). */
+  keepParsedResponse: boolean;
+}
+
+/** The handshake's outcome as a result, and the leaf's issuer the responder checks need. */
+function judge(result: HandshakeResult, probe: AddressProbe): { judged: ProbeResult; issuerDer: Uint8Array | null } {
+  const subject = { ...probe.base, address: probe.address };
+  if (!result.ok) return { judged: failedResult(subject, result.reason, result.error, secondsSince(probe.startedMs)), issuerDer: null };
+  const durationSeconds = secondsSince(probe.startedMs);
   const leafDer = result.chainDer[0] ?? null;
-  let leaf: CertificateFacts | null = null;
-  let leafError: string | null = null;
-  if (leafDer) {
-    try {
-      leaf = certificateFacts(leafDer);
-    } catch (error) {
-      leafError = `unreadable leaf certificate: ${messageOf(error)}`;
-    }
-  }
+  const { leaf, leafError } = readLeaf(leafDer);
 
   // The chain exactly as presented (the handshake trusts nothing, see chain.ts); it also yields
   // the leaf's issuer: presented chain first, then the trust anchors.
-  const chain = leaf ? verifyChain(result.chainDer, trustAnchorsOf(module), expectedName, now()) : null;
+  const chain = leaf ? verifyChain(result.chainDer, trustAnchorsOf(probe.module), probe.expectedName, probe.now()) : null;
   const issuerDer = chain?.issuerDer ?? null;
   const issuerSource: StapleResult['issuerSource'] = chain?.issuerSource ?? null;
-
-  let staple: StapleResult = { present: false, sizeBytes: 0, verdict: null, issuerSource };
-  if (result.staple) {
-    const verdict = verifyOcspResponse(result.staple, leaf ? leafDer : null, issuerDer, {
-      now: new Date(now()),
-      clockSkewSeconds: module.clockSkewSeconds,
-    });
-    staple = { present: true, sizeBytes: result.staple.length, verdict: stapleVerdictOf(verdict), issuerSource };
-    if (keepParsedResponse) staple.response = verdict.response;
-  }
+  const staple = judgeStaple(result.staple, leaf ? leafDer : null, issuerDer, issuerSource, probe);
 
   const judged: ProbeResult = {
-    ...base,
-    address,
+    ...subject,
     success: true,
     failureReason: null,
     error: leafError,
@@ -174,6 +157,34 @@ function judge(
     staple,
   };
   return { judged, issuerDer };
+}
+
+/** The leaf's facts; an unreadable leaf is reported in the result's error, not as a failed probe. */
+function readLeaf(leafDer: Uint8Array | null): { leaf: CertificateFacts | null; leafError: string | null } {
+  if (!leafDer) return { leaf: null, leafError: null };
+  try {
+    return { leaf: certificateFacts(leafDer), leafError: null };
+  } catch (error) {
+    return { leaf: null, leafError: `unreadable leaf certificate: ${messageOf(error)}` };
+  }
+}
+
+/** The staple (if any) judged by the OCSP core against the leaf and its issuer. */
+function judgeStaple(
+  stapleDer: Uint8Array | null,
+  leafDer: Uint8Array | null,
+  issuerDer: Uint8Array | null,
+  issuerSource: StapleResult['issuerSource'],
+  probe: AddressProbe,
+): StapleResult {
+  if (!stapleDer) return { present: false, sizeBytes: 0, verdict: null, issuerSource };
+  const verdict = verifyOcspResponse(stapleDer, leafDer, issuerDer, {
+    now: new Date(probe.now()),
+    clockSkewSeconds: probe.module.clockSkewSeconds,
+  });
+  const staple: StapleResult = { present: true, sizeBytes: stapleDer.length, verdict: stapleVerdictOf(verdict), issuerSource };
+  if (probe.keepParsedResponse) staple.response = verdict.response;
+  return staple;
 }
 
 /**

@@ -2,7 +2,7 @@
  * What one probe of one address reports. Plain, structured-clone-safe data (no class instances,
  * no sockets), so probes can run in worker threads and results can be cached and compared.
  */
-import type { TargetConfig } from '../config/schema.js';
+import type { ModuleConfig, TargetConfig } from '../config/schema.js';
 import type { OcspVerdict, ParsedOcspResponse } from '../ocsp/types.js';
 import type { CertificateFacts } from '../x509/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
@@ -29,6 +29,12 @@ export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'tim
  * request. The same shape, so the two paths cannot drift apart.
  */
 export type ProbeTarget = TargetConfig;
+
+/**
+ * A probe as every caller sees it: `probeTarget` with its deps bound, or the worker pool. Never
+ * throws (see `neverThrows` in failure.ts); one result per probed address.
+ */
+export type ProbeFn = (target: ProbeTarget, module: ModuleConfig, deadlineMs: number) => Promise<ProbeResult[]>;
 
 /**
  * The staple's verdict as a result keeps it: the OCSP core's verdict without the parsed response, of
