@@ -7,49 +7,31 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { ModuleConfig } from '../config/schema.js';
-import type { AnswerProvider, AnswerReply } from '../responder/check.js';
-import { syntheticFailure } from '../scheduler/sweep.js';
-import type { FromWorker, ProbeRequest, ToWorker } from './pool.js';
-import { probeTarget } from './probe.js';
-import type { ProbeResult } from './types.js';
 import { messageOf } from '../util/errors.js';
+import { failedResult, neverThrows, subjectOf } from './failure.js';
+import type { FromWorker, ProbeRequest, ToWorker } from './pool-messages.js';
+import { probeTarget } from './probe.js';
+import { answersFromMainThread } from './responder-relay.js';
+import type { ProbeResult } from './types.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/probe/worker.ts runs only as a worker thread (created by createProbePool)');
 
 const modules = new Map<number, ModuleConfig>();
 
-/** Responder answers are asked of the main thread, whose cache all workers share (see pool.ts). */
-const answerWaiters = new Map<number, { resolve: (reply: AnswerReply) => void; reject: (error: Error) => void }>();
-let nextAnswerId = 1;
-const mainThreadAnswers: AnswerProvider = (query) =>
-  new Promise((resolve, reject) => {
-    const id = nextAnswerId++;
-    // The main thread answers by the query's deadline; should a reply ever be lost, do not wait for ever.
-    const timer = setTimeout(() => {
-      answerWaiters.delete(id);
-      reject(new Error('no responder answer from the main thread by the deadline'));
-    }, Math.max(0, query.deadlineMs - Date.now()) + 1000);
-    answerWaiters.set(id, {
-      resolve: (reply) => (clearTimeout(timer), resolve(reply)),
-      reject: (error) => (clearTimeout(timer), reject(error)),
-    });
-    port!.postMessage({ type: 'answer-query', id, query } satisfies FromWorker);
-  });
+/** Responder answers are asked of the main thread, whose cache all workers share. */
+const mainThread = answersFromMainThread((message) => port.postMessage(message));
+
+const probe = neverThrows((target, module, deadlineMs) =>
+  probeTarget(target, module, deadlineMs, { responderAnswers: mainThread.answers }),
+);
 
 async function run(request: ProbeRequest): Promise<ProbeResult[]> {
   const module = modules.get(request.moduleId);
-  const startedAtMs = Date.now();
   if (!module) {
-    return [syntheticFailure(request.target, 'internal', `probe worker has no module #${request.moduleId}`, startedAtMs)];
+    return [failedResult(subjectOf(request.target, Date.now()), 'internal', `probe worker has no module #${request.moduleId}`)];
   }
-  try {
-    return await probeTarget(request.target, module, request.deadlineMs, { responderAnswers: mainThreadAnswers });
-  } catch (error) {
-    const message = messageOf(error);
-    const target = { ...request.target, module: module.name };
-    return [syntheticFailure(target, 'internal', `probe threw: ${message}`, startedAtMs, (Date.now() - startedAtMs) / 1000)];
-  }
+  return probe(request.target, module, request.deadlineMs);
 }
 
 function reply(message: Extract<FromWorker, { type: 'result' }>): void {
@@ -73,13 +55,9 @@ port.on('message', (message: ToWorker) => {
     case 'probe':
       void run(message).then((results) => reply({ type: 'result', seq: message.seq, results }));
       break;
-    case 'answer': {
-      const waiter = answerWaiters.get(message.id);
-      answerWaiters.delete(message.id);
-      if (message.reply) waiter?.resolve(message.reply);
-      else waiter?.reject(new Error(message.error ?? 'no answer from the main thread'));
+    case 'answer':
+      mainThread.receive(message);
       break;
-    }
   }
 });
 
