@@ -9,12 +9,11 @@
 import { hash } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Config, ModuleConfig, TargetConfig } from '../config/schema.js';
-import { formatAddress } from '../net/resolve.js';
-import type { FailureReason, ProbeResult, ProbeTarget } from '../probe/types.js';
-import { messageOf } from '../util/errors.js';
+import { failedResult, neverThrows, subjectOf } from '../probe/failure.js';
+import type { ProbeFn, ProbeResult } from '../probe/types.js';
 
-/** Same shape as `probeTarget` with its deps bound: never throws, one result per address. */
-export type ProbeFn = (target: ProbeTarget, module: ModuleConfig, deadlineMs: number) => Promise<ProbeResult[]>;
+/** Re-exported for callers that still import the probe's type from here; it belongs to probe/. */
+export type { ProbeFn } from '../probe/types.js';
 
 export interface SweeperOptions {
   probe: ProbeFn;
@@ -95,154 +94,170 @@ function fingerprintOf(target: TargetConfig, module: ModuleConfig): string {
   return fingerprint;
 }
 
-/** A result the sweeper reports itself when it could not (or would not) run the probe. */
-export function syntheticFailure(
+/** Each (target, module) pair once, in config order. */
+function uniqueTargets(config: Config): [string, TargetConfig][] {
+  const unique = new Map<string, TargetConfig>();
+  for (const target of config.targets) {
+    const key = sweepKey(target.target, target.module);
+    if (!unique.has(key)) unique.set(key, target);
+  }
+  return [...unique];
+}
+
+/** What a finished probe slot gave: `measured` is false when the probe was not run at all. */
+interface SlotOutcome {
+  measured: boolean;
+  probedAtMs: number;
+  results: ProbeResult[];
+}
+
+/**
+ * One probe, in a limiter slot, within the scrape's deadline and the module's timeout. Queued
+ * behind `concurrency` others until the scrape's deadline, it is not started: starting then would
+ * only leave a DNS lookup running that nobody waits for.
+ */
+async function probeInSlot(
+  probe: ProbeFn,
+  now: () => number,
   target: TargetConfig,
-  reason: FailureReason,
-  error: string,
-  startedAtMs: number,
-  durationSeconds = 0,
-): ProbeResult {
-  return {
-    target: target.target,
-    address: formatAddress(target.host, target.port),
-    module: target.module,
-    serverName: target.serverName,
-    labels: target.labels,
-    success: false,
-    failureReason: reason,
-    error,
-    durationSeconds,
-    startedAtMs,
-    tls: null,
-    chain: null,
-    leaf: null,
-    staple: null,
-  };
+  module: ModuleConfig,
+  deadlineMs: number,
+): Promise<SlotOutcome> {
+  const probedAtMs = now();
+  if (probedAtMs >= deadlineMs) {
+    const error = 'no probe slot free before the scrape deadline (global.concurrency)';
+    return { measured: false, probedAtMs, results: [failedResult(subjectOf(target, probedAtMs), 'timeout', error)] };
+  }
+  const probeDeadlineMs = Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000);
+  return { measured: true, probedAtMs, results: await probe(target, module, probeDeadlineMs) };
+}
+
+/** The cache an earlier sweep left, and the one this sweep builds (only targets still configured). */
+interface Generation {
+  startedAtMs: number;
+  /** Results younger than this are reused (`global.min_probe_interval`). */
+  minAgeMs: number;
+  previous: Map<string, CacheEntry>;
+  next: Map<string, CacheEntry>;
+  probed: number;
+  reused: number;
+}
+
+/** The earlier result of `key`, when it was probed with the same settings and is young enough. */
+function reusable(generation: Generation, key: string, fingerprint: string): CacheEntry | null {
+  const cached = generation.previous.get(key);
+  const fresh = cached && cached.fingerprint === fingerprint && generation.startedAtMs - cached.probedAtMs < generation.minAgeMs;
+  return fresh ? cached : null;
+}
+
+/** Records a slot's outcome in the next generation of the cache. */
+function keep(generation: Generation, key: string, fingerprint: string, outcome: SlotOutcome): void {
+  const cached = generation.previous.get(key);
+  if (outcome.measured) {
+    generation.next.set(key, { fingerprint, probedAtMs: outcome.probedAtMs, results: outcome.results });
+    // The older result is let go now, not at the end of the sweep: otherwise a sweep holds two
+    // generations of results (and of their rendered text), ~60 MB more at 10,000 targets.
+    generation.previous.delete(key);
+    generation.probed++;
+  } else if (cached) {
+    // Not a measurement: keep the older result for the next scrape to judge.
+    generation.next.set(key, cached);
+  }
+}
+
+/** What a sweep started earlier has finished, and `timeout` failures for the targets it has not. */
+function partialResults(running: RunningSweep, atMs: number): ProbeResult[] {
+  return running.targets.flatMap(
+    ([key, target]) =>
+      running.done.get(key) ?? [
+        failedResult(subjectOf(target, atMs), 'timeout', 'still being probed by a sweep started earlier with a longer deadline'),
+      ],
+  );
+}
+
+/**
+ * A scrape with a shorter timeout than the one that started the sweep (a curl without the
+ * header, an HA pair with different timeouts) must still answer in time: at its own deadline
+ * it takes what is finished and reports the rest as timed out.
+ */
+function joinUntil(running: RunningSweep, deadlineMs: number, now: () => number): Promise<ProbeResult[]> {
+  return new Promise<ProbeResult[]>((resolve) => {
+    const timer = setTimeout(() => resolve(partialResults(running, now())), Math.max(0, deadlineMs - now()));
+    void running.promise.then((results) => {
+      clearTimeout(timer);
+      resolve(results);
+    });
+  });
 }
 
 export function createSweeper(options: SweeperOptions): Sweeper {
-  const { probe, now } = options;
+  const { now } = options;
+  // probeTarget promises never to throw; if it does anyway, that is our bug, reported as data.
+  const probe = neverThrows(options.probe, now);
   const limit = options.limit ?? pLimit(options.concurrency ?? 1);
   let cache = new Map<string, CacheEntry>();
   let current: RunningSweep | null = null;
   let lastSweep: SweepStats | null = null;
 
-  /** One probe in a limiter slot; `measured` is false when it was not run at all. */
-  async function probeOne(
-    target: TargetConfig,
-    module: ModuleConfig,
-    deadlineMs: number,
-  ): Promise<{ measured: boolean; probedAtMs: number; results: ProbeResult[] }> {
-    const probedAtMs = now();
-    // Queued behind `concurrency` others until the scrape's deadline: starting now would only
-    // leave a DNS lookup running that nobody waits for.
-    if (probedAtMs >= deadlineMs) {
-      const error = 'no probe slot free before the scrape deadline (global.concurrency)';
-      return { measured: false, probedAtMs, results: [syntheticFailure(target, 'timeout', error, probedAtMs)] };
+  /** One target's results: reused, probed afresh, or why neither was possible. */
+  async function resultsFor(config: Config, generation: Generation, key: string, target: TargetConfig, deadlineMs: number): Promise<ProbeResult[]> {
+    const module = config.modules[target.module];
+    if (!module) {
+      return [failedResult(subjectOf(target, generation.startedAtMs), 'internal', `module "${target.module}" is not configured`)];
     }
-    const probeDeadlineMs = Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000);
-    try {
-      return { measured: true, probedAtMs, results: await probe(target, module, probeDeadlineMs) };
-    } catch (error) {
-      // probeTarget promises never to throw; if it does anyway, that is our bug, reported as data.
-      const message = messageOf(error);
-      const failure = syntheticFailure(target, 'internal', `probe threw: ${message}`, probedAtMs, (now() - probedAtMs) / 1000);
-      return { measured: true, probedAtMs, results: [failure] };
+    const fingerprint = fingerprintOf(target, module);
+    const cached = reusable(generation, key, fingerprint);
+    if (cached) {
+      generation.next.set(key, cached);
+      generation.reused++;
+      return cached.results;
     }
-  }
-
-  function uniqueTargets(config: Config): [string, TargetConfig][] {
-    const unique = new Map<string, TargetConfig>();
-    for (const target of config.targets) {
-      const key = sweepKey(target.target, target.module);
-      if (!unique.has(key)) unique.set(key, target);
-    }
-    return [...unique];
+    const outcome = await limit(() => probeInSlot(probe, now, target, module, deadlineMs));
+    keep(generation, key, fingerprint, outcome);
+    return outcome.results;
   }
 
   async function run(config: Config, deadlineMs: number, sweep: Omit<RunningSweep, 'promise'>): Promise<ProbeResult[]> {
-    const startedAtMs = now();
-    const minAgeMs = config.global.minProbeIntervalSeconds * 1000;
-    const next = new Map<string, CacheEntry>();
-    let probed = 0;
-    let reused = 0;
-
-    async function resultsFor(key: string, target: TargetConfig): Promise<ProbeResult[]> {
-      const module = config.modules[target.module];
-      if (!module) {
-        return [syntheticFailure(target, 'internal', `module "${target.module}" is not configured`, startedAtMs)];
-      }
-      const fingerprint = fingerprintOf(target, module);
-      const cached = cache.get(key);
-      if (cached && cached.fingerprint === fingerprint && startedAtMs - cached.probedAtMs < minAgeMs) {
-        next.set(key, cached);
-        reused++;
-        return cached.results;
-      }
-      const { measured, probedAtMs, results } = await limit(() => probeOne(target, module, deadlineMs));
-      if (measured) {
-        next.set(key, { fingerprint, probedAtMs, results });
-        // The older result is let go now, not at the end of the sweep: otherwise a sweep holds two
-        // generations of results (and of their rendered text), ~60 MB more at 10,000 targets.
-        cache.delete(key);
-        probed++;
-      } else if (cached) {
-        // Not a measurement: keep the older result for the next scrape to judge.
-        next.set(key, cached);
-      }
-      return results;
-    }
-
+    const generation: Generation = {
+      startedAtMs: now(),
+      minAgeMs: config.global.minProbeIntervalSeconds * 1000,
+      previous: cache,
+      next: new Map(),
+      probed: 0,
+      reused: 0,
+    };
     const perTarget = await Promise.all(
       sweep.targets.map(async ([key, target]) => {
-        const results = await resultsFor(key, target);
+        const results = await resultsFor(config, generation, key, target, deadlineMs);
         sweep.done.set(key, results);
         return results;
       }),
     );
-
     // Targets no longer configured are dropped here, so their series disappear.
-    cache = next;
+    cache = generation.next;
+    const { startedAtMs, probed, reused } = generation;
     lastSweep = { startedAtMs, durationSeconds: (now() - startedAtMs) / 1000, probed, reused };
     return perTarget.flat();
   }
 
-  function partialResults(running: RunningSweep): ProbeResult[] {
-    const atMs = now();
-    return running.targets.flatMap(
-      ([key, target]) =>
-        running.done.get(key) ?? [
-          syntheticFailure(target, 'timeout', 'still being probed by a sweep started earlier with a longer deadline', atMs),
-        ],
-    );
+  function start(config: Config, deadlineMs: number): Promise<ProbeResult[]> {
+    const state = { deadlineMs, targets: uniqueTargets(config), done: new Map<string, ProbeResult[]>() };
+    const running: RunningSweep = {
+      ...state,
+      promise: run(config, deadlineMs, state).finally(() => {
+        if (current === running) current = null;
+      }),
+    };
+    current = running;
+    return running.promise;
   }
 
   return {
     sweep(config, deadlineMs) {
-      if (!current) {
-        const state = { deadlineMs, targets: uniqueTargets(config), done: new Map<string, ProbeResult[]>() };
-        const running: RunningSweep = {
-          ...state,
-          promise: run(config, deadlineMs, state).finally(() => {
-            if (current === running) current = null;
-          }),
-        };
-        current = running;
-        return running.promise;
-      }
       const running = current;
+      if (!running) return start(config, deadlineMs);
       if (deadlineMs >= running.deadlineMs) return running.promise;
-      // A scrape with a shorter timeout than the one that started the sweep (a curl without the
-      // header, an HA pair with different timeouts) must still answer in time: at its own deadline
-      // it takes what is finished and reports the rest as timed out.
-      return new Promise<ProbeResult[]>((resolve) => {
-        const timer = setTimeout(() => resolve(partialResults(running)), Math.max(0, deadlineMs - now()));
-        void running.promise.then((results) => {
-          clearTimeout(timer);
-          resolve(results);
-        });
-      });
+      return joinUntil(running, deadlineMs, now);
     },
     get lastSweep() {
       return lastSweep;

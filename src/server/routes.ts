@@ -13,11 +13,11 @@ import type { Config, ModuleConfig } from '../config/schema.js';
 import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
 import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
-import type { ProbeResult, ProbeTarget } from '../probe/types.js';
-import { syntheticFailure, type ProbeFn, type Sweeper } from '../scheduler/sweep.js';
+import { failedResult, neverThrows, subjectOf } from '../probe/failure.js';
+import type { ProbeFn, ProbeResult, ProbeTarget } from '../probe/types.js';
+import type { Sweeper } from '../scheduler/sweep.js';
 import { acceptsGzip, gzipped } from './encoding.js';
 import { landingPage } from './landing.js';
-import { messageOf } from '../util/errors.js';
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
@@ -82,6 +82,7 @@ function badRequest(reply: FastifyReply, message: string): FastifyReply {
 }
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const probe = neverThrows(ctx.probe, ctx.now);
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(landingPage(ctx.config(), ctx.version)));
 
   app.get('/-/healthy', async (_request, reply) => reply.type(TEXT).send('Healthy'));
@@ -167,7 +168,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const budget = scrapeBudgetSeconds(request.headers[SCRAPE_TIMEOUT_HEADER], ctx.scrapeTimeoutOffsetSeconds);
     const requestDeadlineMs = budget === null ? Infinity : ctx.now() + budget * 1000;
     // The same limiter as the sweep: /probe traffic cannot push probes past global.concurrency.
-    const results = await ctx.sweeper.limit(() => probeWithin(ctx, target, module, requestDeadlineMs));
+    const results = await ctx.sweeper.limit(() => probeWithin(probe, ctx.now, target, module, requestDeadlineMs));
     for (const r of results) {
       if (!r.success) request.log.debug({ target: r.target, address: r.address, reason: r.failureReason, error: r.error }, 'probe failed');
     }
@@ -186,16 +187,18 @@ function* inOrder(...parts: ReadonlyArray<string | Iterable<string>>): Generator
   }
 }
 
-async function probeWithin(ctx: RouteContext, target: ProbeTarget, module: ModuleConfig, requestDeadlineMs: number): Promise<ProbeResult[]> {
-  const startedAtMs = ctx.now();
-  const asConfigured = { ...target, module: module.name };
+/** One /probe probe within the request's deadline and the module's timeout, once a limiter slot is free. */
+async function probeWithin(
+  probe: ProbeFn,
+  now: () => number,
+  target: ProbeTarget,
+  module: ModuleConfig,
+  requestDeadlineMs: number,
+): Promise<ProbeResult[]> {
+  const startedAtMs = now();
   if (startedAtMs >= requestDeadlineMs) {
-    return [syntheticFailure(asConfigured, 'timeout', 'no probe slot free before the scrape deadline (global.concurrency)', startedAtMs)];
+    const subject = subjectOf({ ...target, module: module.name }, startedAtMs);
+    return [failedResult(subject, 'timeout', 'no probe slot free before the scrape deadline (global.concurrency)')];
   }
-  try {
-    return await ctx.probe(target, module, Math.min(requestDeadlineMs, startedAtMs + module.timeoutSeconds * 1000));
-  } catch (error) {
-    const message = messageOf(error);
-    return [syntheticFailure(asConfigured, 'internal', `probe threw: ${message}`, startedAtMs, (ctx.now() - startedAtMs) / 1000)];
-  }
+  return probe(target, module, Math.min(requestDeadlineMs, startedAtMs + module.timeoutSeconds * 1000));
 }

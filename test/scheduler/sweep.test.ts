@@ -1,8 +1,8 @@
 import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { defaultModule, emptyConfig, type Config, type ModuleConfig, type TargetConfig } from '../../src/config/schema.js';
-import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
-import { createSweeper, type ProbeFn } from '../../src/scheduler/sweep.js';
+import type { ProbeFn, ProbeResult, ProbeTarget } from '../../src/probe/types.js';
+import { createSweeper } from '../../src/scheduler/sweep.js';
 
 function target(name: string, module = 'default', labels: Record<string, string> = {}): TargetConfig {
   const [host, port] = name.split(':');
