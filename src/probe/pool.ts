@@ -68,6 +68,13 @@ export interface ProbePool {
   readonly size: number;
   stats(): ProbePoolStats;
   /**
+   * Resolves once every worker of the pool has started (its code loaded, listening), or the pool
+   * closes. A probe sent to a worker still starting waits for it while its deadline runs, and a
+   * start takes from a fraction of a second to several seconds on a loaded machine (a worker from
+   * TypeScript sources compiles them first); callers whose deadlines must not pay for that wait here.
+   */
+  ready(): Promise<void>;
+  /**
    * Refuses new probes, lets those in flight finish (up to `closeTimeoutMs`), then stops every
    * worker; probes still in flight then are answered as failed. Idempotent.
    */
@@ -134,6 +141,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
   let closing: Promise<void> | null = null;
   const respawnTimers = new Set<NodeJS.Timeout>();
   let drained: (() => void) | null = null;
+  const readyWaiters: (() => void)[] = [];
 
   const modules = moduleVersions((id) => {
     for (const slot of slots) {
@@ -165,6 +173,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     switch (message.type) {
       case 'ready':
         slot.ready = true;
+        wakeReadyWaiters();
         return;
       case 'answer-query':
         answerWorkerQuery(slot.worker, message);
@@ -281,6 +290,26 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     });
   };
 
+  function allStarted(): boolean {
+    return slots.every((slot) => slot !== null && slot.ready && slot.failure === null);
+  }
+
+  function wakeReadyWaiters(): void {
+    if (closing || allStarted()) for (const wake of readyWaiters.splice(0)) wake();
+  }
+
+  function ready(): Promise<void> {
+    if (closing || allStarted()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      // The workers are unref'd until they have probes: hold the process open while waiting for them.
+      const keepAlive = setInterval(() => {}, 60_000);
+      readyWaiters.push(() => {
+        clearInterval(keepAlive);
+        resolve();
+      });
+    });
+  }
+
   /** Resolves when the last probe in flight is answered, or after `ms`, whichever is first. */
   async function drainedWithin(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -317,8 +346,12 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       pending: pendingCount,
       ...counts,
     }),
+    ready,
     close() {
-      closing ??= shutdown();
+      if (!closing) {
+        closing = shutdown();
+        wakeReadyWaiters();
+      }
       return closing;
     },
   };

@@ -95,6 +95,8 @@ afterAll(async () => {
 describe('createProbePool', () => {
   it('gives the same results as probing on the main thread: good staple, no staple, timeout', async () => {
     const workers = pool({ workers: 2 });
+    // A probe's deadline runs while its worker starts (seconds on a loaded machine): compare probes, not start-ups.
+    await workers.ready();
     for (const [name, port] of Object.entries(ports)) {
       const deadline = () => Date.now() + (name === 'silent' ? 300 : 2000);
       const inThread = await probeTarget(targetAt(port), labModule, deadline());
@@ -112,6 +114,7 @@ describe('createProbePool', () => {
 
   it('results of one certificate share one leaf-facts object, as in-process results do', async () => {
     const workers = pool({ workers: 2 });
+    await workers.ready();
     const results = (await Promise.all(Array.from({ length: 6 }, () => workers.probe(targetAt(ports.good), labModule, Date.now() + 2000)))).flat();
     expect(results.every((r) => r.leaf?.subject === 'CN=localhost')).toBe(true);
     expect(new Set(results.map((r) => r.leaf)).size).toBe(1);
@@ -124,6 +127,7 @@ describe('createProbePool', () => {
 
   it('sends a module to each worker once per config version, not with every probe', async () => {
     const workers = pool({ workers: 2 });
+    await workers.ready();
     const probes = Array.from({ length: 12 }, () => workers.probe(targetAt(ports.none), labModule, Date.now() + 2000));
     const results = (await Promise.all(probes)).flat();
     expect(results.every((r) => r.success)).toBe(true);
@@ -148,7 +152,9 @@ describe('createProbePool', () => {
       staple: null,
     });
     expect(crashed!.error).toMatch(/probe worker exited \(code 1\): injected worker crash/);
-    // The replacement worker has no modules yet; the pool sends the module again.
+    // The replacement worker has no modules yet; the pool sends the module again. It is started
+    // at once, but its start-up must not eat the next probe's deadline.
+    await workers.ready();
     const [next] = await workers.probe(targetAt(ports.good), labModule, Date.now() + 2000);
     expect(next, next?.error ?? "").toMatchObject({ success: true, staple: { present: true, verdict: { valid: true } } });
     expect(workers.stats()).toMatchObject({ workers: 1, replaced: 1, modulesSent: 2 });
@@ -156,12 +162,15 @@ describe('createProbePool', () => {
 
   it('terminates a worker that stays silent past the deadline, fails its probes and replaces it', async () => {
     const workers = pool({ workers: 1, workerScript: FAULTY_WORKER, stuckGraceMs: 200 });
+    // Started, so that what the watchdog sees is the hang, not a slow start-up.
+    await workers.ready();
     const started = Date.now();
     const stuck = workers.probe(targetAt(ports.good, { fault: 'hang' }), labModule, Date.now() + 300);
     const [result] = await stuck;
     expect(result).toMatchObject({ success: false, failureReason: 'internal' });
     expect(result!.error).toMatch(/unresponsive .* past a probe deadline/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    await workers.ready(); // the replacement
     const [next] = await workers.probe(targetAt(ports.none), labModule, Date.now() + 2000);
     expect(next).toMatchObject({ success: true });
     expect(workers.stats().replaced).toBe(1);
@@ -218,6 +227,7 @@ describe('createProbePool', () => {
         import { probeTarget } from './dist/probe/probe.js';
         const [target, module] = JSON.parse(process.argv.at(-1));
         const pool = createProbePool({ workers: 1 });
+        await pool.ready();
         const inWorker = await pool.probe(target, module, Date.now() + 2000);
         const inThread = await probeTarget(target, module, Date.now() + 2000);
         await pool.close();
