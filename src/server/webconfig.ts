@@ -1,19 +1,24 @@
 /**
  * `--web.config.file`: TLS, client certificates, extra response headers and basic auth for every
  * endpoint, in the format of Prometheus' exporter-toolkit (docs/web-configuration.md there), so one
- * file works for this exporter and the Go ones. The file is validated completely at load: unknown
- * keys, unreadable or mismatched certificate files, bad enums and malformed bcrypt hashes are
- * refused with `FILE:LINE: key.path: what is wrong`. Relative paths are relative to the file's
+ * file works for this exporter and the Go ones. The file is walked with the main config's machinery
+ * (src/config/walker.ts) and validated completely at load: unknown keys, unreadable or mismatched
+ * certificate files, bad enums and malformed bcrypt hashes are all collected and refused together,
+ * one `FILE:LINE: key.path: what is wrong` per line. Relative paths are relative to the file's
  * directory (as exporter-toolkit does). The result is plain data; `httpsOptionsOf` turns it into
  * Node's HTTPS server options and src/server/auth.ts enforces the per-request part.
  */
-import { createPrivateKey, X509Certificate } from 'node:crypto';
-import * as fs from 'node:fs';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import * as path from 'node:path';
-import * as tls from 'node:tls';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pair } from 'yaml';
+import type * as tls from 'node:tls';
+import { isScalar, isSeq } from 'yaml';
+import { formatProblem, type ConfigProblem } from '../config/errors.js';
+import type { TlsVersion } from '../config/schema.js';
+import { isLowerTlsVersion, SUPPORTED_TLS_VERSION_NAMES, tlsVersionNamed } from '../config/tls-version.js';
+import { readConfigFileText, Walker, type Fields, type ProblemKind, type WalkerWording } from '../config/walker.js';
 import { CodedError } from '../util/errors.js';
+import { describeFileError } from '../util/files.js';
+import { checkCertificateBundle, checkKeyPair } from '../x509/keys.js';
 
 /** exporter-toolkit's client_auth_type values (Go's tls.ClientAuthType names). */
 export const CLIENT_AUTH_TYPES = [
@@ -25,7 +30,8 @@ export const CLIENT_AUTH_TYPES = [
 ] as const;
 export type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 
-export type WebTlsVersion = 'TLSv1.2' | 'TLSv1.3';
+/** Node's names of the TLS versions the web config allows (the same as the main config's). */
+export type WebTlsVersion = TlsVersion;
 
 export interface WebTlsConfig {
   certFile: string;
@@ -57,21 +63,51 @@ export interface WebConfig {
 export type WebConfigErrorCode =
   /** The web config file itself cannot be read. */
   | 'ERR_WEB_CONFIG_READ'
-  /** Not valid YAML. */
+  /** Not valid YAML (duplicate keys included). */
   | 'ERR_WEB_CONFIG_SYNTAX'
   /** Valid YAML, wrong content (unknown key, wrong type, bad value, bad hash). */
   | 'ERR_WEB_CONFIG_INVALID'
   /** A file it names (certificate, key, client CA) is missing or unusable. */
   | 'ERR_WEB_CONFIG_FILE';
 
+/** One thing wrong with the web config, with the code it alone would have. */
+export interface WebConfigProblem extends ConfigProblem {
+  code: WebConfigErrorCode;
+}
+
+/**
+ * Everything wrong with a web config file. `problems` lists every problem found, in line order;
+ * the message is them one per line (`FILE:LINE: key.path: what is wrong`, as `ConfigError`'s), and
+ * `code` is the code of the first of them, so a file with a YAML error and nothing else is
+ * ERR_WEB_CONFIG_SYNTAX, one whose first problem is a missing certificate is ERR_WEB_CONFIG_FILE.
+ * An unreadable web config file is the single problem of an ERR_WEB_CONFIG_READ error, whose
+ * message is `cannot read web config file FILE: why`.
+ */
 export class WebConfigError extends CodedError<WebConfigErrorCode> {
   override readonly name = 'WebConfigError';
+  readonly problems: readonly WebConfigProblem[];
+
+  constructor(code: WebConfigErrorCode, message: string, options: { cause?: unknown; problems?: readonly WebConfigProblem[] } = {}) {
+    super(code, message, 'cause' in options ? { cause: options.cause } : undefined);
+    this.problems = options.problems ?? [];
+  }
+
+  /** The error for `problems` (at least one), coded by the first. */
+  static of(problems: readonly WebConfigProblem[]): WebConfigError {
+    const first = problems[0];
+    if (!first) throw new TypeError('WebConfigError needs at least one problem');
+    return new WebConfigError(first.code, problems.map(formatProblem).join('\n'), { problems });
+  }
 }
 
 /** Reads what the file names; injectable for tests. */
 export type ReadFileFn = (file: string) => string;
 
-const readUtf8: ReadFileFn = (file) => fs.readFileSync(file, 'utf8');
+const CODE_OF_KIND: Record<ProblemKind, WebConfigErrorCode> = {
+  syntax: 'ERR_WEB_CONFIG_SYNTAX',
+  content: 'ERR_WEB_CONFIG_INVALID',
+  file: 'ERR_WEB_CONFIG_FILE',
+};
 
 const TOP_KEYS = ['tls_server_config', 'http_server_config', 'basic_auth_users'];
 const TLS_KEYS = [
@@ -105,7 +141,16 @@ const ALLOWED_HEADERS: Record<string, string[]> = {
   'Content-Security-Policy': [],
 };
 
-const TLS_VERSIONS: Record<string, WebTlsVersion | null> = { TLS13: 'TLSv1.3', TLS12: 'TLSv1.2', TLS11: null, TLS10: null };
+/** exporter-toolkit users know these messages; the walker's rules, this file's sentences. */
+const WEB_WORDING: WalkerWording = {
+  syntax: (error) => `not valid YAML: ${error.message.split('\n')[0]}`,
+  unknownKey: (key, keyPath, parentPath, known) => {
+    const unsupported = UNSUPPORTED[keyPath];
+    return unsupported ? { path: keyPath, message: unsupported } : { path: parentPath, message: `unknown key "${key}" (expected one of: ${known.join(', ')})` };
+  },
+  unreadableFile: (_name, resolved, reason) => `cannot read ${resolved}: ${reason}`,
+  saysWhatItFound: false,
+};
 
 /** `$2a$`, `$2b$` or `$2y$`, two-digit cost 04–31, 22 characters of salt and 31 of hash (bcrypt's base64). */
 const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/;
@@ -114,230 +159,215 @@ export function isBcryptHash(value: string): boolean {
   return BCRYPT_HASH.test(value);
 }
 
+const NOT_A_BCRYPT_HASH =
+  'not a bcrypt hash (expected $2y$, $2b$ or $2a$, a cost of 04-31 and 53 characters, e.g. from `htpasswd -nBC 10 "" | tr -d \':\\n\'`)';
+
 /** Parses and validates web config text; `file` is used for messages and to resolve relative paths. */
-export function parseWebConfig(text: string, file: string, readFile: ReadFileFn = readUtf8): WebConfig {
+export function parseWebConfig(text: string, file: string, readFile: ReadFileFn = readConfigFileText): WebConfig {
   const absolute = path.resolve(file);
-  const baseDir = path.dirname(absolute);
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
-
-  const at = (node: Node | null | undefined): string => {
-    const offset = node?.range?.[0];
-    return offset === undefined ? file : `${file}:${lineCounter.linePos(offset).line}`;
-  };
-  const invalid = (node: Node | null | undefined, key: string, message: string): WebConfigError =>
-    new WebConfigError('ERR_WEB_CONFIG_INVALID', `${at(node)}: ${key ? `${key}: ` : ''}${message}`);
-
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0]!;
-    const line = lineCounter.linePos(first.pos[0]).line;
-    throw new WebConfigError('ERR_WEB_CONFIG_SYNTAX', `${file}${line ? `:${line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`);
-  }
-
+  const w = new Walker(file, text, { readFile, baseDir: path.dirname(absolute), wording: WEB_WORDING });
+  if (w.problems.length > 0) throw errorOf(w);
   const config: WebConfig = { file: absolute, tls: null, headers: {}, basicAuthUsers: new Map() };
-  const root = doc.contents;
+  const root = w.deref(w.doc.contents);
   // An empty file means plain HTTP without auth, as in exporter-toolkit.
-  if (root === null || (isScalar(root) && root.value === null)) return config;
-  if (!isMap(root)) throw invalid(root, '', 'expected a mapping with tls_server_config, http_server_config or basic_auth_users');
-
-  /** Pairs of a mapping node with string keys, unknown keys refused. */
-  const entries = (node: Node, where: string, known: string[]): [string, Node | null, Node][] => {
-    if (!isMap(node)) throw invalid(node, where, 'expected a mapping');
-    return (node.items as Pair<unknown, unknown>[]).map((pair) => {
-      const keyNode = pair.key as Node;
-      const key = isScalar(keyNode) ? String(keyNode.value) : '';
-      const full = where ? `${where}.${key}` : key;
-      const unsupported = UNSUPPORTED[full];
-      if (unsupported) throw invalid(keyNode, full, unsupported);
-      if (!known.includes(key)) {
-        throw invalid(keyNode, where, `unknown key "${key}" (expected one of: ${known.join(', ')})`);
-      }
-      return [key, (pair.value as Node | null) ?? null, keyNode];
-    });
-  };
-  const str = (value: Node | null, keyNode: Node, key: string): string => {
-    if (!isScalar(value) || typeof value.value !== 'string' || value.value === '') throw invalid(value ?? keyNode, key, 'expected a non-empty string');
-    return value.value;
-  };
-  const bool = (value: Node | null, keyNode: Node, key: string): boolean => {
-    if (!isScalar(value) || typeof value.value !== 'boolean') throw invalid(value ?? keyNode, key, 'expected true or false');
-    return value.value;
-  };
-  const readReferenced = (value: Node | null, keyNode: Node, key: string): { file: string; text: string } => {
-    const named = str(value, keyNode, key);
-    const resolved = path.resolve(baseDir, named);
-    try {
-      return { file: resolved, text: readFile(resolved) };
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-      throw new WebConfigError('ERR_WEB_CONFIG_FILE', `${at(value)}: ${key}: cannot read ${resolved}: ${why}`, { cause: error });
-    }
-  };
-
-  let tlsNode: Node | null = null;
-  for (const [key, value] of entries(root, '', TOP_KEYS)) {
-    if (value === null || (isScalar(value) && value.value === null)) continue;
-    if (key === 'tls_server_config') tlsNode = value;
-    else if (key === 'http_server_config') {
-      for (const [httpKey, httpValue, httpKeyNode] of entries(value, 'http_server_config', HTTP_KEYS)) {
-        const full = `http_server_config.${httpKey}`;
-        if (httpKey === 'http2') {
-          // Accepted for compatibility: the exporter serves HTTP/1.1 either way (README, security section).
-          bool(httpValue, httpKeyNode, full);
-        } else {
-          for (const [name, headerValue, nameNode] of entries(httpValue ?? httpKeyNode, full, Object.keys(ALLOWED_HEADERS))) {
-            const text = str(headerValue, nameNode, `${full}.${name}`);
-            const allowed = ALLOWED_HEADERS[name] ?? [];
-            if (allowed.length > 0 && !allowed.includes(text)) {
-              throw invalid(headerValue, `${full}.${name}`, `"${text}" is not one of: ${allowed.join(', ')}`);
-            }
-            config.headers[name] = text;
-          }
-        }
-      }
-    }
-    // basic_auth_users has arbitrary keys: read below.
+  if (w.isNull(root)) return config;
+  if (!w.isMapping(root)) {
+    w.report(root, '', 'expected a mapping with tls_server_config, http_server_config or basic_auth_users');
+    throw errorOf(w);
   }
-  // basic_auth_users has arbitrary keys, so it is read apart from `entries`.
-  const usersNode = root.get('basic_auth_users', true) as Node | undefined;
-  if (usersNode && !(isScalar(usersNode) && usersNode.value === null)) {
-    if (!isMap(usersNode)) throw invalid(usersNode, 'basic_auth_users', 'expected a mapping of user name to bcrypt hash');
-    for (const pair of usersNode.items as Pair<unknown, unknown>[]) {
-      const keyNode = pair.key as Node;
-      const user = isScalar(keyNode) ? String(keyNode.value) : '';
-      const where = `basic_auth_users.${user}`;
-      if (user === '' || user.includes(':')) throw invalid(keyNode, where, 'user names must be non-empty and contain no ":" (RFC 7617 §2)');
-      const hashNode = (pair.value as Node | null) ?? null;
-      if (!isScalar(hashNode) || typeof hashNode.value !== 'string' || !isBcryptHash(hashNode.value)) {
-        throw invalid(
-          hashNode ?? keyNode,
-          where,
-          'not a bcrypt hash (expected $2y$, $2b$ or $2a$, a cost of 04-31 and 53 characters, e.g. from `htpasswd -nBC 10 "" | tr -d \':\\n\'`)',
-        );
-      }
-      config.basicAuthUsers.set(user, hashNode.value);
-    }
-  }
-
-  if (tlsNode) config.tls = parseTls(tlsNode);
+  const top = w.fields(root, '', TOP_KEYS)!;
+  // A section with nothing under it is as good as absent.
+  const section = (key: string): boolean => top.has(key) && !w.isNull(top.value(key));
+  if (section('http_server_config')) config.headers = parseHttpServerConfig(w, top.value('http_server_config'), top.keyNode('http_server_config'));
+  if (section('basic_auth_users')) config.basicAuthUsers = parseBasicAuthUsers(w, top.value('basic_auth_users'), top.keyNode('basic_auth_users'));
+  if (section('tls_server_config')) config.tls = parseTlsServerConfig(w, top.value('tls_server_config'), top.keyNode('tls_server_config'));
+  if (w.problems.length > 0) throw errorOf(w);
   return config;
-
-  function parseTls(node: Node): WebTlsConfig {
-    const pairs = entries(node, 'tls_server_config', TLS_KEYS);
-    const get = (key: string) => pairs.find(([k]) => k === key);
-    const where = (key: string) => `tls_server_config.${key}`;
-    const cert = get('cert_file');
-    const key = get('key_file');
-    if (!cert) throw invalid(node, 'tls_server_config', 'cert_file is required when tls_server_config is set');
-    if (!key) throw invalid(node, 'tls_server_config', 'key_file is required when tls_server_config is set');
-    const certRead = readReferenced(cert[1], cert[2], where('cert_file'));
-    const keyRead = readReferenced(key[1], key[2], where('key_file'));
-
-    const version = (name: string, fallback: WebTlsVersion): WebTlsVersion => {
-      const entry = get(name);
-      if (!entry) return fallback;
-      const text = str(entry[1], entry[2], where(name));
-      const mapped = TLS_VERSIONS[text];
-      if (mapped === undefined) throw invalid(entry[1], where(name), `"${text}" is not one of: TLS12, TLS13`);
-      if (mapped === null) throw invalid(entry[1], where(name), `${text} is not supported: the exporter serves TLS 1.2 and 1.3 only`);
-      return mapped;
-    };
-    const minVersion = version('min_version', 'TLSv1.2');
-    const maxVersion = version('max_version', 'TLSv1.3');
-    if (minVersion === 'TLSv1.3' && maxVersion === 'TLSv1.2') {
-      throw invalid(get('max_version')?.[1], where('max_version'), 'is lower than min_version');
-    }
-
-    let clientAuthType: ClientAuthType = 'NoClientCert';
-    const auth = get('client_auth_type');
-    if (auth) {
-      const text = str(auth[1], auth[2], where('client_auth_type'));
-      // "RequireClientCert" is exporter-toolkit's old spelling of RequireAnyClientCert.
-      const normalised = text === 'RequireClientCert' ? 'RequireAnyClientCert' : text;
-      if (!(CLIENT_AUTH_TYPES as readonly string[]).includes(normalised)) {
-        throw invalid(auth[1], where('client_auth_type'), `"${text}" is not one of: ${CLIENT_AUTH_TYPES.join(', ')}`);
-      }
-      clientAuthType = normalised as ClientAuthType;
-    }
-
-    const ca = get('client_ca_file');
-    const caRead = ca ? readReferenced(ca[1], ca[2], where('client_ca_file')) : null;
-    if (caRead && clientAuthType === 'NoClientCert') {
-      throw invalid(ca?.[1], where('client_ca_file'), 'is set but client_auth_type is NoClientCert: set client_auth_type (e.g. RequireAndVerifyClientCert)');
-    }
-    if (!caRead && (clientAuthType === 'VerifyClientCertIfGiven' || clientAuthType === 'RequireAndVerifyClientCert')) {
-      throw invalid(
-        auth?.[1],
-        where('client_auth_type'),
-        `${clientAuthType} needs client_ca_file (the CA that issues client certificates); without it any publicly trusted certificate would pass`,
-      );
-    }
-    if (caRead && ca) checkCertificates(caRead.text, caRead.file, ca[1], where('client_ca_file'));
-    checkCertificates(certRead.text, certRead.file, cert[1], where('cert_file'));
-    const keyProblem = (why: string, cause?: unknown) =>
-      new WebConfigError('ERR_WEB_CONFIG_FILE', `${at(key[1])}: ${where('key_file')}: ${keyRead.file} is not a usable private key for ${certRead.file}: ${why}`, {
-        cause,
-      });
-    let privateKey;
-    try {
-      privateKey = createPrivateKey(keyRead.text);
-    } catch (error) {
-      throw keyProblem((error as Error).message, error);
-    }
-    // OpenSSL drops a mismatched key without an error when the context is built: check it here.
-    if (!new X509Certificate(certRead.text).checkPrivateKey(privateKey)) throw keyProblem('the key does not match the certificate');
-
-    const prefer = get('prefer_server_cipher_suites');
-    let clientAllowedSans: string[] | null = null;
-    const sans = get('client_allowed_sans');
-    if (sans) {
-      if (!isSeq(sans[1]) || sans[1].items.length === 0) throw invalid(sans[1] ?? sans[2], where('client_allowed_sans'), 'expected a non-empty list of SAN values');
-      clientAllowedSans = sans[1].items.map((item) => str(item as Node, sans[2], where('client_allowed_sans')));
-      if (clientAuthType !== 'RequireAnyClientCert' && clientAuthType !== 'RequireAndVerifyClientCert') {
-        throw invalid(sans[1], where('client_allowed_sans'), 'requires client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert');
-      }
-    }
-
-    return {
-      certFile: certRead.file,
-      keyFile: keyRead.file,
-      certPem: certRead.text,
-      keyPem: keyRead.text,
-      clientCaFile: caRead?.file ?? null,
-      clientCaPem: caRead?.text ?? null,
-      clientAuthType,
-      minVersion,
-      maxVersion,
-      preferServerCipherSuites: prefer ? bool(prefer[1], prefer[2], where('prefer_server_cipher_suites')) : true,
-      clientAllowedSans,
-    };
-  }
-
-  function checkCertificates(pem: string, file: string, node: Node | null, key: string): void {
-    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-    if (blocks.length === 0) throw new WebConfigError('ERR_WEB_CONFIG_FILE', `${at(node)}: ${key}: ${file} contains no PEM certificate`);
-    for (const block of blocks) {
-      try {
-        new X509Certificate(block);
-      } catch (error) {
-        throw new WebConfigError('ERR_WEB_CONFIG_FILE', `${at(node)}: ${key}: ${file} has an unreadable certificate: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
-    }
-  }
 }
 
-/** Reads and validates a web config file. */
-export function loadWebConfigFile(file: string, readFile: ReadFileFn = readUtf8): WebConfig {
+function errorOf(w: Walker): WebConfigError {
+  return WebConfigError.of(w.sortedProblems().map(({ kind, ...problem }) => ({ ...problem, code: CODE_OF_KIND[kind] })));
+}
+
+/** `http_server_config`: `http2` (accepted, not acted on) and the extra response `headers`. */
+function parseHttpServerConfig(w: Walker, node: unknown, keyNode: unknown): Record<string, string> {
+  const f = w.fields(node, 'http_server_config', HTTP_KEYS, keyNode);
+  if (!f) return {};
+  // Accepted for compatibility: the exporter serves HTTP/1.1 either way (README, security section).
+  f.boolean('http2');
+  return f.has('headers') ? parseHeaders(w, f.value('headers'), f.keyNode('headers')) : {};
+}
+
+/** `http_server_config.headers`: only exporter-toolkit's headers, some only with its values. */
+function parseHeaders(w: Walker, node: unknown, keyNode: unknown): Record<string, string> {
+  const where = 'http_server_config.headers';
+  const headers: Record<string, string> = {};
+  // Unlike a section, `headers:` with nothing under it is refused: it names no header to send.
+  if (w.isNull(node)) {
+    w.report(node, where, w.expected('a mapping', node), keyNode);
+    return headers;
+  }
+  const f = w.fields(node, where, Object.keys(ALLOWED_HEADERS), keyNode);
+  for (const [name] of f?.entries() ?? []) {
+    const value = f!.nonEmptyString(name);
+    if (value === undefined) continue;
+    const allowed = ALLOWED_HEADERS[name] ?? [];
+    if (allowed.length > 0 && !allowed.includes(value)) f!.report(name, `"${value}" is not one of: ${allowed.join(', ')}`);
+    else headers[name] = value;
+  }
+  return headers;
+}
+
+/** `basic_auth_users`: user name → bcrypt hash; any user name without a colon. */
+function parseBasicAuthUsers(w: Walker, node: unknown, keyNode: unknown): Map<string, string> {
+  const users = new Map<string, string>();
+  if (!w.isMapping(node)) {
+    w.report(node, 'basic_auth_users', 'expected a mapping of user name to bcrypt hash', keyNode);
+    return users;
+  }
+  const f = w.fields(node, 'basic_auth_users', null, keyNode)!;
+  for (const [user, pair] of f.entries()) {
+    const where = f.pathOf(user);
+    // RFC 7617 §2: the first colon of the credentials ends the user-id, so a user-id cannot hold one.
+    const usable = user !== '' && !user.includes(':');
+    if (!usable) w.report(pair.key, where, 'user names must be non-empty and contain no ":" (RFC 7617 §2)');
+    const hash = w.deref(pair.value);
+    if (!isScalar(hash) || typeof hash.value !== 'string' || !isBcryptHash(hash.value)) w.report(hash, where, NOT_A_BCRYPT_HASH, pair.key);
+    else if (usable) users.set(user, hash.value);
+  }
+  return users;
+}
+
+/** `tls_server_config`: the server's certificate and key, TLS versions and the client certificate policy; null when unusable. */
+function parseTlsServerConfig(w: Walker, node: unknown, keyNode: unknown): WebTlsConfig | null {
+  const f = w.fields(node, 'tls_server_config', TLS_KEYS, keyNode);
+  if (!f) return null;
+  const problemsBefore = w.problems.length;
+  for (const key of ['cert_file', 'key_file']) {
+    if (!f.has(key)) w.report(f.node, f.path, `${key} is required when tls_server_config is set`);
+  }
+  const cert = readNamedFile(f, 'cert_file');
+  const key = readNamedFile(f, 'key_file');
+  const versions = parseTlsVersions(f);
+  const clientAuthType = parseClientAuthType(f);
+  const clientCa = parseClientCa(f, clientAuthType);
+  if (cert && certificatesUsable(f, 'cert_file', cert) && key) {
+    const pair = checkKeyPair(cert.text, key.text);
+    if (!pair.ok) f.reportFile('key_file', `${key.resolved} is not a usable private key for ${cert.resolved}: ${pair.detail}`);
+  }
+  const preferServerCipherSuites = f.boolean('prefer_server_cipher_suites') ?? true;
+  const clientAllowedSans = parseClientAllowedSans(w, f, clientAuthType);
+
+  if (w.problems.length > problemsBefore || !cert || !key || !versions || !clientAuthType) return null;
+  return {
+    certFile: cert.resolved,
+    keyFile: key.resolved,
+    certPem: cert.text,
+    keyPem: key.text,
+    clientCaFile: clientCa?.resolved ?? null,
+    clientCaPem: clientCa?.text ?? null,
+    clientAuthType,
+    minVersion: versions.min,
+    maxVersion: versions.max,
+    preferServerCipherSuites,
+    clientAllowedSans,
+  };
+}
+
+/** The file `key` names, read; undefined (reported) when the name or the file is not usable. */
+function readNamedFile(f: Fields, key: string): { resolved: string; text: string } | undefined {
+  const name = f.nonEmptyString(key);
+  return name === undefined ? undefined : f.readFile(key, name);
+}
+
+/** Whether every PEM certificate in `read` is readable (and there is one); reported when not. */
+function certificatesUsable(f: Fields, key: string, read: { resolved: string; text: string }): boolean {
+  const bundle = checkCertificateBundle(read.text);
+  if (bundle.ok) return true;
+  f.reportFile(key, bundle.reason === 'no_certificate' ? `${read.resolved} contains no PEM certificate` : `${read.resolved} has an unreadable certificate: ${bundle.detail}`);
+  return false;
+}
+
+/** `min_version` (default TLS12) and `max_version` (default TLS13); undefined when either is wrong or they are out of order. */
+function parseTlsVersions(f: Fields): { min: WebTlsVersion; max: WebTlsVersion } | undefined {
+  const version = (key: string, fallback: WebTlsVersion): WebTlsVersion | undefined => {
+    if (!f.has(key)) return fallback;
+    const text = f.nonEmptyString(key);
+    if (text === undefined) return undefined;
+    const found = tlsVersionNamed(text);
+    if (found.ok) return found.version;
+    if (found.problem === 'unsupported') f.report(key, `${text} is not supported: the exporter serves TLS 1.2 and 1.3 only`);
+    else f.report(key, `"${text}" is not one of: ${SUPPORTED_TLS_VERSION_NAMES.join(', ')}`);
+    return undefined;
+  };
+  const min = version('min_version', 'TLSv1.2');
+  const max = version('max_version', 'TLSv1.3');
+  if (!min || !max) return undefined;
+  if (isLowerTlsVersion(max, min)) {
+    f.report('max_version', 'is lower than min_version');
+    return undefined;
+  }
+  return { min, max };
+}
+
+/** `client_auth_type` (default NoClientCert); undefined when it is not one of exporter-toolkit's. */
+function parseClientAuthType(f: Fields): ClientAuthType | undefined {
+  if (!f.has('client_auth_type')) return 'NoClientCert';
+  const text = f.nonEmptyString('client_auth_type');
+  if (text === undefined) return undefined;
+  // "RequireClientCert" is exporter-toolkit's old spelling of RequireAnyClientCert.
+  const normalised = text === 'RequireClientCert' ? 'RequireAnyClientCert' : text;
+  if ((CLIENT_AUTH_TYPES as readonly string[]).includes(normalised)) return normalised as ClientAuthType;
+  f.report('client_auth_type', `"${text}" is not one of: ${CLIENT_AUTH_TYPES.join(', ')}`);
+  return undefined;
+}
+
+/**
+ * `client_ca_file`, read and checked, and that it goes with the policy: a CA without a policy asking
+ * for certificates is a mistake, and a verifying policy without one would accept any publicly
+ * trusted certificate. The policy checks need a valid `clientAuthType`.
+ */
+function parseClientCa(f: Fields, clientAuthType: ClientAuthType | undefined): { resolved: string; text: string } | undefined {
+  const ca = f.has('client_ca_file') ? readNamedFile(f, 'client_ca_file') : undefined;
+  if (clientAuthType === 'NoClientCert' && f.has('client_ca_file')) {
+    f.report('client_ca_file', 'is set but client_auth_type is NoClientCert: set client_auth_type (e.g. RequireAndVerifyClientCert)');
+  }
+  if (!f.has('client_ca_file') && (clientAuthType === 'VerifyClientCertIfGiven' || clientAuthType === 'RequireAndVerifyClientCert')) {
+    f.report(
+      'client_auth_type',
+      `${clientAuthType} needs client_ca_file (the CA that issues client certificates); without it any publicly trusted certificate would pass`,
+    );
+  }
+  return ca && certificatesUsable(f, 'client_ca_file', ca) ? ca : undefined;
+}
+
+/** `client_allowed_sans`: a non-empty list, only with a policy that requires a certificate. */
+function parseClientAllowedSans(w: Walker, f: Fields, clientAuthType: ClientAuthType | undefined): string[] | null {
+  const key = 'client_allowed_sans';
+  if (!f.has(key)) return null;
+  const list = w.deref(f.value(key));
+  if (!isSeq(list) || list.items.length === 0) {
+    f.report(key, 'expected a non-empty list of SAN values');
+    return null;
+  }
+  const sans = list.items.map((item) => w.nonEmptyString(item, f.pathOf(key), f.keyNode(key))).filter((san): san is string => san !== undefined);
+  if (clientAuthType !== undefined && clientAuthType !== 'RequireAnyClientCert' && clientAuthType !== 'RequireAndVerifyClientCert') {
+    f.report(key, 'requires client_auth_type RequireAnyClientCert or RequireAndVerifyClientCert');
+  }
+  return sans;
+}
+
+/** Reads and validates a web config file (capped at 10 MiB like the main config, as are the files it names). */
+export function loadWebConfigFile(file: string, readFile: ReadFileFn = readConfigFileText): WebConfig {
   let text: string;
   try {
     text = readFile(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (error as Error).message;
-    throw new WebConfigError('ERR_WEB_CONFIG_READ', `cannot read web config file ${file}: ${why}`, { cause: error });
+    const reason = describeFileError(error);
+    throw new WebConfigError('ERR_WEB_CONFIG_READ', `cannot read web config file ${file}: ${reason}`, {
+      cause: error,
+      problems: [{ file, line: null, path: '', message: `cannot read the web config file: ${reason}`, code: 'ERR_WEB_CONFIG_READ' }],
+    });
   }
   return parseWebConfig(text, file, readFile);
 }
