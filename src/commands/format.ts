@@ -38,7 +38,11 @@ const PROBLEM_TEXT: Record<OcspProblem, string> = {
   wrong_certificate: 'no answer in it is about this certificate (issuer hashes or serial differ)',
   bad_signature: "the signature does not verify with the signer's key",
   unauthorized_responder:
-    'the signer is neither the issuer nor a delegated responder the issuer certified for OCSP signing (id-kp-OCSPSigning, valid at producedAt)',
+    'the signer is neither the issuer nor a delegated responder the issuer certified for OCSP signing (id-kp-OCSPSigning)',
+  signer_expired: "the delegated responder's certificate has expired: clients (OpenSSL, NSS) reject this staple even before its nextUpdate",
+  signer_not_yet_valid: "the delegated responder's certificate is not valid yet (beyond the allowed clock skew): clients reject this staple",
+  signer_expires_before_next_update:
+    "the delegated responder's certificate expires before nextUpdate, so the staple stops being usable at the signer's notAfter (advisory)",
   responder_id_mismatch: 'the responder ID names someone other than the key that signed it',
   not_yet_valid: 'thisUpdate is in the future (beyond the allowed clock skew)',
   expired: 'nextUpdate has passed: clients will reject this staple',

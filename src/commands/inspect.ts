@@ -10,7 +10,7 @@ import { findIssuer } from '../x509/certificate.js';
 import { decodeOcspResponseInput } from '../ocsp/input.js';
 import { decodeCertificatesInput } from '../x509/input.js';
 import type { OcspVerdict, SingleResponseInfo } from '../ocsp/types.js';
-import { verifyOcspResponse } from '../ocsp/verify.js';
+import { ADVISORY_PROBLEMS, stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
 import { describeProblem, formatRelative, iso } from './format.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
@@ -129,7 +129,8 @@ export function inspectReport(verdict: OcspVerdict, at: Date): Record<string, un
     signatureValid: verdict.signatureValid,
     signatureVerifies: verdict.signatureVerifies,
     certIdMatchesLeaf: verdict.certIdMatchesLeaf,
-    signer: verdict.signer,
+    signer: { ...verdict.signer, notBefore: iso(verdict.signer.notBefore), notAfter: iso(verdict.signer.notAfter) },
+    end: iso(stapleEnd(verdict)),
     valid: verdict.valid,
     problems: verdict.problems,
     verifiedAt: at.toISOString(),
@@ -162,7 +163,7 @@ function humanReport(verdict: OcspVerdict, options: InspectOptions): string {
   const row = (label: string, value: string): void => {
     lines.push(`${(label + ':').padEnd(14)}${value}`);
   };
-  row('Verdict', verdict.valid ? 'VALID' : `INVALID (${verdict.problems.filter((p) => p !== 'no_next_update').join(', ')})`);
+  row('Verdict', verdict.valid ? 'VALID' : `INVALID (${verdict.problems.filter((p) => !ADVISORY_PROBLEMS.has(p)).join(', ')})`);
   row('Response', `${response.responseStatus}, ${response.size} bytes${basic ? `, ${basic.singleResponses.length} SingleResponse(s)` : ''}`);
   if (single) {
     const match =
@@ -173,8 +174,12 @@ function humanReport(verdict: OcspVerdict, options: InspectOptions): string {
     }
     row('This update', `${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, at)})`);
     row('Next update', single.nextUpdate ? `${iso(single.nextUpdate)} (${formatRelative(single.nextUpdate, at)})` : 'none (the responder set no nextUpdate)');
-    if (single.nextUpdate) {
-      const window = (single.nextUpdate.getTime() - single.thisUpdate.getTime()) / 1000;
+    const end = stapleEnd(verdict);
+    if (end && end.getTime() !== single.nextUpdate?.getTime()) {
+      row('Usable until', `${iso(end)} (${formatRelative(end, at)}): the delegated signer's notAfter, before nextUpdate`);
+    }
+    if (end) {
+      const window = (end.getTime() - single.thisUpdate.getTime()) / 1000;
       const used = window > 0 ? Math.round(((at.getTime() - single.thisUpdate.getTime()) / 1000 / window) * 100) : 0;
       row('Validity', `${formatSpan(window)}, ${used}% elapsed${used > 50 ? ' (past half: the server should have refreshed it)' : ''}`);
     }
@@ -191,6 +196,10 @@ function humanReport(verdict: OcspVerdict, options: InspectOptions): string {
             ? 'signature verifies, but the signer is not authorised'
             : 'signature BAD';
     row('Signed by', `${who}; ${basic.signatureAlgorithm.name}; ${sig}`);
+    const { notBefore, notAfter } = verdict.signer;
+    if (verdict.signer.kind === 'delegated' && notBefore && notAfter) {
+      row('Signer valid', `${iso(notBefore)} to ${iso(notAfter)} (${at < notBefore ? `starts ${formatRelative(notBefore, at)}` : `${at > notAfter ? 'expired' : 'expires'} ${formatRelative(notAfter, at)}`})`);
+    }
     row('Responder ID', `${basic.responderId.kind} ${basic.responderId.value}`);
   }
   if (verdict.problems.length > 0) {

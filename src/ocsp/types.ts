@@ -91,7 +91,8 @@ export interface ParsedOcspResponse {
 
 /**
  * Named problems, stable strings used verbatim as the `problem` label of `ocsp_staple_problem`.
- * Every problem except `no_next_update` makes the verdict invalid.
+ * Every problem except the advisory ones (`no_next_update`, `signer_expires_before_next_update`)
+ * makes the verdict invalid.
  */
 export type OcspProblem =
   /** Not a DER OCSPResponse at all (truncated, random, oversized, nested too deep...). */
@@ -104,8 +105,14 @@ export type OcspProblem =
   | 'wrong_certificate'
   /** The signature does not verify with the signer's key (or the algorithm is unsupported). */
   | 'bad_signature'
-  /** Signed by a key that is neither the issuer's nor an issuer-signed id-kp-OCSPSigning delegate valid at producedAt. */
+  /** Signed by a key that is neither the issuer's nor an issuer-signed id-kp-OCSPSigning delegate. */
   | 'unauthorized_responder'
+  /** The delegated responder's certificate has expired (its notAfter is before now - skew): clients reject the staple. */
+  | 'signer_expired'
+  /** The delegated responder's certificate is not valid yet (its notBefore is after now + skew). */
+  | 'signer_not_yet_valid'
+  /** Advisory only: the delegated responder's certificate expires before the staple's nextUpdate, which ends the staple's life early. */
+  | 'signer_expires_before_next_update'
   /** The responderID names neither the issuer nor the embedded signer. */
   | 'responder_id_mismatch'
   /** thisUpdate is later than now + allowed skew. */
@@ -142,5 +149,6 @@ export interface OcspVerdict {
   signatureValid: boolean | null;
   /** Only the cryptography: the signature verifies with the key of whoever signed, authorised or not. */
   signatureVerifies: boolean | null;
-  signer: { kind: SignerKind; subject: string | null };
+  /** Who signed; a delegated responder's validity window too (null for the issuer or when unknown). */
+  signer: { kind: SignerKind; subject: string | null; notBefore: Date | null; notAfter: Date | null };
 }

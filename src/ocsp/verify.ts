@@ -2,11 +2,14 @@
  * Judges a stapled OCSP response against the leaf certificate and its issuer, the way RFC 6960
  * §3.2 and §4.2.2.2 ask a client to: a SingleResponse whose CertID names the leaf, a signature
  * over tbsResponseData that verifies, a signer that is the issuer itself or a delegated responder
- * the issuer certified for id-kp-OCSPSigning (valid when the response was produced), a
- * responderID naming that signer, and a validity window containing now (± clock skew). Every
- * failure is a named {@link OcspProblem}; this function never throws.
+ * the issuer certified for id-kp-OCSPSigning, a responderID naming that signer, and a validity
+ * window containing now (± clock skew). A delegated responder's certificate must be valid at the
+ * time of judgment (± skew), not at producedAt: OpenSSL's OCSP_basic_verify (and so nginx, Apache,
+ * curl) and NSS check the signer at the time they verify, so a staple whose delegate has expired is
+ * rejected by clients even while its nextUpdate lies ahead. Every failure is a named
+ * {@link OcspProblem}; this function never throws.
  *
- * Everything except the time window depends only on (staple, leaf, issuer) bytes, so that part is
+ * Everything except the time checks depends only on (staple, leaf, issuer) bytes, so that part is
  * cached by their hashes: a probe loop seeing the same staple again redoes only the date checks.
  */
 import { hash } from 'node:crypto';
@@ -28,6 +31,9 @@ export interface VerifyOptions {
 }
 
 export const DEFAULT_CLOCK_SKEW_SECONDS = 300;
+
+/** Problems that are reported but leave the staple valid. */
+export const ADVISORY_PROBLEMS: ReadonlySet<OcspProblem> = new Set(['no_next_update', 'signer_expires_before_next_update']);
 
 /** The part of a verdict that does not depend on `now` (its problems lack the time checks). */
 type StaticVerdict = Omit<OcspVerdict, 'valid'>;
@@ -77,8 +83,26 @@ function withTimeChecks(base: StaticVerdict, options: VerifyOptions): OcspVerdic
     if (single.nextUpdate === null) problems.push('no_next_update');
     else if (single.nextUpdate.getTime() < nowMs - skewMs) problems.push('expired');
   }
+  const { notBefore, notAfter } = base.signer;
+  if (base.signer.kind === 'delegated' && notBefore && notAfter && Number.isFinite(nowMs)) {
+    // As X509_verify_cert at the verification time (OCSP_basic_verify builds the signer's chain then).
+    if (notAfter.getTime() < nowMs - skewMs) problems.push('signer_expired');
+    if (notBefore.getTime() > nowMs + skewMs) problems.push('signer_not_yet_valid');
+  }
   const sorted = [...new Set(problems)].sort();
-  return { ...base, valid: sorted.every((p) => p === 'no_next_update'), problems: sorted };
+  return { ...base, valid: sorted.every((p) => ADVISORY_PROBLEMS.has(p)), problems: sorted };
+}
+
+/**
+ * When the staple stops being usable: the earlier of its nextUpdate and its delegated signer's
+ * notAfter (clients reject a staple whose signer has expired; certmagic ends a staple's life there
+ * too). Null when it has neither (no nextUpdate, signed by the issuer itself).
+ */
+export function stapleEnd(verdict: Pick<OcspVerdict, 'single' | 'signer'>): Date | null {
+  const nextUpdate = verdict.single?.nextUpdate ?? null;
+  const signerEnd = verdict.signer.kind === 'delegated' ? verdict.signer.notAfter : null;
+  if (nextUpdate && signerEnd) return new Date(Math.min(new Date(nextUpdate).getTime(), new Date(signerEnd).getTime()));
+  return nextUpdate ?? signerEnd ?? null;
 }
 
 function fingerprint(bytes: Uint8Array | null): string {
@@ -109,7 +133,7 @@ function blankVerdict(response: ParsedOcspResponse | null): StaticVerdict {
     certIdMatchesLeaf: null,
     signatureValid: null,
     signatureVerifies: null,
-    signer: { kind: 'unknown', subject: null },
+    signer: { kind: 'unknown', subject: null, notBefore: null, notAfter: null },
   };
 }
 
@@ -164,7 +188,7 @@ function staticVerdict(der: Uint8Array, leafDer: Uint8Array | null, issuerDer: U
   }
 
   if (issuer) {
-    judgeSigner(verdict, basic.producedAt, details, basic.certificates, issuer);
+    judgeSigner(verdict, details, basic.certificates, issuer);
     // As `openssl ocsp -verify` ("Response verify OK"): the signature verifies AND the signer is
     // one the issuer authorised; a stranger's flawless signature is not a valid one.
     verdict.signatureValid =
@@ -196,13 +220,13 @@ function responderIdNames(details: NonNullable<ParsedDetails['basic']>, responde
 
 /**
  * Finds who signed the response and whether they may (RFC 6960 §4.2.2.2): the issuer's own key,
- * or an embedded certificate issued by the issuer, carrying id-kp-OCSPSigning and valid at
- * producedAt. The responderID picks the candidate; when it names nobody we still look for the
- * key that signed, to tell a mislabelled but authorised response from a stranger's.
+ * or an embedded certificate issued by the issuer and carrying id-kp-OCSPSigning (its validity is
+ * a time check, judged at the time of judgment). The responderID picks the candidate; when it
+ * names nobody we still look for the key that signed, to tell a mislabelled but authorised
+ * response from a stranger's.
  */
 function judgeSigner(
   verdict: StaticVerdict,
-  producedAt: Date,
   details: NonNullable<ParsedDetails['basic']>,
   embeddedDer: readonly Uint8Array[],
   issuer: CertificateInfo,
@@ -241,17 +265,18 @@ function judgeSigner(
   }
 
   const kind: SignerKind = bytesEqual(signer.spkiDer, issuer.spkiDer) ? 'issuer' : 'delegated';
-  verdict.signer = { kind, subject: signer.subject };
-  if (kind === 'delegated' && !delegationValid(signer, issuer, producedAt)) verdict.problems.push('unauthorized_responder');
+  verdict.signer =
+    kind === 'delegated'
+      ? { kind, subject: signer.subject, notBefore: signer.notBefore, notAfter: signer.notAfter }
+      : { kind, subject: signer.subject, notBefore: null, notAfter: null };
+  if (kind !== 'delegated') return;
+  if (!delegationValid(signer, issuer)) verdict.problems.push('unauthorized_responder');
+  // Advisory: the staple dies with its signer before its nextUpdate (see stapleEnd).
+  const nextUpdate = verdict.single?.nextUpdate;
+  if (nextUpdate && signer.notAfter.getTime() < nextUpdate.getTime()) verdict.problems.push('signer_expires_before_next_update');
 }
 
-/** RFC 6960 §4.2.2.2: issued by the CA directly, id-kp-OCSPSigning in its EKU, valid at producedAt. */
-function delegationValid(responder: CertificateInfo, issuer: CertificateInfo, producedAt: Date): boolean {
-  const at = producedAt.getTime();
-  return (
-    responder.extendedKeyUsage.includes(OID_OCSP_SIGNING) &&
-    responder.notBefore.getTime() <= at &&
-    at <= responder.notAfter.getTime() &&
-    isIssuedBy(responder, issuer)
-  );
+/** RFC 6960 §4.2.2.2: issued by the CA directly and id-kp-OCSPSigning in its EKU. */
+function delegationValid(responder: CertificateInfo, issuer: CertificateInfo): boolean {
+  return responder.extendedKeyUsage.includes(OID_OCSP_SIGNING) && isIssuedBy(responder, issuer);
 }

@@ -171,7 +171,7 @@ export async function loadOpensslCertificate(name: string, keyType: OpensslKeyTy
 }
 
 const CA_EXT = ['basicConstraints = critical,CA:true', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash'];
-const RESPONDER_EXT = ['basicConstraints = critical,CA:false', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = OCSPSigning', 'noCheck = ignored'];
+export const RESPONDER_EXT = ['basicConstraints = critical,CA:false', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = OCSPSigning', 'noCheck = ignored'];
 
 /**
  * Makes the whole test PKI under `dir` (created if missing). ~1–2 s, mostly the two RSA keys.
@@ -399,6 +399,8 @@ export async function opensslVerifyResponse(
     untrusted?: OpensslCert[];
     /** OpenSSL looks the cert up by a CertID of this hash: it must be the response's (default sha1). */
     certIdHash?: OcspResponseOptions['certIdHash'];
+    /** Verify the signer's certificate chain as at this time (`-attime`); status times are still judged against now. */
+    attime?: Date;
   },
 ): Promise<OpensslVerdict> {
   sequence += 1;
@@ -407,6 +409,7 @@ export async function opensslVerifyResponse(
   await writeFile(`${stem}.trusted.pem`, options.trusted.map((c) => c.pem).join(''));
   const args = ['ocsp', '-respin', `${stem}.resp.der`, '-issuer', options.issuer.certPath,
     ...(options.certIdHash ? [`-${options.certIdHash}`] : []), '-cert', options.cert.certPath, '-CAfile', `${stem}.trusted.pem`];
+  if (options.attime) args.push('-attime', String(Math.floor(options.attime.getTime() / 1000)));
   if (options.untrusted?.length) {
     await writeFile(`${stem}.untrusted.pem`, options.untrusted.map((c) => c.pem).join(''));
     args.push('-verify_other', `${stem}.untrusted.pem`);

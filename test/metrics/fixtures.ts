@@ -67,7 +67,7 @@ export function verdict(options: { valid?: boolean; problems?: OcspProblem[]; si
     certIdMatchesLeaf: parsed ? true : null,
     signatureValid: parsed ? (options.valid ?? true) : null,
     signatureVerifies: parsed ? (options.valid ?? true) : null,
-    signer: { kind: 'issuer', subject: 'CN=Test Issuing CA,O=Example' },
+    signer: { kind: 'issuer', subject: 'CN=Test Issuing CA,O=Example', notBefore: null, notAfter: null },
     // `as`: compiles both before and after the shared OcspVerdict type gained signatureVerifies.
   } as OcspVerdict;
 }
