@@ -6,7 +6,8 @@
  * certificate files, bad enums and malformed bcrypt hashes are all collected and refused together,
  * one `FILE:LINE: key.path: what is wrong` per line. Relative paths are relative to the file's
  * directory (as exporter-toolkit does). The result is plain data; `httpsOptionsOf` turns it into
- * Node's HTTPS server options and src/server/auth.ts enforces the per-request part.
+ * Node's HTTPS server options and src/server/auth.ts enforces the per-request part (with
+ * basic-auth.ts and client-cert.ts).
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import * as path from 'node:path';

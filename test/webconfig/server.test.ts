@@ -9,8 +9,9 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import bcrypt from 'bcryptjs';
 import { buildApp, type App } from '../../src/app.js';
-import { BasicAuthChecker, createAccessHook, WebAccess, webServerDeps } from '../../src/server/auth.js';
-import { httpsOptionsOf, loadWebConfigFile } from '../../src/server/webconfig.js';
+import { WebAccess, type WebAccessOptions } from '../../src/server/auth.js';
+import { BasicAuthChecker } from '../../src/server/basic-auth.js';
+import { loadWebConfigFile } from '../../src/server/webconfig.js';
 import type { Issued } from '../../src/pki/index.js';
 import { FakeStore, makeConfig } from '../server/fakes.js';
 import { makeWebFixtures, type WebFixtures } from './fixtures.js';
@@ -26,13 +27,17 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
-/** An exporter serving `webConfigText` (written as web.yml); returns its base URL. */
-async function serve(webConfigText: string, checker?: BasicAuthChecker): Promise<string> {
-  const web = loadWebConfigFile(fx.write('web.yml', webConfigText));
-  const deps = checker ? { https: httpsOptionsOf(web), onRequest: createAccessHook(web, checker) } : webServerDeps(web);
-  const app = buildApp({ store: new FakeStore(makeConfig([])), logLevel: 'silent', processMetrics: false, ...deps });
+/** An exporter serving `webConfigText` (written as web.yml) through WebAccess, as `serve` wires it; its base URL and the access. */
+async function serveWith(webConfigText: string, options: WebAccessOptions = {}): Promise<{ base: string; access: WebAccess }> {
+  const access = new WebAccess(loadWebConfigFile(fx.write('web.yml', webConfigText)), options);
+  const app = buildApp({ store: new FakeStore(makeConfig([])), logLevel: 'silent', processMetrics: false, ...access.deps() });
   apps.push(app);
-  return app.listen({ host: '127.0.0.1', port: 0 });
+  return { base: await app.listen({ host: '127.0.0.1', port: 0 }), access };
+}
+
+/** {@link serveWith}'s base URL. */
+async function serve(webConfigText: string): Promise<string> {
+  return (await serveWith(webConfigText)).base;
 }
 
 interface Answer {
@@ -203,21 +208,19 @@ describe('client certificates', () => {
 describe('bcrypt cost and the cache of successful checks', () => {
   it('a scrape series costs one bcrypt comparison, not one per scrape (cost 10, as htpasswd -B makes)', async () => {
     const hash = bcrypt.hashSync('scrape-secret', 10);
-    const cached = new BasicAuthChecker(new Map([['prometheus', hash]]));
-    const uncached = new BasicAuthChecker(new Map([['prometheus', hash]]), { cacheSize: 0 });
-    const cachedBase = await serve(`basic_auth_users:\n  prometheus: ${hash}\n`, cached);
-    const uncachedBase = await serve(`basic_auth_users:\n  prometheus: ${hash}\n`, uncached);
+    const cached = await serveWith(`basic_auth_users:\n  prometheus: ${hash}\n`);
+    const uncached = await serveWith(`basic_auth_users:\n  prometheus: ${hash}\n`, { basicAuth: { cacheSize: 0 } });
     const scrapes = async (base: string, n: number) => {
       const cpu = process.cpuUsage();
       for (let i = 0; i < n; i++) expect(statusOf(await fetch(`${base}/-/healthy`, { auth: 'prometheus:scrape-secret' }))).toBe(200);
       const used = process.cpuUsage(cpu);
       return (used.user + used.system) / 1000 / n;
     };
-    const withCacheMs = await scrapes(cachedBase, 10);
-    const withoutCacheMs = await scrapes(uncachedBase, 10);
+    const withCacheMs = await scrapes(cached.base, 10);
+    const withoutCacheMs = await scrapes(uncached.base, 10);
     console.info(`basic auth CPU per request: ${withCacheMs.toFixed(1)} ms with the cache, ${withoutCacheMs.toFixed(1)} ms without (bcrypt cost 10)`);
-    expect(cached.stats).toMatchObject({ bcryptComparisons: 1, cacheHits: 9 });
-    expect(uncached.stats).toMatchObject({ bcryptComparisons: 10, cacheHits: 0 });
+    expect(cached.access.basicAuthStats).toMatchObject({ bcryptComparisons: 1, cacheHits: 9 });
+    expect(uncached.access.basicAuthStats).toMatchObject({ bcryptComparisons: 10, cacheHits: 0 });
     expect(withCacheMs * 3).toBeLessThan(withoutCacheMs);
   }, 30_000);
 
