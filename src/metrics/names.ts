@@ -60,9 +60,21 @@ export const PROBE_METRICS = {
   ),
   stapleAge: family('ocsp_staple_age_seconds', "Seconds from the staple's thisUpdate to the scrape."),
   stapleValidity: family('ocsp_staple_validity_seconds', "Length of the staple's validity window (nextUpdate minus thisUpdate); absent without nextUpdate."),
+  stapleSignerNotAfter: family(
+    'ocsp_staple_signer_not_after_timestamp_seconds',
+    "notAfter of the delegated responder certificate that signed the staple (Unix time); absent when the issuer signed it itself.",
+  ),
+  stapleEnd: family(
+    'ocsp_staple_end_timestamp_seconds',
+    "When the staple stops being usable (Unix time): the earlier of nextUpdate and the delegated signer's notAfter; absent when it has neither.",
+  ),
+  stapleSecondsUntilEnd: family(
+    'ocsp_staple_seconds_until_end',
+    "Seconds from the scrape until the staple stops being usable (the earlier of nextUpdate and the delegated signer's notAfter); negative once passed.",
+  ),
   stapleStale: family(
     'ocsp_staple_stale',
-    "Whether the staple is older than half its validity window (1), the point by which a healthy server has refreshed it; absent without nextUpdate.",
+    "Whether the staple is older than half its usable window (thisUpdate to the earlier of nextUpdate and the delegated signer's notAfter) (1), the point by which a healthy server has refreshed it; absent without an end.",
   ),
 
   certRevoked: family(

@@ -14,6 +14,7 @@ import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/t
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 import { RESERVED_LABEL_NAMES } from '../config/schema.js';
 import { CERT_STATUSES, PROBE_METRICS, type MetricFamily } from './names.js';
+import { stapleEnd } from '../ocsp/verify.js';
 
 /** Receives the samples of one result; every sample also carries the result's `identityLabels`. */
 export interface SeriesSink {
@@ -99,6 +100,9 @@ function mapStaple(sink: SeriesSink, staple: StapleResult): void {
   const producedAt = verdict.producedAt;
   if (producedAt) sink.sample(M.stapleProducedAt, seconds(producedAt));
 
+  const signerNotAfter = verdict.signer.kind === 'delegated' ? verdict.signer.notAfter : null;
+  if (signerNotAfter) sink.sample(M.stapleSignerNotAfter, seconds(signerNotAfter));
+
   const single = verdict.single;
   if (!single) return;
   for (const status of CERT_STATUSES) sink.sample(M.stapleCertStatus, flag(single.certStatus === status), [status]);
@@ -107,12 +111,18 @@ function mapStaple(sink: SeriesSink, staple: StapleResult): void {
   sink.sampleAt(M.stapleAge, (nowMs) => (nowMs - thisUpdateMs) / 1000);
   if (single.nextUpdate) {
     const nextUpdateMs = new Date(single.nextUpdate).getTime();
-    const validityMs = nextUpdateMs - thisUpdateMs;
     sink.sample(M.stapleNextUpdate, nextUpdateMs / 1000);
     sink.sampleAt(M.stapleSecondsUntilNextUpdate, (nowMs) => (nextUpdateMs - nowMs) / 1000);
-    sink.sample(M.stapleValidity, validityMs / 1000);
+    sink.sample(M.stapleValidity, (nextUpdateMs - thisUpdateMs) / 1000);
+  }
+  const end = stapleEnd(verdict);
+  if (end) {
+    const endMs = new Date(end).getTime();
+    const usableMs = endMs - thisUpdateMs;
+    sink.sample(M.stapleEnd, endMs / 1000);
+    sink.sampleAt(M.stapleSecondsUntilEnd, (nowMs) => (endMs - nowMs) / 1000);
     // Caddy refreshes at half the window; a staple past it means the server's refresh has stalled.
-    sink.sampleAt(M.stapleStale, (nowMs) => flag(nowMs - thisUpdateMs > validityMs / 2));
+    sink.sampleAt(M.stapleStale, (nowMs) => flag(nowMs - thisUpdateMs > usableMs / 2));
   }
 }
 

@@ -6,7 +6,7 @@ import { renderProbeMetrics } from '../../src/metrics/render.js';
 import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
 import type { ResponderResult } from '../../src/responder/types.js';
 import { find, familyNames, parseExposition, valueOf, type Exposition } from './exposition.js';
-import { failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
+import { delegatedSigner, failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
 
 /** What /metrics and /probe serve: the direct writer (render.test.ts holds it to the prom-client path). */
 async function render(results: ProbeResult[], nowMs = NOW_MS): Promise<Exposition> {
@@ -284,6 +284,7 @@ describe('addProbeMetrics', () => {
     const e = await render([
       okResult(),
       okResult({ address: '192.0.2.11:443' }, verdict({ single: revoked, problems: ['no_next_update'] })),
+      okResult({ address: '192.0.2.13:443' }, verdict({ signer: delegatedSigner(6), problems: ['signer_expires_before_next_update'] })),
       okResult({
         address: '192.0.2.12:443',
         responder: { ...asked, up: true, problems: ['no_next_update'] },
@@ -337,5 +338,26 @@ describe('addExporterMetrics', () => {
       'ocsp_exporter_config_last_reload_successful',
       'ocsp_exporter_targets',
     ]);
+  });
+});
+
+describe('the staple end: the earlier of nextUpdate and the delegated signer notAfter', () => {
+  it('ends a staple at its signer notAfter when that comes first, and judges staleness on that window', async () => {
+    // thisUpdate 2 h ago, nextUpdate in 22 h; the signer ends in 1 h: the usable window is 3 h, 2 h are past.
+    const e = await render([okResult({}, verdict({ signer: delegatedSigner(1), problems: ['signer_expires_before_next_update'] }))]);
+    const at = (name: string) => e.samples.find((s) => s.name === name)?.value;
+    expect(at('ocsp_staple_signer_not_after_timestamp_seconds')).toBe(NOW_MS / 1000 + 3600);
+    expect(at('ocsp_staple_end_timestamp_seconds')).toBe(NOW_MS / 1000 + 3600);
+    expect(at('ocsp_staple_next_update_timestamp_seconds')).toBe(NOW_MS / 1000 + 22 * 3600);
+    expect(at('ocsp_staple_valid')).toBe(1);
+    expect(at('ocsp_staple_stale')).toBe(1);
+  });
+
+  it('ends at nextUpdate for an issuer-signed staple, with no signer series', async () => {
+    const e = await render([okResult()]);
+    const at = (name: string) => e.samples.find((s) => s.name === name)?.value;
+    expect(at('ocsp_staple_signer_not_after_timestamp_seconds')).toBeUndefined();
+    expect(at('ocsp_staple_end_timestamp_seconds')).toBe(NOW_MS / 1000 + 22 * 3600);
+    expect(at('ocsp_staple_stale')).toBe(0);
   });
 });

@@ -40,7 +40,14 @@ export function single(overrides: Partial<SingleResponseInfo> = {}): SingleRespo
   };
 }
 
-export function verdict(options: { valid?: boolean; problems?: OcspProblem[]; single?: SingleResponseInfo | null; parsed?: boolean } = {}): OcspVerdict {
+/** A delegated responder whose certificate ends `hoursLeft` hours after NOW_MS. */
+export function delegatedSigner(hoursLeft: number): OcspVerdict['signer'] {
+  return { kind: 'delegated', subject: 'CN=Test OCSP Responder', notBefore: new Date(NOW_MS - 48 * HOUR_MS), notAfter: new Date(NOW_MS + hoursLeft * HOUR_MS) };
+}
+
+export function verdict(
+  options: { valid?: boolean; problems?: OcspProblem[]; single?: SingleResponseInfo | null; parsed?: boolean; signer?: OcspVerdict['signer'] } = {},
+): OcspVerdict {
   const s = options.single === undefined ? single() : options.single;
   const parsed = options.parsed ?? true;
   return {
@@ -67,7 +74,7 @@ export function verdict(options: { valid?: boolean; problems?: OcspProblem[]; si
     certIdMatchesLeaf: parsed ? true : null,
     signatureValid: parsed ? (options.valid ?? true) : null,
     signatureVerifies: parsed ? (options.valid ?? true) : null,
-    signer: { kind: 'issuer', subject: 'CN=Test Issuing CA,O=Example', notBefore: null, notAfter: null },
+    signer: options.signer ?? { kind: 'issuer', subject: 'CN=Test Issuing CA,O=Example', notBefore: null, notAfter: null },
     // `as`: compiles both before and after the shared OcspVerdict type gained signatureVerifies.
   } as OcspVerdict;
 }

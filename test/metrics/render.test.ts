@@ -8,7 +8,7 @@ import { FAILURE_REASONS, type ProbeResult } from '../../src/probe/types.js';
 import type { ResponderResult } from '../../src/responder/types.js';
 import { promtoolCheckMetrics } from '../grafana/tools.js';
 import { find, parseExposition, valueOf, type Exposition, type Sample } from './exposition.js';
-import { failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
+import { delegatedSigner, failedResult, HOUR_MS, leafFacts, NOW_MS, okResult, single, verdict } from './fixtures.js';
 
 const asked = (overrides: Partial<ResponderResult> = {}): ResponderResult => ({
   url: 'http://ocsp.example.test/',
@@ -39,6 +39,7 @@ function everyState(): ProbeResult[] {
     okResult(at(), verdict({ single: single({ certStatus: 'revoked', revocationTime: new Date(NOW_MS - 10 * HOUR_MS) }) })),
     okResult(at(), verdict({ problems: ['no_next_update'], single: single({ nextUpdate: null }) })),
     okResult(at(), verdict({ single: single({ thisUpdate: new Date(NOW_MS - 13 * HOUR_MS), nextUpdate: new Date(NOW_MS + 11 * HOUR_MS) }) })),
+    okResult(at(), verdict({ problems: ['signer_expires_before_next_update'], signer: delegatedSigner(6) })),
     okResult({ ...at(), chain: { verified: false, error: 'UNABLE_TO_GET_ISSUER_CERT', length: 1 } }),
     okResult({ ...at(), responder: asked() }, null),
     okResult({ ...at(), responder: asked({ up: false, problems: ['timeout'], source: null, durationSeconds: null, verdict: null }) }),
@@ -145,7 +146,8 @@ describe('renderProbeMetrics', () => {
     // Past half its 24 h window: stale flips on the reused result.
     expect(valueOf(before, 'ocsp_staple_stale', A)).toBe(0);
     expect(valueOf(later, 'ocsp_staple_stale', A)).toBe(1);
-    const moving = new Set(['ocsp_staple_age_seconds', 'ocsp_staple_seconds_until_next_update', 'ocsp_staple_stale']);
+    expect(valueOf(later, 'ocsp_staple_seconds_until_end', A)).toBe(11 * 3600);
+    const moving = new Set(['ocsp_staple_age_seconds', 'ocsp_staple_seconds_until_next_update', 'ocsp_staple_seconds_until_end', 'ocsp_staple_stale']);
     const still = (e: Exposition) => e.samples.filter((s) => !moving.has(s.name));
     expect(still(later)).toEqual(still(before));
   });
