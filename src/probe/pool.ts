@@ -125,6 +125,40 @@ function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTE
   return value;
 }
 
+/** The ready worker with the fewest probes in flight; a starting one only when none is ready. */
+function pickSlot(slots: readonly (Slot | null)[]): Slot | null {
+  let best: Slot | null = null;
+  for (const slot of slots) {
+    if (!slot || slot.failure !== null) continue;
+    const better = !best || (slot.ready && !best.ready) || (slot.ready === best.ready && slot.pending.size < best.pending.size);
+    if (better) best = slot;
+  }
+  return best;
+}
+
+/** Terminates a worker that stopped answering; its exit handler fails its probes. */
+function presumeStuck(slot: Slot, silentMs: number): void {
+  if (slot.failure !== null) return;
+  slot.failure = `probe worker unresponsive ${Math.round(silentMs)} ms past a probe deadline; worker restarted`;
+  void slot.worker.terminate();
+}
+
+/** A probe the pool could not get an answer for from its worker: an `internal` failure saying why. */
+function failure(entry: Pending, error: string): ProbeResult {
+  const subject = subjectOf({ ...entry.target, module: entry.moduleName }, entry.startedAtMs);
+  return failedResult(subject, 'internal', error, (Date.now() - entry.startedAtMs) / 1000);
+}
+
+/** Every slot has a started, healthy worker. */
+function allStarted(slots: readonly (Slot | null)[]): boolean {
+  return slots.every((slot) => slot !== null && slot.ready && slot.failure === null);
+}
+
+/** The delay before restarting a worker after its second and later consecutive crashes: 100 ms, doubling. */
+function respawnDelayMs(consecutiveCrashes: number): number {
+  return Math.min(MAX_RESPAWN_DELAY_MS, 100 * 2 ** (consecutiveCrashes - 2));
+}
+
 export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
   const size = positiveInteger('workers', options.workers ?? availableParallelism(), MAX_WORKERS);
   const maxPending = positiveInteger('maxPending', options.maxPending ?? 10_000);
@@ -203,18 +237,12 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       spawn(index);
       return;
     }
-    const delay = Math.min(MAX_RESPAWN_DELAY_MS, 100 * 2 ** (consecutiveCrashes - 2));
     const timer = setTimeout(() => {
       respawnTimers.delete(timer);
       if (!closing && slots[index] === null) spawn(index);
-    }, delay);
+    }, respawnDelayMs(consecutiveCrashes));
     timer.unref();
     respawnTimers.add(timer);
-  }
-
-  function failure(entry: Pending, error: string): ProbeResult {
-    const subject = subjectOf({ ...entry.target, module: entry.moduleName }, entry.startedAtMs);
-    return failedResult(subject, 'internal', error, (Date.now() - entry.startedAtMs) / 1000);
   }
 
   function settle(slot: Slot, seq: number, results: ProbeResult[]): void {
@@ -227,24 +255,6 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     if (slot.pending.size === 0) slot.worker.unref();
     entry.resolve(results);
     if (pendingCount === 0 && drained) drained();
-  }
-
-  /** The ready worker with the fewest probes in flight; a starting one only when none is ready. */
-  function pickSlot(): Slot | null {
-    let best: Slot | null = null;
-    for (const slot of slots) {
-      if (!slot || slot.failure !== null) continue;
-      const better = !best || (slot.ready && !best.ready) || (slot.ready === best.ready && slot.pending.size < best.pending.size);
-      if (better) best = slot;
-    }
-    return best;
-  }
-
-  /** Terminates a worker that stopped answering; its exit handler fails its probes. */
-  function presumeStuck(slot: Slot, silentMs: number): void {
-    if (slot.failure !== null) return;
-    slot.failure = `probe worker unresponsive ${Math.round(silentMs)} ms past a probe deadline; worker restarted`;
-    void slot.worker.terminate();
   }
 
   /** Why a probe cannot be taken now, or null. */
@@ -274,7 +284,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       Promise.resolve([failedResult(subjectOf({ ...target, module: module.name }, startedAtMs), 'internal', error)]);
     const refused = refusal();
     if (refused !== null) return refuse(refused);
-    const slot = pickSlot();
+    const slot = pickSlot(slots);
     if (!slot) return refuse('no probe worker running (workers keep failing to start; see the log)');
 
     const moduleId = sendModule(slot, module);
@@ -290,16 +300,12 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     });
   };
 
-  function allStarted(): boolean {
-    return slots.every((slot) => slot !== null && slot.ready && slot.failure === null);
-  }
-
   function wakeReadyWaiters(): void {
-    if (closing || allStarted()) for (const wake of readyWaiters.splice(0)) wake();
+    if (closing || allStarted(slots)) for (const wake of readyWaiters.splice(0)) wake();
   }
 
   function ready(): Promise<void> {
-    if (closing || allStarted()) return Promise.resolve();
+    if (closing || allStarted(slots)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       // The workers are unref'd until they have probes: hold the process open while waiting for them.
       const keepAlive = setInterval(() => {}, 60_000);
