@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as pkijs from 'pkijs';
-import { clearCertificateCache } from '../src/ocsp/cert.js';
+import { clearCertificateCache } from '../src/x509/certificate.js';
 import { parseOcspResponse } from '../src/ocsp/parse.js';
 import { clearVerificationCache, verifyOcspResponse } from '../src/ocsp/verify.js';
 import { createOpensslPki, opensslOcspResponse, type OpensslCert } from '../test/helpers/openssl.js';
