@@ -13,7 +13,6 @@ import { failedResult, neverThrows, subjectOf } from '../probe/failure.js';
 import type { ProbeFn, ProbeResult } from '../probe/types.js';
 
 /** Re-exported for callers that still import the probe's type from here; it belongs to probe/. */
-export type { ProbeFn } from '../probe/types.js';
 
 export interface SweeperOptions {
   probe: ProbeFn;

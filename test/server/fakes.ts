@@ -2,7 +2,7 @@
 import { defaultModule, emptyConfig, type Config, type ModuleConfig, type TargetConfig } from '../../src/config/schema.js';
 import type { ConfigSource } from '../../src/app.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
-import type { ProbeFn } from '../../src/scheduler/sweep.js';
+import type { ProbeFn } from '../../src/probe/types.js';
 import { okResult } from '../metrics/fixtures.js';
 
 export function target(name: string, extra: Partial<TargetConfig> = {}): TargetConfig {
