@@ -55,7 +55,7 @@ export interface ModuleConfig {
   clockSkewSeconds: number;
   /**
    * `allow_link_local`: let this module probe link-local and cloud metadata addresses
-   * (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, 0.0.0.0/8), which src/probe/guard.ts
+   * (169.254.0.0/16, fe80::/10, fd00:ec2::254, 100.100.100.200, 0.0.0.0/8), which src/net/guard.ts
    * refuses after DNS resolution by default. Absent → false.
    */
   allowLinkLocal?: boolean;

@@ -1,8 +1,8 @@
 /**
  * Every metric family the exporter exposes: name, help text and the labels it carries beyond the
  * per-address ones (`target`, `address`, `module` and the target's configured extra labels).
- * Dashboards, alert rules and the README table are written against these names, so they live in one
- * place and change only deliberately. Units follow Prometheus conventions: seconds, bytes and
+ * Dashboards, alert rules and the metrics reference (docs/metrics.md) are written against these
+ * names, so they live in one place and change only deliberately. Units follow Prometheus conventions: seconds, bytes and
  * `_timestamp_seconds` for points in time; `_info` gauges of value 1 carry descriptive labels.
  * Every label a per-address family carries must be in the config layer's RESERVED_LABEL_NAMES
  * (checked when this module loads), so a target's extra labels can never clash with ours.

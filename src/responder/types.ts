@@ -13,7 +13,7 @@ export type TransportProblem =
   | 'bad_url'
   /** An https:// responder while the module does not set responder_allow_https. Not asked. */
   | 'https_not_allowed'
-  /** The responder's address is link-local or a metadata service (src/probe/guard.ts). Not asked. */
+  /** The responder's address is link-local or a metadata service (src/net/guard.ts). Not asked. */
   | 'blocked'
   /** Its host name did not resolve. */
   | 'dns'
@@ -23,7 +23,7 @@ export type TransportProblem =
   | 'timeout'
   /** An HTTP status other than 200 (except redirects). */
   | 'http_status'
-  /** A 3xx answer: redirects are not followed (see README), the Location is in the error. */
+  /** A 3xx answer: redirects are not followed (docs/responder.md), the Location is in the error. */
   | 'redirect'
   /** The body is larger than 64 KiB (MAX_OCSP_RESPONSE_BYTES). */
   | 'too_large';

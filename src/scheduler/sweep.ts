@@ -76,7 +76,7 @@ const moduleFingerprints = new WeakMap<ModuleConfig, string>();
 /**
  * What a reused result must have been probed with: the target and its module, by value, so a
  * reload that changes either probes again. Memoised per config object, because serialising every
- * target on every scrape cost ~40 ms at 10,000 targets (README, Performance). The module enters as
+ * target on every scrape cost ~40 ms at 10,000 targets (docs/performance.md). The module enters as
  * a hash of its JSON: with a CA file inlined it is kilobytes, which every target's fingerprint
  * repeated (~20 MB at 10,000 targets).
  */

@@ -2,7 +2,7 @@
  * Compression of /metrics. Prometheus asks for gzip on every scrape (`Accept-Encoding: gzip`), and
  * the text compresses about twentyfold: at 10,000 addresses 32 MiB become ~1.9 MiB for ~45 ms of
  * CPU at gzip's fastest level, spent on libuv's thread pool rather than the event loop. On
- * loopback that makes a scrape slower (README, Performance); over a network it is far faster.
+ * loopback that makes a scrape slower (docs/performance.md); over a network it is far faster.
  */
 import { constants, createGzip, type Gzip } from 'node:zlib';
 

@@ -194,7 +194,7 @@ function errorOf(w: Walker): WebConfigError {
 function parseHttpServerConfig(w: Walker, node: unknown, keyNode: unknown): Record<string, string> {
   const f = w.fields(node, 'http_server_config', HTTP_KEYS, keyNode);
   if (!f) return {};
-  // Accepted for compatibility: the exporter serves HTTP/1.1 either way (README, security section).
+  // Accepted for compatibility: the exporter serves HTTP/1.1 either way (docs/security.md).
   f.boolean('http2');
   return f.has('headers') ? parseHeaders(w, f.value('headers'), f.keyNode('headers')) : {};
 }

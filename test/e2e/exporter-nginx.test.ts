@@ -283,7 +283,7 @@ describe.skipIf(gate.skip)('exporter against nginx', () => {
   });
 
   // Node completes getPeerCertificate(true) from the context's trust store, which once made a
-  // leaf-only server look complete; probes now handshake with an empty store (src/probe/chain.ts).
+  // leaf-only server look complete; probes now handshake with an empty store (src/x509/chain.ts).
   it('leaf only: check --json says the issuer came from the CA file and the server sent one certificate', async () => {
     const { report } = await checkLeafOnly();
     expect({ issuerSource: report.issuerSource, chainLength: report.chain.length }).toEqual({ issuerSource: 'ca_file', chainLength: 1 });

@@ -5,7 +5,7 @@
  * exporter is the bytes they hold, which must stay well under the pod's memory limit
  * (deploy/kubernetes: 256 MiB).
  *
- * Before the caches weighed their entries by bytes (src/ocsp/cache.ts), 3,000 distinct 60 KB
+ * Before the caches weighed their entries by bytes (src/util/cache.ts), 3,000 distinct 60 KB
  * staples kept ~290 MiB and 5,000 distinct 60 KB certificates ~260 MiB alive.
  */
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * Chain judgement (src/probe/chain.ts) on certificates made by the pkijs builder, and through a
+ * Chain judgement (src/x509/chain.ts) on certificates made by the pkijs builder, and through a
  * real handshake with a server that sends only its leaf: the probe must see one certificate and
  * take the issuer from the CA file.
  */
