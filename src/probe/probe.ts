@@ -204,6 +204,7 @@ async function askResponders(
     deadlineMs,
     allowHttps: module.responderAllowHttps === true,
     allowLinkLocal: module.allowLinkLocal === true,
+    ipProtocol: module.ipProtocol,
     cacheMaxAgeSeconds: module.responderCacheMaxAgeSeconds,
     clockSkewSeconds: module.clockSkewSeconds,
     now: deps.now,

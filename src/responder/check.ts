@@ -10,7 +10,7 @@
 import { findIssuer, isIssuedBy, readCertificateInfo } from '../x509/certificate.js';
 import type { OcspVerdict } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
-import type { LookupFn } from '../net/resolve.js';
+import type { IpProtocol, LookupFn } from '../net/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
 import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
@@ -30,6 +30,8 @@ export interface ResponderCheckOptions {
   urlOverride?: string | null;
   allowHttps?: boolean;
   allowLinkLocal?: boolean;
+  /** The module's `ip_protocol`: the responder's name resolves to this family only. Default any. */
+  ipProtocol?: IpProtocol;
   /** `responder_cache_max_age`, seconds; 0 disables reuse (concurrent probes still share a request). */
   cacheMaxAgeSeconds?: number;
   clockSkewSeconds?: number;
@@ -47,7 +49,7 @@ export interface ResponderCheckOptions {
  * thread can hand it to the main thread and all threads share one cache and one request per key.
  */
 export interface AnswerQuery {
-  /** Cache and single-flight key: URL, guard policy, CertID hash, issuer key hash, serial. */
+  /** Cache and single-flight key: URL, guard policy, ip_protocol, CertID hash, issuer key hash, serial. */
   key: string;
   url: string;
   request: Uint8Array;
@@ -56,6 +58,7 @@ export interface AnswerQuery {
   deadlineMs: number;
   allowHttps: boolean;
   allowLinkLocal: boolean;
+  ipProtocol: IpProtocol;
   maxAgeMs: number;
   clockSkewSeconds?: number;
   /** The asking probe's clock, Unix ms. */
@@ -84,6 +87,7 @@ export function localAnswers(cache: AnswerCache<ExchangeOutcome> = sharedAnswerC
         deadlineMs: query.deadlineMs,
         allowHttps: query.allowHttps,
         allowLinkLocal: query.allowLinkLocal,
+        ipProtocol: query.ipProtocol,
         lookup,
       });
       const fetchedAtMs = query.nowMs;
@@ -143,7 +147,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
   const answers = options.answers ?? localAnswers(options.cache ?? sharedAnswerCache, options.lookup);
   const reply = await answers({
     // The guard's verdict depends on allow_link_local: modules that differ there do not share failures.
-    key: [url, options.allowLinkLocal === true ? 'll' : '-', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
+    key: [url, options.allowLinkLocal === true ? 'll' : '-', options.ipProtocol ?? 'any', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
     url,
     request: request.der,
     leafDer,
@@ -151,6 +155,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     deadlineMs: options.deadlineMs,
     allowHttps: options.allowHttps === true,
     allowLinkLocal: options.allowLinkLocal === true,
+    ipProtocol: options.ipProtocol ?? 'any',
     maxAgeMs,
     clockSkewSeconds: options.clockSkewSeconds,
     nowMs: now(),

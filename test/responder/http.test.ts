@@ -160,6 +160,27 @@ describe('exchange', () => {
     expect(s.requests[0]!.headers.host).toBe(`ocsp.lab.test:${s.port}`);
   });
 
+  it("resolves the responder's name under the module's ip_protocol", async () => {
+    const s = await server((_, res) => sendDer(res, answer));
+    const asked: number[] = [];
+    // As getaddrinfo answers: only the family asked for (0: both).
+    const lookup = async (_host: string, options: { family: 0 | 4 | 6 }) => {
+      asked.push(options.family);
+      const all = [
+        { address: '::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+      ];
+      return all.filter((a) => options.family === 0 || a.family === options.family);
+    };
+    const url = `http://ocsp.lab.test:${s.port}/`;
+    expect(await exchange({ url, request: small, deadlineMs: soon(), lookup, ipProtocol: 'ip4' })).toMatchObject({ ok: true });
+    expect(asked).toEqual([4]);
+    // The server listens on 127.0.0.1 only: asked over IPv6, the exchange goes to ::1 and fails there.
+    expect(await exchange({ url, request: small, deadlineMs: soon(), lookup, ipProtocol: 'ip6' })).toMatchObject({ ok: false, problem: 'connect' });
+    expect(asked).toEqual([4, 6]);
+    expect(s.requests).toHaveLength(1);
+  });
+
   it('reports names that do not resolve', async () => {
     const lookup = async () => {
       throw Object.assign(new Error('getaddrinfo ENOTFOUND ocsp.nowhere.test'), { code: 'ENOTFOUND' });

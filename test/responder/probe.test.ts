@@ -67,6 +67,29 @@ describe('probeTarget with query_responder', () => {
     expect(revokedResponder.requests).toHaveLength(1);
   });
 
+  it("asks the responder under the module's ip_protocol", async () => {
+    const families: number[] = [];
+    const port = new URL(revokedResponder.url).port;
+    // The target is an IPv4 literal (no lookup); only the responder's name goes through this
+    // lookup, which answers like getaddrinfo for a dual-stack name, IPv6 first.
+    const lookup = async (_host: string, options: { family: 0 | 4 | 6 }) => {
+      families.push(options.family);
+      const all = [
+        { address: '::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+      ];
+      return all.filter((a) => options.family === 0 || a.family === options.family);
+    };
+    const responderUrl = `http://ocsp.lab.test:${port}/`;
+    const [v4] = await probeTarget(target(), moduleWith({ queryResponder: true, responderUrl, ipProtocol: 'ip4' }), Date.now() + 3000, { lookup });
+    expect(v4!.responder).toMatchObject({ up: true });
+    // 'any' takes the first answer, ::1, where nothing listens; not served from the ip4 answer,
+    // because the family is part of the answer cache's key.
+    const [any] = await probeTarget(target(), moduleWith({ queryResponder: true, responderUrl, ipProtocol: 'any' }), Date.now() + 3000, { lookup });
+    expect(any!.responder).toMatchObject({ up: false, problems: ['connect'] });
+    expect(families).toEqual([4, 0]);
+  });
+
   it('never contacts the responder unless the module opts in', async () => {
     const [result] = await probeTarget(target(), moduleWith({ responderUrl: revokedResponder.url }), Date.now() + 3000);
     expect(result!.responder).toBeUndefined();
