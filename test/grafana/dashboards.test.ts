@@ -83,10 +83,11 @@ describe('dashboards', () => {
       expect(ratio.length).toBeGreaterThan(0);
       for (const p of countdown) expect(thresholdSteps(p)).toEqual([['red', null], ['green', 0]]);
       for (const p of ratio) expect(thresholdSteps(p)).toEqual([['green', null], ['orange', 0.5], ['red', 1]]);
-      // The same numbers in the rules: stale past half the window, expired once the countdown is negative.
+      // The same numbers in the rules: stale past half the usable window (ocsp_staple_stale), expired
+      // once the countdown to the end is negative.
       const rules = readFileSync(path.join(REPO_ROOT, 'grafana/alerts/ocsp-stapling.rules.yml'), 'utf8');
-      expect(rules).toContain('ocsp_staple_age_seconds > ocsp_staple_validity_seconds / 2');
-      expect(rules).toContain('-ocsp_staple_seconds_until_next_update > 0');
+      expect(rules).toContain('and ocsp_staple_stale == 1\n            and ocsp_staple_seconds_until_end >= 0');
+      expect(rules).toContain('-ocsp_staple_seconds_until_end > 0');
     });
   });
 

@@ -235,11 +235,12 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
         ...(job === METRICS_JOB ? { demo_case: 'goes_stale' } : {}),
       });
       expect(alert.annotations.summary).toBe(`${goesStaleTarget} (${goesStaleTarget}) has not refreshed its OCSP staple`);
-      // $value is the age (> 35 s), the validity window is 70 s, and it has not expired yet.
+      // $value is the age (> 35 s), the usable window is 70 s (signed by the issuer: thisUpdate to
+      // nextUpdate), and it has not expired yet.
       expect(alert.annotations.description).toMatch(
         new RegExp(
           `stapled by ${goesStaleTarget.replace(/\./g, '\\.')} \\(target ${goesStaleTarget.replace(/\./g, '\\.')}\\) was issued (3[5-9]|[4-6]\\d)(\\.\\d+)?s ago, ` +
-            'more than half of its 1m 10s validity window: the server\'s refresh has stalled\\. It expires in [\\d.]+s\\.',
+            'more than half of its 1m 10s usable window: the server\'s refresh has stalled\\. It stops being usable in [\\d.]+s\\.',
         ),
       );
       expect(alert.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#ocspstaplerefreshstalled$/);
