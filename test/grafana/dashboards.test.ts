@@ -76,13 +76,19 @@ describe('dashboards', () => {
       }
     });
 
-    it('uses the alert thresholds: nextUpdate red below 0, age/validity orange at 0.5 and red at 1', () => {
-      const countdown = panels.filter((p) => p.title === 'Time to nextUpdate');
-      const ratio = panels.filter((p) => /Age \/ validity|age \/ validity/.test(p.title));
+    it('uses the alert thresholds: time until unusable red below 0, age/usable window orange at 0.5 and red at 1', () => {
+      const countdown = panels.filter((p) => p.title === 'Time until unusable');
+      const ratio = panels.filter((p) => /Age \/ usable window|age \/ usable window/.test(p.title));
       expect(countdown.length).toBeGreaterThan(0);
       expect(ratio.length).toBeGreaterThan(0);
       for (const p of countdown) expect(thresholdSteps(p)).toEqual([['red', null], ['green', 0]]);
       for (const p of ratio) expect(thresholdSteps(p)).toEqual([['green', null], ['orange', 0.5], ['red', 1]]);
+      // They count down to and divide by the staple's end (the earlier of nextUpdate and the delegated
+      // signer's notAfter), as the rules judge it, not nextUpdate alone.
+      for (const p of countdown) for (const t of p.targets ?? []) expect(t.expr).toMatch(/^ocsp_staple_seconds_until_end\{/);
+      for (const p of ratio) {
+        for (const t of p.targets ?? []) expect(t.expr).toMatch(/ocsp_staple_age_seconds\{[^}]*\} \/ \(ocsp_staple_end_timestamp_seconds\{[^}]*\} - ocsp_staple_this_update_timestamp_seconds\{[^}]*\}\)/);
+      }
       // The same numbers in the rules: stale past half the usable window (ocsp_staple_stale), expired
       // once the countdown to the end is negative.
       const rules = readFileSync(path.join(REPO_ROOT, 'grafana/alerts/ocsp-stapling.rules.yml'), 'utf8');

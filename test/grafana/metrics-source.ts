@@ -50,7 +50,15 @@ function stapled(
   target: string,
   address: string,
   nowMs: number,
-  options: { thisUpdateAgoH: number; validityH: number; valid?: boolean; problems?: OcspProblem[]; status?: 'good' | 'revoked' | 'unknown' },
+  options: {
+    thisUpdateAgoH: number;
+    validityH: number;
+    valid?: boolean;
+    problems?: OcspProblem[];
+    status?: 'good' | 'revoked' | 'unknown';
+    /** Signed by a delegated responder whose certificate ends this many hours from now (else by the issuer). */
+    signerEndsInH?: number;
+  },
 ): ProbeResult {
   const thisUpdate = new Date(nowMs - options.thisUpdateAgoH * HOUR_MS);
   const s = single({
@@ -61,7 +69,16 @@ function stapled(
     revocationTime: options.status === 'revoked' ? new Date(Math.floor(nowMs / HOUR_MS) * HOUR_MS - 3 * HOUR_MS) : null,
     revocationReason: options.status === 'revoked' ? 'keyCompromise' : null,
   });
-  const v = verdict({ valid: options.valid ?? true, problems: options.problems ?? [], single: s });
+  const signer =
+    options.signerEndsInH === undefined
+      ? undefined
+      : {
+          kind: 'delegated' as const,
+          subject: 'CN=Example OCSP Responder',
+          notBefore: new Date(nowMs - 30 * 24 * HOUR_MS),
+          notAfter: new Date(nowMs + options.signerEndsInH * HOUR_MS),
+        };
+  const v = verdict({ valid: options.valid ?? true, problems: options.problems ?? [], single: s, ...(signer ? { signer } : {}) });
   if (v.response?.basic) v.response.basic.producedAt = thisUpdate;
   return okResult({ target, address, serverName: target.split(':')[0]!, startedAtMs: nowMs - 1000 }, v);
 }
@@ -99,7 +116,11 @@ function withResponder(result: ProbeResult, responder: ResponderResult, chainRes
   return { ...result, responder, ...(chainResponders ? { chainResponders } : {}) };
 }
 
-/** One result per state (two addresses for the valid target), judged at `nowMs`. */
+/**
+ * One result per state (two addresses for the valid target), judged at `nowMs`, and two staples whose
+ * delegated signer ends before nextUpdate: one stale only by its usable window, one expired only by
+ * its signer.
+ */
 export function fixtureResults(nowMs: number): { results: ProbeResult[]; addresses: SourceAddress[] } {
   const results: [StapleState, ProbeResult][] = [
     [
@@ -108,7 +129,8 @@ export function fixtureResults(nowMs: number): { results: ProbeResult[]; address
         { depth: 1, subject: 'CN=Example Intermediate', issuerSource: 'chain', responder: asked(nowMs, { status: 'good', thisUpdateAgoH: 1 }) },
       ]),
     ],
-    ['valid', stapled('valid.example.test:443', '192.0.2.11:443', nowMs, { thisUpdateAgoH: 3, validityH: 24 })],
+    // Signed by a delegated responder whose certificate outlives nextUpdate: the staple ends at nextUpdate.
+    ['valid', stapled('valid.example.test:443', '192.0.2.11:443', nowMs, { thisUpdateAgoH: 3, validityH: 24, signerEndsInH: 30 * 24 })],
     ['stale', withResponder(stapled('stale.example.test:443', '192.0.2.12:443', nowMs, { thisUpdateAgoH: 20, validityH: 24 }), asked(nowMs, { status: 'good', thisUpdateAgoH: 1 }))],
     [
       'missing',
@@ -136,6 +158,28 @@ export function fixtureResults(nowMs: number): { results: ProbeResult[]; address
       ),
     ],
     ['expired', stapled('expired.example.test:443', '192.0.2.17:443', nowMs, { thisUpdateAgoH: 30, validityH: 24, valid: false, problems: ['expired'] })],
+    // The delegated responder's certificate ends 6 h from now, before nextUpdate (14 h): the usable window
+    // is 16 h, and 10 h old the staple is past half of it (stale), though only 42 % into its validity window.
+    [
+      'stale',
+      stapled('signer-first.example.test:443', '192.0.2.19:443', nowMs, {
+        thisUpdateAgoH: 10,
+        validityH: 24,
+        signerEndsInH: 6,
+        problems: ['signer_expires_before_next_update'],
+      }),
+    ],
+    // The delegated responder's certificate expired an hour ago, nextUpdate is 5 days ahead: expired.
+    [
+      'expired',
+      stapled('signer-expired.example.test:443', '192.0.2.20:443', nowMs, {
+        thisUpdateAgoH: 48,
+        validityH: 7 * 24,
+        signerEndsInH: -1,
+        valid: false,
+        problems: ['signer_expired', 'signer_expires_before_next_update'],
+      }),
+    ],
     ['probe_failed', failedResult('timeout', { target: 'down.example.test:443', address: '192.0.2.18:443', startedAtMs: nowMs - 3000 })],
   ];
   return {
