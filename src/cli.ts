@@ -14,7 +14,7 @@ import { messageOf } from './util/errors.js';
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
                          [--probe.workers N] [--config.check]
-  ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--json]
+  ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version
 
@@ -33,6 +33,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   'query-responder': { type: 'boolean' },
+  'fetch-issuer': { type: 'boolean' },
   response: { type: 'string' },
   cert: { type: 'string' },
   issuer: { type: 'string' },

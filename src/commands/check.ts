@@ -41,6 +41,7 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
     throw new UsageError(`check: unknown module "${module}" (defined: ${Object.keys(config.modules).sort().join(', ')})`);
   }
   if (values['query-responder'] === true) config.modules[module] = { ...config.modules[module]!, queryResponder: true };
+  if (values['fetch-issuer'] === true) config.modules[module] = { ...config.modules[module]!, fetchIssuer: true };
   return {
     target,
     host: parsed.host,
@@ -92,6 +93,7 @@ function checkReport(result: ProbeResult, now: Date): Record<string, unknown> {
     staplePresent: result.staple?.present ?? null,
     stapleSizeBytes: result.staple?.sizeBytes ?? null,
     issuerSource: result.staple?.issuerSource ?? null,
+    issuerFetch: result.issuerFetch ?? null,
     staple: verdict ? inspectReport({ ...verdict, response: result.staple?.response ?? null }, now) : null,
     responder: result.responder
       ? {
@@ -120,6 +122,8 @@ function humanCheck(result: ProbeResult, now: Date): string {
   }
   row('TLS', `${result.tls?.version} ${result.tls?.cipher}, ${result.durationSeconds.toFixed(3)} s`);
   row('Chain', result.chain?.verified ? `verified (${result.chain.length} certificates)` : `NOT verified: ${result.chain?.error ?? 'unknown'}`);
+  const fetch = result.issuerFetch;
+  if (fetch) row('Issuer fetch', fetch.used ? `from ${fetch.url} (${fetch.source}), verified to have issued the leaf` : `FAILED (${fetch.problem}): ${fetch.error ?? ''}`);
   if (result.leaf) {
     row('Certificate', `${result.leaf.subject}, serial ${result.leaf.serialNumber}, expires ${iso(result.leaf.notAfter)} (${formatRelative(result.leaf.notAfter, now)})`);
     row('OCSP URL', result.leaf.ocspUrls.length > 0 ? result.leaf.ocspUrls.join(', ') : 'none (nothing to staple)');

@@ -55,6 +55,7 @@ const MODULE_KEYS = [
   'responder_allow_https',
   'responder_cache_max_age',
   'query_chain_responders',
+  'fetch_issuer',
 ];
 const TARGET_KEYS = ['target', 'module', 'server_name', 'labels'];
 
@@ -123,6 +124,7 @@ function parseModuleResponder(f: Fields, module: ModuleConfig): void {
     query_responder: (flag: boolean) => (module.queryResponder = flag),
     responder_allow_https: (flag: boolean) => (module.responderAllowHttps = flag),
     query_chain_responders: (flag: boolean) => (module.queryChainResponders = flag),
+    fetch_issuer: (flag: boolean) => (module.fetchIssuer = flag),
   };
   for (const [key, set] of Object.entries(flags)) {
     const flag = f.boolean(key);

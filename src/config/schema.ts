@@ -76,6 +76,11 @@ export interface ModuleConfig {
   responderCacheMaxAgeSeconds?: number;
   /** `query_chain_responders`: ask each intermediate's issuer responder about it. Absent → false. */
   queryChainResponders?: boolean;
+  /**
+   * `fetch_issuer`: when the leaf's issuer is neither in the presented chain nor in the CA file, fetch
+   * it from the leaf's AIA caIssuers URL (used only when it verifies the leaf's signature). Absent → false.
+   */
+  fetchIssuer?: boolean;
 }
 
 export interface TargetConfig {

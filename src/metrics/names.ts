@@ -88,6 +88,10 @@ export const PROBE_METRICS = {
   certMustStaple: family('ocsp_cert_must_staple', 'Whether the certificate has the TLS Feature (Must-Staple) extension, RFC 7633 (1) or not (0).'),
   certHasOcspUrl: family('ocsp_cert_has_ocsp_url', 'Whether the certificate names an OCSP responder in its AIA extension (1) or not (0).'),
   certNotAfter: family('ocsp_cert_not_after_timestamp_seconds', 'notAfter of the served certificate (Unix time).'),
+  issuerFetchSuccess: family(
+    'ocsp_issuer_fetch_success',
+    "Whether the leaf's issuer, missing from the presented chain and the CA file, was fetched from its AIA caIssuers URL and verified (1) or not (0); absent unless the module sets fetch_issuer and the issuer was missing.",
+  ),
   certInfo: family('ocsp_cert_info', 'Identity of the served certificate; always 1.', [
     'subject',
     'issuer',

@@ -81,6 +81,7 @@ export function mapProbeResult(result: ProbeResult, sink: SeriesSink): void {
     sink.sample(M.certInfo, 1, [leaf.subject, leaf.issuer, leaf.serialNumber, leaf.fingerprintSha256, leaf.ocspUrls[0] ?? '']);
   }
 
+  if (result.issuerFetch) sink.sample(M.issuerFetchSuccess, flag(result.issuerFetch.used));
   sink.sample(M.staplePresent, flag(result.staple?.present === true));
   if (result.staple?.present) mapStaple(sink, result.staple);
   mapRevocation(sink, result);

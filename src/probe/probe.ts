@@ -18,6 +18,8 @@ import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
 import { failedResult, type ResultSubject } from './failure.js';
 import { stapleVerdictOf, type ProbeResult, type ProbeTarget, type StapleResult } from './types.js';
 import { messageOf } from '../util/errors.js';
+import { fetchIssuer, type IssuerFetch } from '../responder/issuer.js';
+import { findIssuer } from '../x509/certificate.js';
 
 export interface ProbeDeps {
   lookup?: LookupFn;
@@ -83,7 +85,9 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
         });
+        const issuerFetch = result.ok && module.fetchIssuer ? await fetchMissingIssuer(result.chainDer, module, deadlineMs, deps) : null;
         const { judged, issuerDer } = judge(result, {
+          issuerFetch,
           base,
           address: probed,
           expectedName: serverName ?? address,
@@ -124,6 +128,8 @@ interface AddressProbe {
   now: () => number;
   /** Keep the staple's parsed response in the result (see `ProbeDeps`). */
   keepParsedResponse: boolean;
+  /** The caIssuers fetch of a missing issuer (module `fetch_issuer`); null when not made. */
+  issuerFetch: IssuerFetch | null;
 }
 
 /** The handshake's outcome as a result, and the leaf's issuer the responder checks need. */
@@ -137,8 +143,9 @@ function judge(result: HandshakeResult, probe: AddressProbe): { judged: ProbeRes
   // The chain exactly as presented (the handshake trusts nothing, see chain.ts); it also yields
   // the leaf's issuer: presented chain first, then the trust anchors.
   const chain = leaf ? verifyChain(result.chainDer, trustAnchorsOf(probe.module), probe.expectedName, probe.now()) : null;
-  const issuerDer = chain?.issuerDer ?? null;
-  const issuerSource: StapleResult['issuerSource'] = chain?.issuerSource ?? null;
+  const fetchedIssuer = probe.issuerFetch?.issuerDer ?? null;
+  const issuerDer = chain?.issuerDer ?? fetchedIssuer;
+  const issuerSource: StapleResult['issuerSource'] = chain?.issuerSource ?? (fetchedIssuer ? 'aia' : null);
   const staple = judgeStaple(result.staple, leaf ? leafDer : null, issuerDer, issuerSource, probe);
 
   const judged: ProbeResult = {
@@ -156,7 +163,29 @@ function judge(result: HandshakeResult, probe: AddressProbe): { judged: ProbeRes
     leaf,
     staple,
   };
+  if (probe.issuerFetch) {
+    // The result keeps what happened, not the certificate (results stay small across threads).
+    const { issuerDer: fetched, ...report } = probe.issuerFetch;
+    judged.issuerFetch = { ...report, used: fetched !== null };
+  }
   return { judged, issuerDer };
+}
+
+/**
+ * The leaf's issuer from its caIssuers URL when neither the presented chain nor the trust anchors
+ * have it (module `fetch_issuer`); null when it is not missing or the leaf names no such URL.
+ */
+async function fetchMissingIssuer(chainDer: Uint8Array[], module: ModuleConfig, deadlineMs: number, deps: ProbeDeps): Promise<IssuerFetch | null> {
+  const leafDer = chainDer[0];
+  if (!leafDer || findIssuer(leafDer, chainDer.slice(1)) || findIssuer(leafDer, trustAnchorsOf(module).anchors)) return null;
+  return fetchIssuer(leafDer, {
+    deadlineMs,
+    allowHttps: module.responderAllowHttps === true,
+    allowLinkLocal: module.allowLinkLocal === true,
+    ipProtocol: module.ipProtocol,
+    lookup: deps.lookup,
+    now: deps.now,
+  });
 }
 
 /** The leaf's facts; an unreadable leaf is reported in the result's error, not as a failed probe. */

@@ -6,6 +6,7 @@ import type { ModuleConfig, TargetConfig } from '../config/schema.js';
 import type { OcspVerdict, ParsedOcspResponse } from '../ocsp/types.js';
 import type { CertificateFacts } from '../x509/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
+import type { IssuerFetch } from '../responder/issuer.js';
 
 /** Stable values of the `reason` label of `ocsp_probe_failure`. */
 export type FailureReason =
@@ -61,7 +62,7 @@ export interface StapleResult {
   /** The parsed response, only when the caller asked for it (`ProbeDeps.keepParsedResponse`). */
   response?: ParsedOcspResponse | null;
   /** Where the issuer used for checking came from. */
-  issuerSource: 'chain' | 'ca_file' | 'system' | null;
+  issuerSource: 'chain' | 'ca_file' | 'system' | 'aia' | null;
 }
 
 export interface ProbeResult {
@@ -85,6 +86,8 @@ export interface ProbeResult {
   staple: StapleResult | null;
   /** The leaf's OCSP responder asked directly (module `query_responder`); absent when not asked. */
   responder?: ResponderResult | null;
+  /** The caIssuers fetch of an issuer the chain and the CA file lacked (module `fetch_issuer`); absent when none was made. */
+  issuerFetch?: (Omit<IssuerFetch, 'issuerDer'> & { /** The fetched certificate issued the leaf and was used. */ used: boolean }) | null;
   /** Each intermediate's status from its issuer's responder (module `query_chain_responders`); absent when not asked. */
   chainResponders?: ChainResponderResult[] | null;
 }

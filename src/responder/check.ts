@@ -14,6 +14,7 @@ import type { IpProtocol, LookupFn } from '../net/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
 import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
+import { withDeadline } from '../util/deadline.js';
 import { messageOf } from '../util/errors.js';
 import { buildOcspRequest } from './request.js';
 
@@ -226,18 +227,6 @@ function describeInvalid(url: string, verdict: OcspVerdict): string {
   return `the answer of ${url} is not valid: ${verdict.problems.join(', ')}${detail}`;
 }
 
-/** The promise's value, or null when `deadlineMs` passes first. */
-async function withDeadline<T>(promise: Promise<T>, deadlineMs: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), Math.max(0, deadlineMs - Date.now()));
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export interface ChainCheckOptions extends Omit<ResponderCheckOptions, 'urlOverride'> {
   /** Certificates of the module's CA file: issuers of the last intermediate, usually roots. */

@@ -39,7 +39,7 @@ export interface HttpRequestOptions {
 }
 
 export type HttpOutcome =
-  | { ok: true; body: Uint8Array; httpStatus: number; contentType: string | null }
+  | { ok: true; body: Uint8Array; httpStatus: number; contentType: string | null; cacheControl: string | null }
   | {
       ok: false;
       problem: TransportProblem;
@@ -141,7 +141,8 @@ function send(address: string, options: HttpRequestOptions, timeoutMs: number): 
       res.on('end', () => {
         if (!res.complete) return; // 'close' reports it
         const contentType = typeof res.headers['content-type'] === 'string' ? res.headers['content-type'] : null;
-        finish({ ok: true, body: new Uint8Array(Buffer.concat(chunks)), httpStatus: status, contentType });
+        const cacheControl = typeof res.headers['cache-control'] === 'string' ? res.headers['cache-control'] : null;
+        finish({ ok: true, body: new Uint8Array(Buffer.concat(chunks)), httpStatus: status, contentType, cacheControl });
       });
       res.on('error', (error) => finish(failed('connect', `reading the answer of ${options.urlText}: ${messageWithCode(error)}`, status)));
       res.on('close', () => {

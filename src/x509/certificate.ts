@@ -39,6 +39,7 @@ export const MAX_CERTIFICATE_BYTES = 65536;
 export const OID_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
 const OID_AIA = '1.3.6.1.5.5.7.1.1';
 const OID_AD_OCSP = '1.3.6.1.5.5.7.48.1';
+const OID_AD_CA_ISSUERS = '1.3.6.1.5.5.7.48.2';
 const OID_TLS_FEATURE = '1.3.6.1.5.5.7.1.24';
 const OID_EKU = '2.5.29.37';
 const OID_BASIC_CONSTRAINTS = '2.5.29.19';
@@ -66,6 +67,8 @@ export interface CertificateInfo {
   /** subjectPublicKey BIT STRING contents (no unused-bits octet): what CertID and byKey hash. */
   keyBits: Uint8Array;
   ocspUrls: string[];
+  /** AIA id-ad-caIssuers URIs (RFC 5280 §4.2.2.1), in order: where the issuer's certificate can be fetched. */
+  caIssuersUrls: string[];
   mustStaple: boolean;
   extendedKeyUsage: string[];
   isCA: boolean;
@@ -153,7 +156,7 @@ function parseCertificate(der: Uint8Array, fingerprintSha256: string): Certifica
   const extTlv = t.optional(contextTag(3, true), 'extensions');
   t.finish('tbsCertificate');
 
-  const ext = extTlv ? readExtensions(der, extTlv) : { ocspUrls: [], mustStaple: false, extendedKeyUsage: [], isCA: false };
+  const ext = extTlv ? readExtensions(der, extTlv) : { ocspUrls: [], caIssuersUrls: [], mustStaple: false, extendedKeyUsage: [], isCA: false };
   const issuer = nameToString(der, issuerTlv);
   const subject = nameToString(der, subjectTlv);
   const spkiDer = whole(der, spkiTlv);
@@ -191,6 +194,7 @@ function parseCertificate(der: Uint8Array, fingerprintSha256: string): Certifica
     spkiDer,
     keyBits,
     ocspUrls: ext.ocspUrls,
+    caIssuersUrls: ext.caIssuersUrls,
     mustStaple: ext.mustStaple,
     extendedKeyUsage: ext.extendedKeyUsage,
     isCA: ext.isCA,
@@ -220,6 +224,7 @@ function parseCertificate(der: Uint8Array, fingerprintSha256: string): Certifica
 
 interface ExtensionFacts {
   ocspUrls: string[];
+  caIssuersUrls: string[];
   mustStaple: boolean;
   extendedKeyUsage: string[];
   isCA: boolean;
@@ -230,7 +235,7 @@ interface ExtensionFacts {
  * OpenSSL does until the extension is needed: the certificate itself stays readable.
  */
 function readExtensions(der: Uint8Array, extTlv: Tlv): ExtensionFacts {
-  const out: ExtensionFacts = { ocspUrls: [], mustStaple: false, extendedKeyUsage: [], isCA: false };
+  const out: ExtensionFacts = { ocspUrls: [], caIssuersUrls: [], mustStaple: false, extendedKeyUsage: [], isCA: false };
   const wrapper = DerCursor.of(der, extTlv);
   const seq = wrapper.expect(TAG.SEQUENCE, 'extensions');
   wrapper.finish('extensions');
@@ -252,9 +257,9 @@ function readExtensions(der: Uint8Array, extTlv: Tlv): ExtensionFacts {
             const method = readOid(der, ac.expect(TAG.OID, 'accessMethod'));
             const location = ac.next('accessLocation');
             // uniformResourceIdentifier [6] IA5String
-            if (method === OID_AD_OCSP && location.tag === contextTag(6, false)) {
-              out.ocspUrls.push(Buffer.from(content(der, location)).toString('latin1'));
-            }
+            if (location.tag !== contextTag(6, false)) continue;
+            if (method === OID_AD_OCSP) out.ocspUrls.push(Buffer.from(content(der, location)).toString('latin1'));
+            else if (method === OID_AD_CA_ISSUERS) out.caIssuersUrls.push(Buffer.from(content(der, location)).toString('latin1'));
           }
           break;
         case OID_TLS_FEATURE: // RFC 7633 §4.2: SEQUENCE OF INTEGER

@@ -285,6 +285,7 @@ describe('addProbeMetrics', () => {
       okResult(),
       okResult({ address: '192.0.2.11:443' }, verdict({ single: revoked, problems: ['no_next_update'] })),
       okResult({ address: '192.0.2.13:443' }, verdict({ signer: delegatedSigner(6), problems: ['signer_expires_before_next_update'] })),
+      okResult({ address: '192.0.2.14:443', issuerFetch: { url: 'http://ca.example.test/i.der', source: 'network', problem: null, error: null, used: true } }),
       okResult({
         address: '192.0.2.12:443',
         responder: { ...asked, up: true, problems: ['no_next_update'] },

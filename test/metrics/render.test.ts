@@ -40,6 +40,8 @@ function everyState(): ProbeResult[] {
     okResult(at(), verdict({ problems: ['no_next_update'], single: single({ nextUpdate: null }) })),
     okResult(at(), verdict({ single: single({ thisUpdate: new Date(NOW_MS - 13 * HOUR_MS), nextUpdate: new Date(NOW_MS + 11 * HOUR_MS) }) })),
     okResult(at(), verdict({ problems: ['signer_expires_before_next_update'], signer: delegatedSigner(6) })),
+    okResult({ ...at(), issuerFetch: { url: 'http://ca.example.test/i.der', source: 'network', problem: null, error: null, used: true } }),
+    okResult({ ...at(), issuerFetch: { url: 'http://ca.example.test/i.der', source: 'cache', problem: 'timeout', error: 'slow', used: false } }, null),
     okResult({ ...at(), chain: { verified: false, error: 'UNABLE_TO_GET_ISSUER_CERT', length: 1 } }),
     okResult({ ...at(), responder: asked() }, null),
     okResult({ ...at(), responder: asked({ up: false, problems: ['timeout'], source: null, durationSeconds: null, verdict: null }) }),
@@ -167,7 +169,7 @@ describe('renderProbeMetrics', () => {
 
   it('streams chunks of about 64 K characters that together are the same text, and fails before the first chunk', () => {
     const results = everyState();
-    expect([...probeMetricsChunks(results, NOW_MS)]).toEqual([renderProbeMetrics(results, NOW_MS)]);
+    expect([...probeMetricsChunks(results, NOW_MS)].join('')).toBe(renderProbeMetrics(results, NOW_MS));
     expect([...probeMetricsChunks([], NOW_MS)]).toEqual([]);
     const fleet = Array.from({ length: 2000 }, (_, i) => okResult({ address: `10.0.${i >> 8}.${i & 255}:443` }));
     const chunks = [...probeMetricsChunks(fleet, NOW_MS)];
