@@ -39,7 +39,7 @@ beforeAll(async () => {
   pkcs7Pem = (await openssl(['crl2pkcs7', '-nocrl', '-certfile', pki.intermediate.certPath])).stdout.toString('utf8');
   http = await startHttpServer((request, res) => {
     const name = request.path.slice(1);
-    const send = (body: Buffer | string, type = 'application/pkix-cert', headers: Record<string, string> = {}) => {
+    const send = (body: Buffer | string, type = 'application/pkix-cert', headers: Record<string, string> = {}): void => {
       res.writeHead(200, { 'Content-Type': type, ...headers });
       res.end(body);
     };
@@ -61,12 +61,14 @@ beforeAll(async () => {
         return;
       case 'redirect':
         res.writeHead(302, { Location: `http://127.0.0.1:${http.port}/der` });
-        return res.end();
+        res.end();
+        return;
       case 'garbage':
         return send('<html>not a certificate</html>', 'text/html');
       default:
         res.writeHead(404);
-        return res.end();
+        res.end();
+        return;
     }
   });
   await Promise.all(
