@@ -178,14 +178,19 @@ function judge(result: HandshakeResult, probe: AddressProbe): { judged: ProbeRes
 async function fetchMissingIssuer(chainDer: Uint8Array[], module: ModuleConfig, deadlineMs: number, deps: ProbeDeps): Promise<IssuerFetch | null> {
   const leafDer = chainDer[0];
   if (!leafDer || findIssuer(leafDer, chainDer.slice(1)) || findIssuer(leafDer, trustAnchorsOf(module).anchors)) return null;
-  return fetchIssuer(leafDer, {
+  return fetchIssuer(leafDer, fetchPolicyOf(module, deadlineMs, deps));
+}
+
+/** What every HTTP fetch of a module (responder queries, the caIssuers fetch) obeys. */
+function fetchPolicyOf(module: ModuleConfig, deadlineMs: number, deps: ProbeDeps) {
+  return {
     deadlineMs,
     allowHttps: module.responderAllowHttps === true,
     allowLinkLocal: module.allowLinkLocal === true,
     ipProtocol: module.ipProtocol,
     lookup: deps.lookup,
     now: deps.now,
-  });
+  };
 }
 
 /** The leaf's facts; an unreadable leaf is reported in the result's error, not as a failed probe. */
@@ -230,14 +235,9 @@ async function askResponders(
   deps: ProbeDeps,
 ): Promise<void> {
   const options = {
-    deadlineMs,
-    allowHttps: module.responderAllowHttps === true,
-    allowLinkLocal: module.allowLinkLocal === true,
-    ipProtocol: module.ipProtocol,
+    ...fetchPolicyOf(module, deadlineMs, deps),
     cacheMaxAgeSeconds: module.responderCacheMaxAgeSeconds,
     clockSkewSeconds: module.clockSkewSeconds,
-    now: deps.now,
-    lookup: deps.lookup,
     answers: deps.responderAnswers,
   };
   const leafDer = chainDer[0];
