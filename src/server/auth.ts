@@ -7,7 +7,7 @@
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { BasicAuthChecker, type BasicAuthOptions, type BasicAuthStats } from './basic-auth.js';
+import { BasicAuthChecker, BcryptQueue, type BasicAuthOptions, type BasicAuthStats } from './basic-auth.js';
 import { clientCertificateRefusal } from './client-cert.js';
 import { httpsOptionsOf, type WebConfig } from './webconfig.js';
 
@@ -33,7 +33,7 @@ function accessCheck(config: WebConfig, checker: BasicAuthChecker): AccessCheck 
       }
     }
     if (checker.enabled) {
-      const outcome = await checker.check(request.headers.authorization);
+      const outcome = await checker.check(request.headers.authorization, request.ip);
       if (!outcome.ok) {
         request.log.debug({ url: request.url, remote: request.ip, reason: outcome.reason }, 'basic auth refused');
         if (outcome.status === 429) return reply.code(429).header('retry-after', '1').type(TEXT).send('Too Many Requests\n');
@@ -62,11 +62,18 @@ export class WebAccess {
   #checker: BasicAuthChecker;
   #check: AccessCheck | undefined;
   readonly #basicAuth: BasicAuthOptions;
+  /**
+   * One comparison queue for the process: a reload empties the credential caches, but the sources
+   * that failed before it stay behind the others, so a flood running across the reload cannot
+   * crowd out a scraper whose credentials now need a comparison again.
+   */
+  readonly #bcryptQueue: BcryptQueue;
 
   constructor(config: WebConfig, options: WebAccessOptions = {}) {
     this.#basicAuth = options.basicAuth ?? {};
+    this.#bcryptQueue = new BcryptQueue(this.#basicAuth);
     this.#config = config;
-    this.#checker = new BasicAuthChecker(config.basicAuthUsers, this.#basicAuth);
+    this.#checker = new BasicAuthChecker(config.basicAuthUsers, this.#basicAuth, this.#bcryptQueue);
     this.#check = accessCheck(config, this.#checker);
   }
 
@@ -108,7 +115,7 @@ export class WebAccess {
     }
     this.#config = next;
     // A new checker: cached successes of removed users or changed passwords must not survive.
-    this.#checker = new BasicAuthChecker(next.basicAuthUsers, this.#basicAuth);
+    this.#checker = new BasicAuthChecker(next.basicAuthUsers, this.#basicAuth, this.#bcryptQueue);
     this.#check = accessCheck(next, this.#checker);
     return null;
   }
