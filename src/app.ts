@@ -13,7 +13,7 @@ import type { Config } from './config/schema.js';
 import { probeTarget } from './probe/probe.js';
 import type { ProbeFn } from './probe/types.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
-import { registerRoutes, type ReloadOutcome } from './server/routes.js';
+import { excerptOf, registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
 import { messageOf } from './util/errors.js';
 
@@ -95,9 +95,9 @@ export function buildApp(deps: AppDeps): App {
     let outcome: ReloadOutcome;
     try {
       const result = store.reload();
-      outcome = result.ok ? { ok: true } : { ok: false, error: messageOf(result.error) };
+      outcome = result.ok ? { ok: true } : { ok: false, error: excerptOf(messageOf(result.error), RELOAD_ERROR_LOG_CHARS) };
     } catch (error) {
-      outcome = { ok: false, error: messageOf(error) };
+      outcome = { ok: false, error: excerptOf(messageOf(error), RELOAD_ERROR_LOG_CHARS) };
     }
     if (outcome.ok) {
       // onChange listeners may not fire for an unchanged file; the limit must follow the config anyway.

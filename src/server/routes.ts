@@ -21,6 +21,22 @@ import { landingPage } from './landing.js';
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
+/** How much of a failed reload's error the HTTP answer carries; the log keeps up to {@link RELOAD_ERROR_LOG_CHARS}. */
+export const RELOAD_ERROR_ANSWER_CHARS = 500;
+/** How much of a failed reload's error is logged (a config error can quote a whole value of the file). */
+export const RELOAD_ERROR_LOG_CHARS = 4096;
+
+/**
+ * The first `maxChars` characters of `text`, with `…` and the count of what was left out when it is
+ * longer. `oneLine` joins lines with "; " and blanks other control characters, for an HTTP answer
+ * a terminal shows as is.
+ */
+export function excerptOf(text: string, maxChars: number, options: { oneLine?: boolean } = {}): string {
+  const flat = options.oneLine ? text.replace(/\s*[\r\n]+\s*/g, '; ').replace(/[\u0000-\u001f\u007f]/g, ' ') : text;
+  if (flat.length <= maxChars) return flat;
+  return `${flat.slice(0, maxChars)}… (${flat.length - maxChars} more characters)`;
+}
+
 /** What the routes need from the rest of the app; everything injectable for tests. */
 export interface RouteContext {
   config(): Config;
@@ -94,8 +110,9 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const reload = async (request: FastifyRequest, reply: FastifyReply) => {
     const outcome = ctx.reload();
     if (outcome.ok) return reply.type(TEXT).send('Configuration reloaded\n');
-    request.log.error({ err: outcome.error }, 'configuration reload failed; keeping the last good configuration');
-    return reply.code(500).type(TEXT).send(`failed to reload config: ${outcome.error}\n`);
+    request.log.error({ err: excerptOf(outcome.error, RELOAD_ERROR_LOG_CHARS) }, 'configuration reload failed; keeping the last good configuration');
+    // The answer goes to whoever may POST here: short, and one line (the log has the rest).
+    return reply.code(500).type(TEXT).send(`failed to reload config: ${excerptOf(outcome.error, RELOAD_ERROR_ANSWER_CHARS, { oneLine: true })}\n`);
   };
   app.post('/-/reload', reload);
   app.put('/-/reload', reload);
@@ -147,13 +164,13 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
 
     if (!ctx.isAllowed(config, parsed.host, parsed.port)) {
-      const where = config.file ? ` (${config.file})` : '';
+      // No file path: the answer goes to anyone who can reach /probe; the operator knows the file.
       return reply
         .code(403)
         .type(TEXT)
         .send(
           `target "${targetParam.value}" is not allowed: /probe only probes the configured targets and those matching ` +
-            `global.probe_allowlist in the config file${where}\n`,
+            `global.probe_allowlist in the exporter's config file\n`,
         );
     }
 

@@ -312,14 +312,15 @@ describe('GET /probe', () => {
     expect(fake.calls).toHaveLength(0);
   });
 
-  it('refuses targets that are not allowed with 403, naming the config key that allows them', async () => {
+  it('refuses targets that are not allowed with 403, naming the config key that allows them but no file path', async () => {
     const { app, fake } = make(makeConfig([target('a.test:443')]));
     const res = await app.server.inject('/probe?target=169.254.169.254:80');
     expect(res.statusCode).toBe(403);
     expect(res.body).toBe(
       'target "169.254.169.254:80" is not allowed: /probe only probes the configured targets and those matching ' +
-        'global.probe_allowlist in the config file (/etc/ocsp-stapling-exporter/config.yaml)\n',
+        "global.probe_allowlist in the exporter's config file\n",
     );
+    expect(res.body).not.toContain('/etc/');
     expect((await app.server.inject('/probe?target=a.test:8443')).statusCode).toBe(403);
     expect((await app.server.inject('/probe?target=a.test:443')).statusCode).toBe(200);
     expect(fake.calls).toHaveLength(1);
@@ -391,6 +392,34 @@ describe('listening and closing', () => {
     const started = Date.now();
     await closed;
     expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('answers a failed reload with one short line and logs at most 4 KiB of the error, however long it is', async () => {
+    const lines: string[] = [];
+    const { app, store } = make(makeConfig([]), { logLevel: 'info', logStream: { write: (line: string) => lines.push(line) } });
+    // A config error quoting a 266 KB value of the file, over several lines.
+    const huge = `config.yaml:3: targets[0]: invalid target "${'x'.repeat(266_000)}"\nconfig.yaml:9: global.concurrency: must be at least 1`;
+    store.next = { error: new Error(huge) };
+    const res = await app.server.inject({ method: 'POST', url: '/-/reload' });
+    expect(res.statusCode).toBe(500);
+    expect(res.body.startsWith('failed to reload config: config.yaml:3: targets[0]: invalid target "xxx')).toBe(true);
+    expect(res.body.length).toBeLessThan(600);
+    expect(res.body.indexOf('\n')).toBe(res.body.length - 1);
+    expect(res.body).toMatch(/… \(\d+ more characters\)\n$/);
+    const failures = lines.map((l) => JSON.parse(l) as { msg: string; error?: string; err?: string }).filter((r) => r.msg.startsWith('configuration reload failed'));
+    expect(failures.length).toBeGreaterThan(0);
+    for (const record of failures) {
+      const logged = record.error ?? record.err ?? '';
+      expect(logged.startsWith('config.yaml:3:')).toBe(true);
+      expect(logged.length).toBeLessThan(4096 + 40);
+    }
+    // SIGHUP takes the same path: the outcome carries no more than the log does.
+    const outcome = app.reloadConfig();
+    expect(outcome.ok).toBe(false);
+    if (!outcome.ok) expect(outcome.error.length).toBeLessThan(4096 + 40);
+    // A short error is passed on whole, lines joined.
+    store.next = { error: new Error('config.yaml:2: a\nconfig.yaml:4: b') };
+    expect((await app.server.inject({ method: 'POST', url: '/-/reload' })).body).toBe('failed to reload config: config.yaml:2: a; config.yaml:4: b\n');
   });
 
   it('logs JSON lines at the configured level', async () => {
