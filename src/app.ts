@@ -1,17 +1,20 @@
 /**
- * The serving half wired together: config store → sweeper (one shared p-limit) → routes, on a
+ * The serving half wired together: config store → sweeper (probe slots, see probeEndpointShare) → routes, on a
  * Fastify server with pino JSON logging. `buildApp` has no side effects beyond creating objects; it
  * opens no port until `listen`. The CLI owns signals: it calls `reloadConfig()` on SIGHUP and
  * `close()` on SIGTERM, which stops accepting, lets in-flight responses finish and closes sockets.
  */
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import { networkInterfaces } from 'node:os';
 import Fastify, { LogController, type FastifyInstance, type onRequestHookHandler } from 'fastify';
-import pLimit from 'p-limit';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isAllowedByConfig } from './net/allowlist.js';
 import type { Config } from './config/schema.js';
 import { probeTarget } from './probe/probe.js';
 import type { ProbeFn } from './probe/types.js';
+import { ExporterSockets, expandListenAddresses } from './responder/destinations.js';
+import type { LookupFn } from './net/resolve.js';
+import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
 import { excerptOf, registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
@@ -48,6 +51,18 @@ export interface AppDeps {
   onRequest?: onRequestHookHandler;
   /** Default `isAllowedByConfig`. */
   isAllowed?: (config: Config, host: string, port: number) => boolean;
+  /** Resolver of the default probe and of `probe_all_addresses` targets (resolved before their slots). Default the system's. */
+  lookup?: LookupFn;
+}
+
+/**
+ * How many of the `global.concurrency` probe slots `/probe` requests may hold at once: half
+ * (rounded down, at least 1) while static targets are configured, so whoever can reach `/probe`
+ * cannot starve the `/metrics` sweep; all of them when there are none, as nothing needs protecting.
+ */
+export function probeEndpointShare(config: Config): number {
+  const { concurrency } = config.global;
+  return config.targets.length === 0 ? concurrency : Math.max(1, Math.floor(concurrency / 2));
 }
 
 export interface App {
@@ -65,7 +80,12 @@ export interface App {
 export function buildApp(deps: AppDeps): App {
   const { store } = deps;
   const now = deps.now ?? Date.now;
-  const probe: ProbeFn = deps.probe ?? ((target, module, deadlineMs) => probeTarget(target, module, deadlineMs, { now }));
+  const lookup = deps.lookup;
+  const unawareProbe: ProbeFn = deps.probe ?? ((target, module, deadlineMs) => probeTarget(target, module, deadlineMs, { now, ...(lookup ? { lookup } : {}) }));
+  // Once listening, each module's responder queries and caIssuers fetches also refuse the exporter's
+  // own sockets (src/responder/destinations.ts): a certificate must not aim it at its own /-/reload.
+  const ownSockets = new ExporterSockets();
+  const probe: ProbeFn = (target, module, deadlineMs) => unawareProbe(target, ownSockets.applyTo(module), deadlineMs);
   const isAllowed = deps.isAllowed ?? isAllowedByConfig;
 
   const server = Fastify({
@@ -78,8 +98,14 @@ export function buildApp(deps: AppDeps): App {
     ...(deps.https ? { https: deps.https } : {}),
   });
 
-  const limit = pLimit(store.current.global.concurrency);
-  const sweeper = createSweeper({ probe, now, limit });
+  // Every probe takes one of `slots`; a /probe probe first takes one of its share (probeEndpointShare).
+  const slots = createProbeSlots(store.current.global.concurrency, now);
+  const probeEndpointSlots = createProbeSlots(probeEndpointShare(store.current), now);
+  const sweeper = createSweeper({ probe, now, slots, ...(lookup ? { lookup } : {}) });
+  function followConfig(config: Config): void {
+    slots.concurrency = config.global.concurrency;
+    probeEndpointSlots.concurrency = probeEndpointShare(config);
+  }
 
   let processRegistry: Registry | null = null;
   if (deps.processMetrics ?? true) {
@@ -87,9 +113,7 @@ export function buildApp(deps: AppDeps): App {
     collectDefaultMetrics({ register: processRegistry });
   }
 
-  const unsubscribe = store.onChange((config) => {
-    limit.concurrency = config.global.concurrency;
-  });
+  const unsubscribe = store.onChange(followConfig);
 
   function reloadConfig(): ReloadOutcome {
     let outcome: ReloadOutcome;
@@ -101,7 +125,7 @@ export function buildApp(deps: AppDeps): App {
     }
     if (outcome.ok) {
       // onChange listeners may not fire for an unchanged file; the limit must follow the config anyway.
-      limit.concurrency = store.current.global.concurrency;
+      followConfig(store.current);
       server.log.info({ file: store.current.file, targets: store.current.targets.length }, 'configuration reloaded');
     } else {
       server.log.error({ error: outcome.error }, 'configuration reload failed; keeping the last good configuration');
@@ -145,6 +169,8 @@ export function buildApp(deps: AppDeps): App {
     }),
     sweeper,
     probe,
+    probeSlots: nestedSlots(probeEndpointSlots, slots),
+    ...(lookup ? { lookup } : {}),
     now,
     isAllowed,
     processRegistry,
@@ -158,6 +184,7 @@ export function buildApp(deps: AppDeps): App {
     sweeper,
     async listen(options) {
       const address = await server.listen({ host: options.host, port: options.port });
+      ownSockets.set(expandListenAddresses(server.addresses(), Object.values(networkInterfaces()).flatMap((list) => list ?? [])));
       server.log.info({ address, file: store.current.file, targets: store.current.targets.length }, 'listening');
       return address;
     },

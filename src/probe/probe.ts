@@ -13,7 +13,7 @@ import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
 import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';
 import { addressRefusal } from '../net/guard.js';
-import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn } from '../net/resolve.js';
+import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn, type ResolvedAddress } from '../net/resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
 import { failedResult, type ResultSubject } from './failure.js';
 import { stapleVerdictOf, type ProbeResult, type ProbeTarget, type StapleResult } from './types.js';
@@ -63,14 +63,9 @@ export async function probeTarget(
     startedAtMs,
   };
   try {
-    let addresses;
-    try {
-      addresses = await resolveAddresses(target.host, module.ipProtocol, module.probeAllAddresses, deadlineMs, deps.lookup ?? systemLookup);
-    } catch (error) {
-      const timedOut = error instanceof ResolveError && error.code === 'ERR_DNS_TIMEOUT';
-      const subject = { ...base, address: formatAddress(target.host, target.port) };
-      return [failedResult(subject, timedOut ? 'timeout' : 'dns', messageOf(error), secondsSince(startedAtMs))];
-    }
+    const resolved = await resolveProbeAddresses(target, module, deadlineMs, deps.lookup);
+    if (!resolved.ok) return [resolved.failure];
+    const { addresses } = resolved;
     return await Promise.all(
       addresses.map(async ({ address }) => {
         const addressStartedMs = Date.now();
@@ -106,6 +101,43 @@ export async function probeTarget(
     const subject = { ...base, address: formatAddress(target.host, target.port) };
     return [failedResult(subject, 'internal', messageOf(error), secondsSince(startedAtMs))];
   }
+}
+
+export type ResolvedTarget = { ok: true; addresses: ResolvedAddress[] } | { ok: false; failure: ProbeResult };
+
+/**
+ * The addresses a probe of `target` connects to (all of them with `probe_all_addresses`), or the
+ * `dns` (`timeout` past the deadline) failure to report instead. Never throws. Exported for the
+ * scheduler, which resolves `probe_all_addresses` targets itself so that each address takes a
+ * concurrency slot of its own (src/scheduler/probe-in-slots.ts).
+ */
+export async function resolveProbeAddresses(
+  target: ProbeTarget,
+  module: ModuleConfig,
+  deadlineMs: number,
+  lookup: LookupFn = systemLookup,
+): Promise<ResolvedTarget> {
+  const startedAtMs = Date.now();
+  try {
+    return { ok: true, addresses: await resolveAddresses(target.host, module.ipProtocol, module.probeAllAddresses, deadlineMs, lookup) };
+  } catch (error) {
+    const timedOut = error instanceof ResolveError && error.code === 'ERR_DNS_TIMEOUT';
+    const reason = error instanceof ResolveError ? (timedOut ? 'timeout' : 'dns') : 'internal';
+    const subject = unresolvedSubject(target, module, startedAtMs);
+    return { ok: false, failure: failedResult(subject, reason, messageOf(error), secondsSince(startedAtMs)) };
+  }
+}
+
+/** What a result names before an address is known: the target's `host:port`. */
+function unresolvedSubject(target: ProbeTarget, module: ModuleConfig, startedAtMs: number): ResultSubject {
+  return {
+    target: target.target,
+    address: formatAddress(target.host, target.port),
+    module: module.name,
+    serverName: serverNameFor(target, module),
+    labels: target.labels,
+    startedAtMs,
+  };
 }
 
 type ResultBase = Omit<ResultSubject, 'address'>;
@@ -187,6 +219,7 @@ function fetchPolicyOf(module: ModuleConfig, deadlineMs: number, deps: ProbeDeps
     deadlineMs,
     allowHttps: module.responderAllowHttps === true,
     allowLinkLocal: module.allowLinkLocal === true,
+    destinations: module.responderDestinations,
     ipProtocol: module.ipProtocol,
     lookup: deps.lookup,
     now: deps.now,

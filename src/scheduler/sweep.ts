@@ -7,10 +7,12 @@
  * shows up as a timed-out probe instead of making the scrape itself time out.
  */
 import { hash } from 'node:crypto';
-import pLimit, { type LimitFunction } from 'p-limit';
 import type { Config, ModuleConfig, TargetConfig } from '../config/schema.js';
 import { failedResult, neverThrows, subjectOf } from '../probe/failure.js';
+import type { LookupFn } from '../net/resolve.js';
 import type { ProbeFn, ProbeResult } from '../probe/types.js';
+import { probeInSlots, type SlottedOutcome, type SlottedProbe } from './probe-in-slots.js';
+import { createProbeSlots, type ProbeSlots } from './slots.js';
 
 /** Re-exported for callers that still import the probe's type from here; it belongs to probe/. */
 
@@ -18,10 +20,12 @@ export interface SweeperOptions {
   probe: ProbeFn;
   /** Clock, Unix ms: ages of cached results, probe deadlines and the sweep duration. */
   now: () => number;
-  /** Limiter to share with other probe callers (/probe); created from `concurrency` when absent. */
-  limit?: LimitFunction;
-  /** Used only when no `limit` is given. */
+  /** Probe slots, `global.concurrency` of them, shared with /probe; created from `concurrency` when absent. */
+  slots?: ProbeSlots;
+  /** Used only when no `slots` are given. */
   concurrency?: number;
+  /** Resolver for `probe_all_addresses` targets, whose addresses take a slot each; default the system's. */
+  lookup?: LookupFn;
 }
 
 export interface SweepStats {
@@ -44,7 +48,8 @@ export interface Sweeper {
   sweep(config: Config, deadlineMs: number): Promise<ProbeResult[]>;
   readonly lastSweep: SweepStats | null;
   readonly inFlight: boolean;
-  readonly limit: LimitFunction;
+  /** The probe slots (`global.concurrency`); /probe takes its probes' slots from here too. */
+  readonly limit: ProbeSlots;
 }
 
 /** The sweep in flight: what joiners share, and what is known so far for those who cannot wait. */
@@ -103,34 +108,6 @@ function uniqueTargets(config: Config): [string, TargetConfig][] {
   return [...unique];
 }
 
-/** What a finished probe slot gave: `measured` is false when the probe was not run at all. */
-interface SlotOutcome {
-  measured: boolean;
-  probedAtMs: number;
-  results: ProbeResult[];
-}
-
-/**
- * One probe, in a limiter slot, within the scrape's deadline and the module's timeout. Queued
- * behind `concurrency` others until the scrape's deadline, it is not started: starting then would
- * only leave a DNS lookup running that nobody waits for.
- */
-async function probeInSlot(
-  probe: ProbeFn,
-  now: () => number,
-  target: TargetConfig,
-  module: ModuleConfig,
-  deadlineMs: number,
-): Promise<SlotOutcome> {
-  const probedAtMs = now();
-  if (probedAtMs >= deadlineMs) {
-    const error = 'no probe slot free before the scrape deadline (global.concurrency)';
-    return { measured: false, probedAtMs, results: [failedResult(subjectOf(target, probedAtMs), 'timeout', error)] };
-  }
-  const probeDeadlineMs = Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000);
-  return { measured: true, probedAtMs, results: await probe(target, module, probeDeadlineMs) };
-}
-
 /** The cache an earlier sweep left, and the one this sweep builds (only targets still configured). */
 interface Generation {
   startedAtMs: number;
@@ -150,7 +127,7 @@ function reusable(generation: Generation, key: string, fingerprint: string): Cac
 }
 
 /** Records a slot's outcome in the next generation of the cache. */
-function keep(generation: Generation, key: string, fingerprint: string, outcome: SlotOutcome): void {
+function keep(generation: Generation, key: string, fingerprint: string, outcome: SlottedOutcome): void {
   const cached = generation.previous.get(key);
   if (outcome.measured) {
     generation.next.set(key, { fingerprint, probedAtMs: outcome.probedAtMs, results: outcome.results });
@@ -193,7 +170,13 @@ export function createSweeper(options: SweeperOptions): Sweeper {
   const { now } = options;
   // probeTarget promises never to throw; if it does anyway, that is our bug, reported as data.
   const probe = neverThrows(options.probe, now);
-  const limit = options.limit ?? pLimit(options.concurrency ?? 1);
+  const limit = options.slots ?? createProbeSlots(options.concurrency ?? 1, now);
+  const slotted: SlottedProbe = {
+    probe,
+    now,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+    noSlotError: 'no probe slot free before the scrape deadline (global.concurrency)',
+  };
   let cache = new Map<string, CacheEntry>();
   let current: RunningSweep | null = null;
   let lastSweep: SweepStats | null = null;
@@ -211,7 +194,9 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       generation.reused++;
       return cached.results;
     }
-    const outcome = await limit(() => probeInSlot(probe, now, target, module, deadlineMs));
+    // Queued behind `concurrency` others until the deadline, a probe is answered then as a timeout
+    // without being started: starting later would leave a DNS lookup running that nobody waits for.
+    const outcome = await probeInSlots(slotted, limit, target, module, deadlineMs);
     keep(generation, key, fingerprint, outcome);
     return outcome.results;
   }

@@ -9,12 +9,15 @@ import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
-import type { Config, ModuleConfig } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
 import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
-import { failedResult, neverThrows, subjectOf } from '../probe/failure.js';
-import type { ProbeFn, ProbeResult, ProbeTarget } from '../probe/types.js';
+import { neverThrows } from '../probe/failure.js';
+import type { ProbeFn, ProbeTarget } from '../probe/types.js';
+import type { LookupFn } from '../net/resolve.js';
+import { probeInSlots } from '../scheduler/probe-in-slots.js';
+import type { SlotRunner } from '../scheduler/slots.js';
 import type { Sweeper } from '../scheduler/sweep.js';
 import { acceptsGzip, gzipped } from './encoding.js';
 import { landingPage } from './landing.js';
@@ -47,6 +50,10 @@ export interface RouteContext {
   exporterState(): Omit<ExporterState, 'lastSweep'>;
   sweeper: Sweeper;
   probe: ProbeFn;
+  /** Where /probe probes take their slots: /probe's share, then the sweep's (src/app.ts, probeEndpointShare). */
+  probeSlots: SlotRunner;
+  /** Resolver for `probe_all_addresses` targets; default the system's. */
+  lookup?: LookupFn;
   /** Unix ms: deadlines and the scrape time the metrics are judged at. */
   now(): number;
   isAllowed(config: Config, host: string, port: number): boolean;
@@ -59,6 +66,7 @@ export interface RouteContext {
 
 export const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
 const TEXT = 'text/plain; charset=utf-8';
+const NO_PROBE_SLOT = 'no probe slot free before the scrape deadline (global.concurrency; /probe may hold half of it while static targets are configured)';
 
 /**
  * Seconds a scrape may spend probing, from Prometheus' scrape-timeout header (blackbox-style: the
@@ -184,8 +192,10 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     };
     const budget = scrapeBudgetSeconds(request.headers[SCRAPE_TIMEOUT_HEADER], ctx.scrapeTimeoutOffsetSeconds);
     const requestDeadlineMs = budget === null ? Infinity : ctx.now() + budget * 1000;
-    // The same limiter as the sweep: /probe traffic cannot push probes past global.concurrency.
-    const results = await ctx.sweeper.limit(() => probeWithin(probe, ctx.now, target, module, requestDeadlineMs));
+    // The sweep's slots, and at most /probe's share of them: /probe traffic can neither push probes
+    // past global.concurrency nor take every slot from the /metrics sweep.
+    const slotted = { probe, now: ctx.now, noSlotError: NO_PROBE_SLOT, ...(ctx.lookup ? { lookup: ctx.lookup } : {}) };
+    const { results } = await probeInSlots(slotted, ctx.probeSlots, target, module, requestDeadlineMs);
     for (const r of results) {
       if (!r.success) request.log.debug({ target: r.target, address: r.address, reason: r.failureReason, error: r.error }, 'probe failed');
     }
@@ -202,20 +212,4 @@ function* inOrder(...parts: ReadonlyArray<string | Iterable<string>>): Generator
       for (const chunk of part) if (chunk !== '') yield chunk;
     }
   }
-}
-
-/** One /probe probe within the request's deadline and the module's timeout, once a limiter slot is free. */
-async function probeWithin(
-  probe: ProbeFn,
-  now: () => number,
-  target: ProbeTarget,
-  module: ModuleConfig,
-  requestDeadlineMs: number,
-): Promise<ProbeResult[]> {
-  const startedAtMs = now();
-  if (startedAtMs >= requestDeadlineMs) {
-    const subject = subjectOf({ ...target, module: module.name }, startedAtMs);
-    return [failedResult(subject, 'timeout', 'no probe slot free before the scrape deadline (global.concurrency)')];
-  }
-  return probe(target, module, Math.min(requestDeadlineMs, startedAtMs + module.timeoutSeconds * 1000));
 }

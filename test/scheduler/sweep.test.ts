@@ -1,7 +1,7 @@
-import pLimit from 'p-limit';
 import { describe, expect, it } from 'vitest';
 import { defaultModule, emptyConfig, type Config, type ModuleConfig, type TargetConfig } from '../../src/config/schema.js';
 import type { ProbeFn, ProbeResult, ProbeTarget } from '../../src/probe/types.js';
+import { createProbeSlots } from '../../src/scheduler/slots.js';
 import { createSweeper } from '../../src/scheduler/sweep.js';
 
 function target(name: string, module = 'default', labels: Record<string, string> = {}): TargetConfig {
@@ -214,11 +214,11 @@ describe('createSweeper', () => {
   it('shares its limiter with other callers', async () => {
     const clock = new FakeClock();
     const fake = recordingProbe(clock, { manual: true });
-    const limit = pLimit(2);
-    const sweeper = createSweeper({ probe: fake.probe, now: clock.now, limit });
-    expect(sweeper.limit).toBe(limit);
+    const slots = createProbeSlots(2, clock.now);
+    const sweeper = createSweeper({ probe: fake.probe, now: clock.now, slots });
+    expect(sweeper.limit).toBe(slots);
     let releaseOther!: () => void;
-    const other = limit(() => new Promise<void>((resolve) => (releaseOther = resolve)));
+    const other = slots.run(() => new Promise<void>((resolve) => (releaseOther = resolve)), Infinity);
     const done = sweeper.sweep(config([target('a.test:443'), target('b.test:443')]), Infinity);
     await until(() => fake.pending.length === 1);
     await new Promise((resolve) => setImmediate(resolve));
@@ -255,6 +255,46 @@ describe('createSweeper', () => {
     fake.pending.shift()!();
     await again;
     expect(fake.calls.map((x) => x.target.target)).toEqual(['a.test:443', 'b.test:443']);
+  });
+
+  it('answers a target queued behind a slot held past the scrape deadline at that deadline', async () => {
+    // The slot is held by another user of the slots (a /probe at a target that never answers).
+    const slots = createProbeSlots(1);
+    let releaseOther!: () => void;
+    const other = slots.run(() => new Promise<void>((resolve) => (releaseOther = resolve)), Infinity);
+    const fake = recordingProbe(new FakeClock());
+    const sweeper = createSweeper({ probe: fake.probe, now: Date.now, slots });
+    const started = Date.now();
+    const results = await sweeper.sweep(config([target('a.test:443')]), started + 150);
+    const elapsedMs = Date.now() - started;
+    expect(elapsedMs).toBeGreaterThanOrEqual(140);
+    expect(elapsedMs).toBeLessThan(600);
+    expect(fake.calls).toHaveLength(0);
+    expect(results[0]).toMatchObject({ target: 'a.test:443', failureReason: 'timeout' });
+    releaseOther();
+    await other;
+  });
+
+  it('gives each address of a probe_all_addresses target a slot of its own, the target none', async () => {
+    const clock = new FakeClock();
+    const fake = recordingProbe(clock, { manual: true });
+    const addresses = ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((address) => ({ address, family: 4 }));
+    const all: ModuleConfig = { ...defaultModule('all'), probeAllAddresses: true };
+    const sweeper = createSweeper({ probe: fake.probe, now: clock.now, concurrency: 1, lookup: async () => addresses });
+    const done = sweeper.sweep(config([target('lb.test:443', 'all')], {}, [all]), Infinity);
+    for (let i = 0; i < 3; i++) {
+      await until(() => fake.pending.length === 1);
+      expect(fake.active).toBe(1);
+      fake.pending.shift()!();
+    }
+    const results = await done;
+    // Each address probed as an IP literal that keeps the name for SNI and the target label.
+    expect(fake.calls.map((c) => [c.target.host, c.target.serverName, c.target.target])).toEqual([
+      ['192.0.2.1', 'lb.test', 'lb.test:443'],
+      ['192.0.2.2', 'lb.test', 'lb.test:443'],
+      ['192.0.2.3', 'lb.test', 'lb.test:443'],
+    ]);
+    expect(results).toHaveLength(3);
   });
 
   it('reports a duplicate (target, module) pair once', async () => {
