@@ -30,7 +30,7 @@ export class AllowlistEntryError extends CodedError<'ERR_ALLOWLIST_ENTRY'> {
 
 type HostPattern =
   | { kind: 'any' }
-  | { kind: 'name'; regex: RegExp }
+  | { kind: 'name'; labels: readonly string[] }
   | { kind: 'cidr'; range: IpRange };
 
 interface AllowlistRule {
@@ -73,8 +73,7 @@ function parseHostPattern(entry: string, text: string): HostPattern {
   if (!isValidHostname(labels.map((label) => (label === '*' ? 'x' : label)).join('.'))) {
     throw new AllowlistEntryError(`"${entry}": "${text}" is not a host name pattern, IP address or CIDR range`);
   }
-  const source = labels.map((label) => (label === '*' ? '[^.]+(?:\\.[^.]+)*' : label.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&'))).join('\\.');
-  return { kind: 'name', regex: new RegExp(`^${source}$`) };
+  return { kind: 'name', labels };
 }
 
 function parsePort(entry: string, text: string | undefined): number | null {
@@ -124,13 +123,49 @@ function normalizeHost(host: string): NormalizedHost | null {
   return { kind: 'name', name: bare.toLowerCase().replace(/\.$/, '') };
 }
 
+/**
+ * Whether host labels match pattern labels, where a `*` label stands for one or more labels. A
+ * backtracking regex took exponential time here (six `*` against a 241-character name: 74 s on
+ * the main thread), so this is the classic iterative wildcard match over labels: a `*` is "one
+ * label, then any number more", and on a mismatch only the most recent `*` is retried one label
+ * further on. Earlier stars never need retrying (their choice only moves where the rest starts),
+ * so the work is at most pattern labels × host labels.
+ */
+export function labelsMatch(pattern: readonly string[], host: readonly string[]): boolean {
+  let p = 0;
+  let h = 0;
+  // Where the last `*` was seen and the host label it has absorbed up to (exclusive).
+  let starP = -1;
+  let starH = -1;
+  while (h < host.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      // The `*` takes its one mandatory label now; any more are taken on backtrack.
+      starP = p;
+      starH = h + 1;
+      p += 1;
+      h += 1;
+    } else if (p < pattern.length && pattern[p] === host[h]) {
+      p += 1;
+      h += 1;
+    } else if (starP >= 0) {
+      // Let the last `*` absorb one more label and retry the rest after it.
+      p = starP + 1;
+      starH += 1;
+      h = starH;
+    } else {
+      return false;
+    }
+  }
+  return p === pattern.length;
+}
+
 function ruleMatches(rule: AllowlistRule, host: NormalizedHost, port: number): boolean {
   if (rule.port !== null && rule.port !== port) return false;
   switch (rule.host.kind) {
     case 'any':
       return true;
     case 'name':
-      return host.kind === 'name' && rule.host.regex.test(host.name);
+      return host.kind === 'name' && labelsMatch(rule.host.labels, host.name.split('.'));
     case 'cidr':
       return host.kind === 'address' && rule.host.range.contains(host.address);
   }
