@@ -24,9 +24,10 @@ export interface ProbeSlots {
 export type SlotRunner = Pick<ProbeSlots, 'run'>;
 
 interface Waiter {
-  deadlineMs: number;
   start: () => void;
   timer: NodeJS.Timeout | null;
+  /** Left the queue at its deadline; skipped when its turn comes. */
+  gone: boolean;
 }
 
 function validConcurrency(value: number): number {
@@ -37,17 +38,33 @@ function validConcurrency(value: number): number {
 export function createProbeSlots(concurrency: number, now: () => number = Date.now): ProbeSlots {
   let limit = validConcurrency(concurrency);
   let active = 0;
-  // A Set keeps insertion order (FIFO) and lets a waiter whose deadline passed leave in O(1).
-  const waiting = new Set<Waiter>();
+  // FIFO as an array and a head index; a waiter leaving at its deadline is only marked (`gone`),
+  // so both ends are O(1). (A Set's iteration walks past every deleted entry: 2x slower at 50,000.)
+  let queue: Waiter[] = [];
+  let head = 0;
+  let pending = 0;
 
   /** Hands free slots to the oldest waiters. */
   function startWaiters(): void {
-    for (const waiter of waiting) {
-      if (active >= limit) return;
-      waiting.delete(waiter);
+    while (active < limit && head < queue.length) {
+      const waiter = queue[head++]!;
+      if (waiter.gone) continue;
+      pending--;
       if (waiter.timer) clearTimeout(waiter.timer);
       waiter.start();
     }
+    if (head === queue.length) {
+      queue = [];
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      queue = queue.slice(head);
+      head = 0;
+    }
+  }
+
+  function release(): void {
+    active--;
+    if (pending > 0) startWaiters();
   }
 
   function run<T>(task: () => Promise<T>, deadlineMs: number): Promise<T | null> {
@@ -65,23 +82,36 @@ export function createProbeSlots(concurrency: number, now: () => number = Date.n
         } catch (error) {
           running = Promise.reject(error);
         }
-        running.then(resolve, reject).finally(() => {
-          active--;
-          startWaiters();
-        });
+        running.then(
+          (value) => {
+            release();
+            resolve(value);
+          },
+          (error: unknown) => {
+            release();
+            reject(error);
+          },
+        );
       };
-      if (active < limit && waiting.size === 0) {
+      if (active < limit && pending === 0) {
         start();
         return;
       }
-      const waiter: Waiter = { deadlineMs, start, timer: null };
+      const waiter: Waiter = { start, timer: null, gone: false };
       if (Number.isFinite(deadlineMs)) {
         waiter.timer = setTimeout(() => {
-          waiting.delete(waiter);
+          waiter.gone = true;
+          pending--;
+          if (pending === 0) {
+            // Everything still queued has left: drop it rather than keep it until a slot frees up.
+            queue = [];
+            head = 0;
+          }
           resolve(null);
         }, Math.max(0, deadlineMs - now()));
       }
-      waiting.add(waiter);
+      queue.push(waiter);
+      pending++;
     });
   }
 
@@ -97,7 +127,7 @@ export function createProbeSlots(concurrency: number, now: () => number = Date.n
       return active;
     },
     get pendingCount() {
-      return waiting.size;
+      return pending;
     },
     run,
   };

@@ -116,3 +116,28 @@ describe('nestedSlots', () => {
     expect(await running).toBe('ran');
   });
 });
+
+describe('createProbeSlots under many waiters', () => {
+  it('keeps arrival order and the counts right when some waiters leave at their deadline', async () => {
+    const slots = createProbeSlots(1);
+    const holder = heldTask();
+    const holding = slots.run(holder.task, Infinity);
+    const order: number[] = [];
+    const soon = Date.now() + 50;
+    const runs = Array.from({ length: 3000 }, (_, i) =>
+      slots.run(async () => {
+        order.push(i);
+        return i;
+      }, i % 3 === 0 ? soon : Infinity),
+    );
+    expect(slots.pendingCount).toBe(3000);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(slots.pendingCount).toBe(2000);
+    holder.release();
+    const answers = await Promise.all(runs);
+    await holding;
+    expect(answers.filter((a) => a === null)).toHaveLength(1000);
+    expect(order).toEqual(Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 3 !== 0));
+    expect([slots.activeCount, slots.pendingCount]).toEqual([0, 0]);
+  });
+});
