@@ -7,7 +7,7 @@
  * 2 on usage or configuration errors.
  */
 import { loadConfigFile } from '../config/load.js';
-import { emptyConfig, type Config } from '../config/schema.js';
+import { emptyConfig, moduleNamed, type Config } from '../config/schema.js';
 import { parseTargetAddress } from '../config/target.js';
 import { probeTarget } from '../probe/probe.js';
 import type { ProbeResult } from '../probe/types.js';
@@ -37,7 +37,8 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
   }
   const config = typeof values['config.file'] === 'string' ? loadConfigFile(values['config.file']) : emptyConfig();
   const module = typeof values['module'] === 'string' ? values['module'] : 'default';
-  if (!config.modules[module]) {
+  // Own modules only: `toString` names no module, whatever Object.prototype has.
+  if (!moduleNamed(config, module)) {
     throw new UsageError(`check: unknown module "${module}" (defined: ${Object.keys(config.modules).sort().join(', ')})`);
   }
   if (values['query-responder'] === true) config.modules[module] = { ...config.modules[module]!, queryResponder: true };
@@ -54,7 +55,7 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
 }
 
 export async function runCheck(options: CheckOptions, io: CommandIO): Promise<number> {
-  const module = options.config.modules[options.module]!;
+  const module = moduleNamed(options.config, options.module)!;
   const results = await probeTarget(
     { target: options.target, host: options.host, port: options.port, module: module.name, serverName: options.serverName, labels: {} },
     module,

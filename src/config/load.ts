@@ -17,7 +17,7 @@ import { describeFileError } from '../util/files.js';
 import { checkCertificateBundle, checkKeyPair, loadPrivateKey } from '../x509/keys.js';
 import { formatDuration } from './duration.js';
 import { ConfigError } from './errors.js';
-import { defaultModule, DEFAULT_GLOBAL, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig } from './schema.js';
+import { defaultModule, DEFAULT_GLOBAL, moduleMap, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig } from './schema.js';
 import { isValidHostname, parseTargetAddress } from './target.js';
 import { isLowerTlsVersion, SUPPORTED_TLS_VERSION_NAMES, tlsVersionName, tlsVersionNamed } from './tls-version.js';
 import { readConfigFileText, Walker, withoutKind, type Fields } from './walker.js';
@@ -33,11 +33,13 @@ const MAX_TIMEOUT_SECONDS = 300;
 const MAX_CONCURRENCY = 10_000;
 /** Module names appear in key paths, URLs (`/probe?module=`) and label values: keep them plain. */
 const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
+/** Names a JavaScript object treats specially: `__proto__` would replace a plain table's prototype instead of adding a module. */
+const RESERVED_MODULE_NAMES: readonly string[] = ['__proto__'];
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const IP_PROTOCOLS: readonly IpProtocol[] = ['ip4', 'ip6', 'any'];
 
 const TOP_KEYS = ['global', 'modules', 'targets'];
-const GLOBAL_KEYS = ['concurrency', 'min_probe_interval', 'probe_allowlist'];
+const GLOBAL_KEYS = ['concurrency', 'min_probe_interval', 'probe_allowlist', 'responder_allowlist'];
 const MODULE_KEYS = [
   'timeout',
   'server_name',
@@ -87,6 +89,8 @@ function responderUrlProblem(text: string, allowHttps: boolean): string | null {
       return `"${text}" is not an http:// URL`;
     case 'no_host':
       return `"${text}" has no host`;
+    case 'has_query':
+      return `"${text}" has a query string; RFC 6960 Appendix A.1 appends the request to the URL's path, leaving no place for one`;
   }
 }
 
@@ -232,30 +236,43 @@ function parseGlobal(w: Walker, node: unknown, keyNode: unknown): GlobalConfig {
     const value = w.duration(interval.value, 'global.min_probe_interval', interval.key);
     if (value !== undefined) global.minProbeIntervalSeconds = value;
   }
-  const allowlist = pairs.get('probe_allowlist');
-  if (allowlist) {
-    const items = w.list(allowlist.value, 'global.probe_allowlist', allowlist.key);
-    for (const [i, item] of (items ?? []).entries()) {
-      const path = `global.probe_allowlist[${i}]`;
-      const entry = w.string(item, path, allowlist.value);
-      if (entry === undefined) continue;
-      try {
-        parseAllowlistEntry(entry);
-        global.probeAllowlist.push(entry);
-      } catch (error) {
-        w.report(item, path, `invalid entry ${messageOf(error)}`);
-      }
-    }
-  }
+  const probeAllowlist = allowlistOf(w, pairs, 'probe_allowlist');
+  if (probeAllowlist) global.probeAllowlist.push(...probeAllowlist);
+  const responderAllowlist = allowlistOf(w, pairs, 'responder_allowlist');
+  if (responderAllowlist) global.responderAllowlist = responderAllowlist;
   return global;
 }
 
+/** A list of allowlist entries (src/net/allowlist.ts syntax), each checked; undefined when the key is absent. */
+function allowlistOf(w: Walker, pairs: Map<string, Pair<unknown, unknown>>, key: string): string[] | undefined {
+  const pair = pairs.get(key);
+  if (!pair) return undefined;
+  const entries: string[] = [];
+  const items = w.list(pair.value, `global.${key}`, pair.key);
+  for (const [i, item] of (items ?? []).entries()) {
+    const path = `global.${key}[${i}]`;
+    const entry = w.string(item, path, pair.value);
+    if (entry === undefined) continue;
+    try {
+      parseAllowlistEntry(entry);
+      entries.push(entry);
+    } catch (error) {
+      w.report(item, path, `invalid entry ${messageOf(error)}`);
+    }
+  }
+  return entries;
+}
+
 function parseModules(w: Walker, node: unknown, keyNode: unknown): Record<string, ModuleConfig> {
-  const modules: Record<string, ModuleConfig> = { default: defaultModule() };
+  const modules = moduleMap([defaultModule()]);
   const pairs = w.mapping(node, 'modules', null, keyNode);
   for (const [name, pair] of pairs ?? []) {
     if (!MODULE_NAME.test(name)) {
       w.report(pair.key, `modules.${name}`, 'module names may contain only letters, digits, "_" and "-"');
+      continue;
+    }
+    if (RESERVED_MODULE_NAMES.includes(name)) {
+      w.report(pair.key, `modules.${name}`, `invalid module name "${name}" (reserved by JavaScript objects; choose another)`);
       continue;
     }
     // Every module starts from the built-in defaults; a configured `default` overrides them for itself only.
@@ -397,6 +414,11 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   const modules = parseModules(w, at('modules')?.value, at('modules')?.key);
   const targets = parseTargets(w, at('targets')?.value, at('targets')?.key, modules);
   if (w.problems.length > 0) throw new ConfigError(w.sortedProblems().map(withoutKind));
+  if (global.responderAllowlist) {
+    // The global allowlist travels with each module: probes (worker threads too) see only their module.
+    const responderDestinations = { allowlist: global.responderAllowlist, exporterEndpoints: [] };
+    for (const module of Object.values(modules)) module.responderDestinations = responderDestinations;
+  }
   return { global, modules, targets, file };
 }
 

@@ -3,6 +3,7 @@
  * applying defaults and validating every key; everything downstream reads only these types.
  */
 import type { IpProtocol } from '../net/resolve.js';
+import type { ResponderDestinations } from '../responder/destinations.js';
 
 export type { IpProtocol };
 
@@ -81,6 +82,12 @@ export interface ModuleConfig {
    * it from the leaf's AIA caIssuers URL (used only when it verifies the leaf's signature). Absent → false.
    */
   fetchIssuer?: boolean;
+  /**
+   * Not a module key: where this module's responder queries and caIssuers fetches may go. The loader
+   * sets it on every module from `global.responder_allowlist`; the app adds its own listen sockets
+   * once it listens (src/app.ts). Absent → no allowlist, loopback refused (src/responder/destinations.ts).
+   */
+  responderDestinations?: ResponderDestinations;
 }
 
 export interface TargetConfig {
@@ -105,10 +112,17 @@ export interface GlobalConfig {
    * Empty → `/probe` refuses every target not listed in `targets`.
    */
   probeAllowlist: string[];
+  /**
+   * `responder_allowlist`: which hosts (patterns and CIDR ranges, the `probe_allowlist` syntax) the
+   * responder queries and caIssuers fetches may ask. Absent or null (unset) → any address the guard allows
+   * except loopback, unspecified and the exporter's own listen sockets (src/responder/destinations.ts).
+   */
+  responderAllowlist?: string[] | null;
 }
 
 export interface Config {
   global: GlobalConfig;
+  /** By name; a null-prototype object (see {@link moduleMap}), so `toString` or `__proto__` never resolve to inherited members. */
   modules: Record<string, ModuleConfig>;
   targets: TargetConfig[];
   /** Where it came from, for messages; null for the built-in default. */
@@ -141,6 +155,18 @@ export function defaultModule(name = 'default'): ModuleConfig {
   return { name, ...DEFAULT_MODULE };
 }
 
+/** A module table without a prototype: a lookup by a configured or requested name finds own modules only. */
+export function moduleMap(entries: Iterable<ModuleConfig> = []): Record<string, ModuleConfig> {
+  const modules = Object.create(null) as Record<string, ModuleConfig>;
+  for (const module of entries) modules[module.name] = module;
+  return modules;
+}
+
+/** The module called `name`, or undefined: own modules only, never an inherited member. */
+export function moduleNamed(config: Pick<Config, 'modules'>, name: string): ModuleConfig | undefined {
+  return Object.hasOwn(config.modules, name) ? config.modules[name] : undefined;
+}
+
 export function emptyConfig(): Config {
-  return { global: { ...DEFAULT_GLOBAL }, modules: { default: defaultModule() }, targets: [], file: null };
+  return { global: { ...DEFAULT_GLOBAL }, modules: moduleMap([defaultModule()]), targets: [], file: null };
 }

@@ -12,6 +12,7 @@ import type { OcspVerdict } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import type { IpProtocol, LookupFn } from '../net/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
+import { DEFAULT_DESTINATIONS, destinationsKey, type ResponderDestinations } from './destinations.js';
 import { checkResponderUrl, exchange, type ExchangeOutcome } from './http.js';
 import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderResult } from './types.js';
 import { withDeadline } from '../util/deadline.js';
@@ -31,6 +32,8 @@ export interface ResponderCheckOptions {
   urlOverride?: string | null;
   allowHttps?: boolean;
   allowLinkLocal?: boolean;
+  /** Where the responder may be (destinations.ts); default: no allowlist, loopback refused. */
+  destinations?: ResponderDestinations;
   /** The module's `ip_protocol`: the responder's name resolves to this family only. Default any. */
   ipProtocol?: IpProtocol;
   /** `responder_cache_max_age`, seconds; 0 disables reuse (concurrent probes still share a request). */
@@ -50,7 +53,7 @@ export interface ResponderCheckOptions {
  * thread can hand it to the main thread and all threads share one cache and one request per key.
  */
 export interface AnswerQuery {
-  /** Cache and single-flight key: URL, guard policy, ip_protocol, CertID hash, issuer key hash, serial. */
+  /** Cache and single-flight key: URL, guard policy, destinations, ip_protocol, CertID hash, issuer key hash, serial. */
   key: string;
   url: string;
   request: Uint8Array;
@@ -59,6 +62,7 @@ export interface AnswerQuery {
   deadlineMs: number;
   allowHttps: boolean;
   allowLinkLocal: boolean;
+  destinations: ResponderDestinations;
   ipProtocol: IpProtocol;
   maxAgeMs: number;
   clockSkewSeconds?: number;
@@ -88,6 +92,7 @@ export function localAnswers(cache: AnswerCache<ExchangeOutcome> = sharedAnswerC
         deadlineMs: query.deadlineMs,
         allowHttps: query.allowHttps,
         allowLinkLocal: query.allowLinkLocal,
+        destinations: query.destinations,
         ipProtocol: query.ipProtocol,
         lookup,
       });
@@ -146,9 +151,10 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
   const maxAgeMs = Math.max(0, (options.cacheMaxAgeSeconds ?? DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS) * 1000);
   const { certId } = request;
   const answers = options.answers ?? localAnswers(options.cache ?? sharedAnswerCache, options.lookup);
+  const destinations = options.destinations ?? DEFAULT_DESTINATIONS;
   const reply = await answers({
-    // The guard's verdict depends on allow_link_local: modules that differ there do not share failures.
-    key: [url, options.allowLinkLocal === true ? 'll' : '-', options.ipProtocol ?? 'any', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
+    // The guard's and the destination rules' verdicts depend on the policy: answers under different ones are not shared.
+    key: [url, options.allowLinkLocal === true ? 'll' : '-', destinationsKey(destinations), options.ipProtocol ?? 'any', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
     url,
     request: request.der,
     leafDer,
@@ -156,6 +162,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     deadlineMs: options.deadlineMs,
     allowHttps: options.allowHttps === true,
     allowLinkLocal: options.allowLinkLocal === true,
+    destinations,
     ipProtocol: options.ipProtocol ?? 'any',
     maxAgeMs,
     clockSkewSeconds: options.clockSkewSeconds,

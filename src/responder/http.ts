@@ -9,6 +9,7 @@
  */
 import { MAX_OCSP_RESPONSE_BYTES } from '../ocsp/parse.js';
 import type { IpProtocol, LookupFn } from '../net/resolve.js';
+import type { ResponderDestinations } from './destinations.js';
 import { httpRequest } from './transport.js';
 import type { TransportProblem } from './types.js';
 import { judgeResponderUrl } from './url.js';
@@ -26,6 +27,8 @@ export interface ExchangeOptions {
   allowHttps?: boolean;
   /** The module's allow_link_local: lets the guard pass link-local / metadata addresses. */
   allowLinkLocal?: boolean;
+  /** Where the request may go (destinations.ts); default: no allowlist, loopback refused. */
+  destinations?: ResponderDestinations;
   /** The module's ip_protocol: the address family the responder's name resolves to. Default any. */
   ipProtocol?: IpProtocol;
   lookup?: LookupFn;
@@ -62,13 +65,15 @@ export function checkResponderUrl(url: string, allowHttps: boolean): { url: URL 
       return { problem: 'bad_url', error: `responder URL ${url} is not http:// (${judged.url.protocol.replace(/:$/, '')} is not supported)` };
     case 'no_host':
       return { problem: 'bad_url', error: `responder URL ${url} has no host` };
+    case 'has_query':
+      return { problem: 'bad_url', error: `responder URL ${url} has a query string, which RFC 6960 Appendix A.1 leaves no place for (GET appends the request to the path, POST goes to the URL)` };
   }
 }
 
 /** The request target (path) of the GET form, or null when POST must be used. */
 export function getRequestPath(url: URL, request: Uint8Array): string | null {
   const base64 = Buffer.from(request).toString('base64');
-  // A query string cannot have a path segment appended after it: POST instead.
+  // A query string cannot have a path segment appended after it (judgeResponderUrl refuses such URLs anyway).
   if (base64.length > MAX_GET_BASE64_BYTES || url.search !== '') return null;
   const base = url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`;
   // RFC 6960 Appendix A.1: {url}/{url-encoding of base-64 encoding of the DER OCSPRequest}.
@@ -89,12 +94,14 @@ export async function exchange(options: ExchangeOptions): Promise<ExchangeOutcom
     urlText: options.url,
     what: 'responder',
     method,
-    path: getPath ?? `${url.pathname}${url.search}`,
+    // RFC 6960 A.1: POST to the URL's path (no query string: checkResponderUrl refused one).
+    path: getPath ?? url.pathname,
     accept: 'application/ocsp-response',
     ...(method === 'POST' ? { body: { contentType: 'application/ocsp-request', bytes: options.request } } : {}),
     deadlineMs: options.deadlineMs,
     maxBytes: options.maxBytes ?? MAX_OCSP_RESPONSE_BYTES,
     allowLinkLocal: options.allowLinkLocal,
+    destinations: options.destinations,
     ipProtocol: options.ipProtocol,
     lookup: options.lookup,
     redirectHint: 'set responder_url to the real responder',

@@ -4,6 +4,7 @@
  * between probes through a bounded cache with single-flight, and judge them as staples are judged.
  */
 export { buildOcspRequest, OID_OCSP_NONCE, type BuiltOcspRequest, type OcspRequestOptions, type RequestCertId } from './request.js';
+export { DEFAULT_DESTINATIONS, destinationRefusal, expandListenAddresses, type ListenEndpoint, type ResponderDestinations } from './destinations.js';
 export { exchange, checkResponderUrl, getRequestPath, MAX_GET_BASE64_BYTES, type ExchangeOptions, type ExchangeOutcome } from './http.js';
 export {
   AnswerCache,

@@ -1,6 +1,7 @@
 /**
  * Fetching a leaf's issuer that the server did not send (module `fetch_issuer`, opt-in): the
- * leaf's AIA caIssuers URL (RFC 5280 §4.2.2.1), asked over plain HTTP by the same guarded,
+ * leaf's AIA caIssuers URL (RFC 5280 §4.2.2.1), asked over plain HTTP by the same guarded and
+ * destination-checked (global.responder_allowlist, loopback and the exporter's own sockets),
  * deadline-bound, never-redirected request as responder queries (transport.ts), its body capped
  * at 64 KiB and read as a DER certificate, a PKCS#7 certs-only bundle or PEM. A fetched
  * certificate is used only when it really issued the leaf (name AND signature, `findIssuer`): a
@@ -15,9 +16,10 @@ import { messageOf } from '../util/errors.js';
 import { findIssuer, readCertificateInfo } from '../x509/certificate.js';
 import { decodeIssuerCertificates } from '../x509/input.js';
 import { AnswerCache, DEFAULT_FAILURE_TTL_MS } from './cache.js';
+import { destinationsKey, type ResponderDestinations } from './destinations.js';
 import { httpRequest } from './transport.js';
 import type { TransportProblem } from './types.js';
-import { judgeResponderUrl } from './url.js';
+import { judgeHttpUrl } from './url.js';
 
 /** RFC 5280 §4.2.2.1 bodies are one certificate or a small bundle; real ones are 1–5 KiB. */
 export const MAX_ISSUER_BYTES = 64 * 1024;
@@ -46,6 +48,8 @@ export interface IssuerFetchOptions {
   deadlineMs: number;
   allowHttps?: boolean;
   allowLinkLocal?: boolean;
+  /** Where the fetch may go (destinations.ts): the same rules as responder queries. */
+  destinations?: ResponderDestinations;
   ipProtocol?: IpProtocol;
   lookup?: LookupFn;
   now?: () => number;
@@ -70,7 +74,7 @@ function chooseUrl(leafDer: Uint8Array, allowHttps: boolean): string | null {
   } catch {
     return null;
   }
-  return urls.find((url) => judgeResponderUrl(url, allowHttps).ok) ?? urls[0] ?? null;
+  return urls.find((url) => judgeHttpUrl(url, allowHttps).ok) ?? urls[0] ?? null;
 }
 
 /** `Cache-Control: max-age=N` → ms, capped at a day; a day when absent. */
@@ -81,7 +85,7 @@ function lifetimeMs(cacheControl: string | null): number {
 
 async function fetchOnce(url: string, options: IssuerFetchOptions): Promise<{ fetched: Fetched; lifetimeMs: number }> {
   const failed = (problem: IssuerFetchProblem, error: string) => ({ fetched: { certificates: [], problem, error }, lifetimeMs: DEFAULT_FAILURE_TTL_MS });
-  const judged = judgeResponderUrl(url, options.allowHttps === true);
+  const judged = judgeHttpUrl(url, options.allowHttps === true);
   if (!judged.ok) {
     const why = judged.problem === 'https_not_allowed' ? 'is https, refused unless the module sets responder_allow_https: true' : 'is not an absolute http:// URL with a host';
     return failed(judged.problem === 'https_not_allowed' ? 'https_not_allowed' : 'bad_url', `caIssuers URL ${JSON.stringify(url)} ${why}`);
@@ -96,6 +100,7 @@ async function fetchOnce(url: string, options: IssuerFetchOptions): Promise<{ fe
     deadlineMs: options.deadlineMs,
     maxBytes: MAX_ISSUER_BYTES,
     allowLinkLocal: options.allowLinkLocal,
+    destinations: options.destinations,
     ipProtocol: options.ipProtocol,
     lookup: options.lookup,
     redirectHint: 'have the server send its intermediate, or put it in the module ca_file',
@@ -118,7 +123,8 @@ export async function fetchIssuer(leafDer: Uint8Array, options: IssuerFetchOptio
   if (!url) return null;
   const now = options.now ?? Date.now;
   const cache = options.cache ?? sharedIssuerCache;
-  const key = [url, options.allowLinkLocal === true ? 'll' : '-', options.ipProtocol ?? 'any'].join('|');
+  const destinations = options.destinations ? destinationsKey(options.destinations) : '';
+  const key = [url, options.allowLinkLocal === true ? 'll' : '-', options.ipProtocol ?? 'any', destinations].join('|');
   try {
     const { source, entry } = cache.lookup(key, MAX_ISSUER_CACHE_AGE_MS, now(), async () => {
       const fetchedAtMs = now();

@@ -2,7 +2,10 @@
  * One plain HTTP request of the exporter's own, as every fetch a module makes needs it (the OCSP
  * exchange, the caIssuers fetch): the host resolved here under the module's ip_protocol and the
  * address judged by the address guard (src/net/guard.ts) before any connection, so a URL naming a
- * metadata service is refused like a `/probe` target; a fresh connection to exactly that address;
+ * metadata service is refused like a `/probe` target, then judged by the destination rules
+ * (destinations.ts: `global.responder_allowlist`, loopback and the exporter's own listen sockets
+ * refused unless listed), so a certificate cannot aim the exporter at its own or internal services;
+ * a fresh connection to exactly that address;
  * redirects never followed (whoever controls the first hop could send the exporter anywhere), a 3xx
  * is a `redirect` problem naming the Location; every wait ends at the caller's deadline and the body
  * is capped. Nothing here throws: failures are {@link TransportProblem}s.
@@ -11,6 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { addressRefusal } from '../net/guard.js';
+import { DEFAULT_DESTINATIONS, destinationRefusal, type ResponderDestinations } from './destinations.js';
 import { resolveAddresses, ResolveError, systemLookup, type IpProtocol, type LookupFn } from '../net/resolve.js';
 import { messageWithCode } from '../util/errors.js';
 import { VERSION } from '../version.js';
@@ -32,6 +36,8 @@ export interface HttpRequestOptions {
   deadlineMs: number;
   maxBytes: number;
   allowLinkLocal?: boolean;
+  /** Where requests may go; default {@link DEFAULT_DESTINATIONS} (no allowlist, loopback refused). */
+  destinations?: ResponderDestinations;
   ipProtocol?: IpProtocol;
   lookup?: LookupFn;
   /** Said after a refused redirect: what to configure instead. */
@@ -45,7 +51,7 @@ export type HttpOutcome =
       problem: TransportProblem;
       error: string;
       httpStatus: number | null;
-      /** `resolve`: refused before a request was made (no address, blocked); `send`: the request failed. */
+      /** `resolve`: refused before a request was made (no address, blocked, not allowed); `send`: the request failed. */
       stage: 'resolve' | 'send';
     };
 
@@ -63,6 +69,8 @@ export async function httpRequest(options: HttpRequestOptions): Promise<HttpOutc
   }
   const refusal = addressRefusal(address, { allowLinkLocal: options.allowLinkLocal === true });
   if (refusal) return { ok: false, problem: 'blocked', error: `${options.what} ${url.host}: ${refusal}`, httpStatus: null, stage: 'resolve' };
+  const notAllowed = destinationRefusal(host, address, portOf(url), options.destinations ?? DEFAULT_DESTINATIONS);
+  if (notAllowed) return { ok: false, problem: 'not_allowed', error: `${options.what} ${options.urlText}: ${notAllowed}`, httpStatus: null, stage: 'resolve' };
   const remainingMs = options.deadlineMs - Date.now();
   if (remainingMs <= 0) {
     return { ok: false, problem: 'timeout', error: `no time left in the probe's budget to ask ${options.urlText}`, httpStatus: null, stage: 'send' };
@@ -72,12 +80,17 @@ export async function httpRequest(options: HttpRequestOptions): Promise<HttpOutc
 
 type Failure = Extract<HttpOutcome, { ok: false }>;
 
+function portOf(url: URL): number {
+  if (url.port !== '') return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
 function send(address: string, options: HttpRequestOptions, timeoutMs: number): Promise<HttpOutcome> {
   const { url, method, path, maxBytes } = options;
   const label = `${options.what} ${options.urlText}`;
   const failed = (problem: TransportProblem, error: string, httpStatus: number | null): Failure => ({ ok: false, problem, error, httpStatus, stage: 'send' });
   const isHttps = url.protocol === 'https:';
-  const port = url.port === '' ? (isHttps ? 443 : 80) : Number(url.port);
+  const port = portOf(url);
   const headers: Record<string, string | number> = {
     Host: url.host,
     Accept: options.accept,

@@ -9,12 +9,17 @@ import type { OcspProblem, OcspVerdict } from '../ocsp/types.js';
 export type TransportProblem =
   /** The certificate names no OCSP responder (no AIA id-ad-ocsp URI) and none is configured. Not asked. */
   | 'no_url'
-  /** The URL is not an absolute http:// (or, when allowed, https://) URL. Not asked. */
+  /** The URL is not an absolute http:// (or, when allowed, https://) URL, or (OCSP) carries a query string. Not asked. */
   | 'bad_url'
   /** An https:// responder while the module does not set responder_allow_https. Not asked. */
   | 'https_not_allowed'
   /** The responder's address is link-local or a metadata service (src/net/guard.ts). Not asked. */
   | 'blocked'
+  /**
+   * Its destination is not allowed (destinations.ts): not matched by `global.responder_allowlist`,
+   * or a loopback / unspecified address or the exporter's own listen socket not listed explicitly. Not asked.
+   */
+  | 'not_allowed'
   /** Its host name did not resolve. */
   | 'dns'
   /** TCP/TLS connection refused, reset or closed before a whole answer. */
@@ -36,6 +41,7 @@ export const TRANSPORT_PROBLEMS: readonly TransportProblem[] = [
   'bad_url',
   'https_not_allowed',
   'blocked',
+  'not_allowed',
   'dns',
   'connect',
   'timeout',

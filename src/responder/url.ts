@@ -14,7 +14,9 @@ export type ResponderUrlProblem =
   /** A scheme other than `http:` and `https:` (ldap:, file:, …). */
   | 'not_http'
   /** `http:` without a host name. */
-  | 'no_host';
+  | 'no_host'
+  /** A query string (OCSP responder URLs only, see {@link judgeResponderUrl}). */
+  | 'has_query';
 
 /** The parsed URL, or the problem (with the parsed URL when there is one, for the message). */
 export type ResponderUrlOutcome =
@@ -22,8 +24,11 @@ export type ResponderUrlOutcome =
   | { ok: false; problem: 'not_absolute' }
   | { ok: false; problem: Exclude<ResponderUrlProblem, 'not_absolute'>; url: URL };
 
-/** Judges `text` as a responder URL; `allowHttps` is the module's `responder_allow_https`. */
-export function judgeResponderUrl(text: string, allowHttps: boolean): ResponderUrlOutcome {
+/**
+ * Judges `text` as a URL the exporter may fetch (OCSP responder or caIssuers URL); `allowHttps` is
+ * the module's `responder_allow_https`. A fragment is allowed and never sent (RFC 3986 §3.5).
+ */
+export function judgeHttpUrl(text: string, allowHttps: boolean): ResponderUrlOutcome {
   let url: URL;
   try {
     url = new URL(text);
@@ -36,4 +41,16 @@ export function judgeResponderUrl(text: string, allowHttps: boolean): ResponderU
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, problem: 'not_http', url };
   if (url.hostname === '') return { ok: false, problem: 'no_host', url };
   return { ok: true, url };
+}
+
+/**
+ * Judges `text` as an OCSP responder URL: {@link judgeHttpUrl}, and no query string. RFC 6960
+ * Appendix A.1 forms a GET as `{url}/{url-encoded base64 of the request}` and a POST goes to the
+ * URL itself: neither has a place for a query string, and a URL carrying one (a certificate's
+ * `?delete=all`) is refused rather than guessed at.
+ */
+export function judgeResponderUrl(text: string, allowHttps: boolean): ResponderUrlOutcome {
+  const judged = judgeHttpUrl(text, allowHttps);
+  if (judged.ok && judged.url.search !== '') return { ok: false, problem: 'has_query', url: judged.url };
+  return judged;
 }

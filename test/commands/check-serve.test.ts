@@ -113,6 +113,12 @@ describe('check', () => {
     const unknown = await run('check', endpoint('good'), '--config.file', configFile, '--module', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown module "nope" (defined: default, demo)');
+    // An inherited member is no module: it used to run the check with Object.prototype.toString as its module.
+    for (const inherited of ['toString', '__proto__', 'constructor']) {
+      const r = await run('check', endpoint('good'), '--module', inherited);
+      expect(r.code, inherited).toBe(2);
+      expect(r.stderr).toContain(`unknown module "${inherited}" (defined: default)`);
+    }
   });
 });
 
@@ -126,6 +132,12 @@ describe('serve', () => {
     const r = await run('--config.file', bad, '--config.check');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${bad}:2: global.concurency: unknown key`);
+    // A module named __proto__ used to vanish into the table's prototype, and the file checked OK.
+    const proto = path.join(dir, 'proto.yaml');
+    await writeFile(proto, 'modules:\n  __proto__:\n    timeout: 3s\n');
+    const refused = await run('--config.file', proto, '--config.check');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${proto}:2: modules.__proto__: invalid module name "__proto__"`);
   });
 
   it('bad flags exit 2', async () => {
@@ -233,7 +245,8 @@ describe('check --query-responder', () => {
     await writeFile(path.join(dir, 'root.pem'), pki.root.pem);
     await writeFile(
       path.join(dir, 'responder.yaml'),
-      ['modules:', '  m:', '    server_name: localhost', '    ca_file: root.pem', `    responder_url: "${responderUrl}"`, ''].join('\n'),
+      // The test responder is on loopback: responder requests reach it only when allowlisted.
+      ['global:', '  responder_allowlist: ["127.0.0.1"]', 'modules:', '  m:', '    server_name: localhost', '    ca_file: root.pem', `    responder_url: "${responderUrl}"`, ''].join('\n'),
     );
   });
 

@@ -81,6 +81,7 @@ const INVALID: Record<string, string> = {
   'label-value-not-string': 'label-value-not-string.yaml:4: targets[0].labels.tier: label values must be strings (quote it: "1")',
   'missing-ca-file': `missing-ca-file.yaml:3: modules.internal.ca_file: cannot read "certs/missing-ca.pem" (${join(TESTDATA, 'certs/missing-ca.pem')}): no such file`,
   'module-name-invalid': 'module-name-invalid.yaml:2: modules.strict mode: module names may contain only letters, digits, "_" and "-"',
+  'module-name-proto': 'module-name-proto.yaml:2: modules.__proto__: invalid module name "__proto__" (reserved by JavaScript objects; choose another)',
   'multiple-documents': 'multiple-documents.yaml:3: invalid YAML: the file holds more than one YAML document (remove the extra ---)',
   'multiple-problems': [
     'multiple-problems.yaml:2: global.concurency: unknown key (did you mean "concurrency"?)',
@@ -89,6 +90,8 @@ const INVALID: Record<string, string> = {
     'multiple-problems.yaml:8: targets[0].target: "https://www.example.com" is a URL, not host:port (did you mean "www.example.com:443"?)',
     'multiple-problems.yaml:10: targets[1].module: unknown module "fast" (defined: default, strict)',
   ].join('\n'),
+  'responder-allowlist-url':
+    'responder-allowlist-url.yaml:3: global.responder_allowlist[0]: invalid entry "http://ocsp.example.com/": a URL; write host:port patterns like *.example.com:443',
   'responder-cache-max-age-bad': [
     'responder-cache-max-age-bad.yaml:3: modules.direct.query_responder: expected true or false, got a string ("yes")',
     'responder-cache-max-age-bad.yaml:4: modules.direct.responder_cache_max_age: invalid duration "1 hour" (use Prometheus durations like 10s, 1m30s)',
@@ -97,6 +100,8 @@ const INVALID: Record<string, string> = {
     'responder-url-https-not-allowed.yaml:4: modules.direct.responder_url: "https://ocsp.example.com/" is https; set responder_allow_https: true to allow it (OCSP is plain HTTP by design)',
   'responder-url-not-absolute': 'responder-url-not-absolute.yaml:4: modules.direct.responder_url: "/ocsp" is not an absolute URL (e.g. http://ocsp.example.com/)',
   'responder-url-not-http': 'responder-url-not-http.yaml:4: modules.direct.responder_url: "ldap://ocsp.example.com/" is not an http:// URL',
+  'responder-url-query':
+    'responder-url-query.yaml:4: modules.direct.responder_url: "http://ocsp.example.com/ocsp?delete=all" has a query string; RFC 6960 Appendix A.1 appends the request to the URL\'s path, leaving no place for one',
   'server-name-invalid': 'server-name-invalid.yaml:3: targets[0].server_name: "www.example.com." is not a valid DNS name',
   'server-name-ip': 'server-name-ip.yaml:3: modules.pinned.server_name: "192.0.2.1" is an IP address; SNI carries only DNS names (RFC 6066 §3)',
   'target-bad-host': 'target-bad-host.yaml:2: targets[0].target: "www_example..com:443": "www_example..com" is not a valid host name or IPv4 address',
@@ -316,6 +321,36 @@ describe('valid configs', () => {
 
   it('keeps the global defaults when global is absent', () => {
     expect(parseConfig('targets: []', 'c.yaml').global).toEqual(DEFAULT_GLOBAL);
+  });
+
+  it('responder_allowlist: kept globally and carried by every module (probes see only their module); unset, no module carries one', () => {
+    const config = parseConfig('global:\n  responder_allowlist: ["*.example.com:80", "10.0.0.0/8", "127.0.0.1"]\nmodules:\n  direct:\n    query_responder: true\n', 'c.yaml');
+    const allowlist = ['*.example.com:80', '10.0.0.0/8', '127.0.0.1'];
+    expect(config.global.responderAllowlist).toEqual(allowlist);
+    for (const name of ['default', 'direct']) {
+      expect(config.modules[name]!.responderDestinations).toEqual({ allowlist, exporterEndpoints: [] });
+    }
+    // Set but empty: nothing may be asked (unlike unset).
+    expect(parseConfig('global:\n  responder_allowlist: []\n', 'c.yaml').modules['default']!.responderDestinations).toEqual({ allowlist: [], exporterEndpoints: [] });
+    const unset = parseConfig('modules:\n  direct:\n    query_responder: true\n', 'c.yaml');
+    expect(unset.global).not.toHaveProperty('responderAllowlist');
+    expect(unset.modules['direct']).not.toHaveProperty('responderDestinations');
+  });
+
+  it('modules are looked up as own entries only: no inherited member is a module, and __proto__ is refused', () => {
+    const config = parseConfig('modules:\n  toString:\n    timeout: 3s\ntargets:\n  - {target: a.example.com:443, module: toString}\n', 'c.yaml');
+    expect(Object.getPrototypeOf(config.modules)).toBeNull();
+    expect(config.modules['toString']).toMatchObject({ name: 'toString', timeoutSeconds: 3 });
+    expect(Object.keys(config.modules).sort()).toEqual(['default', 'toString']);
+    // Not configured, so not a module, whatever Object.prototype holds.
+    expect(problemsOf(() => parseConfig('targets:\n  - {target: a.example.com:443, module: valueOf}\n', 'c.yaml')).message).toBe(
+      'c.yaml:2: targets[0].module: unknown module "valueOf" (defined: default)',
+    );
+    expect(Object.getPrototypeOf(emptyConfig().modules)).toBeNull();
+    // __proto__ used to replace the table's prototype: the module vanished and the file loaded as OK.
+    expect(problemsOf(() => parseConfig('modules:\n  __proto__:\n    timeout: 3s\n', 'c.yaml')).message).toBe(
+      'c.yaml:2: modules.__proto__: invalid module name "__proto__" (reserved by JavaScript objects; choose another)',
+    );
   });
 });
 

@@ -20,6 +20,7 @@ import { cachedKeys } from '../helpers/pki.js';
 import { LOOPBACK, binaryPath, freePorts, postOcspRequest, describeOcspResponse, requireLabTools, spawnManaged, waitFor, type ManagedProcess } from './lab/index.js';
 import { startExporter, type RunningExporter } from './support/exporter.js';
 import { buildOcspRequest } from '../../src/responder/index.js';
+import { LOOPBACK_ALLOWED } from '../responder/support.js';
 
 const gate = requireLabTools(['openssl']);
 
@@ -117,7 +118,7 @@ describe.skipIf(gate.skip)('e2e: intermediate status from the issuer responder (
     const config: Config = {
       ...emptyConfig(),
       modules: {
-        default: { ...defaultModule(), caPem: root.pem, queryResponder: true, queryChainResponders: true, responderCacheMaxAgeSeconds: 0 },
+        default: { ...defaultModule(), caPem: root.pem, queryResponder: true, queryChainResponders: true, responderCacheMaxAgeSeconds: 0, responderDestinations: LOOPBACK_ALLOWED },
       },
     };
     config.global.probeAllowlist = ['127.0.0.0/8'];

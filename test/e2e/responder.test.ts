@@ -20,6 +20,7 @@ import { defaultModule, emptyConfig, type Config, type ModuleConfig } from '../.
 import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeTarget } from '../../src/probe/types.js';
 import { sharedAnswerCache } from '../../src/responder/index.js';
+import { LOOPBACK_ALLOWED } from '../responder/support.js';
 import { find, type Exposition } from '../metrics/exposition.js';
 import { Lab, LOOPBACK, captureStaple, describeOcspResponse, requireLabTools, waitFor, type LabCert, type NginxServer } from './lab/index.js';
 import { startExporter, summarize, type RunningExporter } from './support/exporter.js';
@@ -101,7 +102,8 @@ describe.skipIf(gate.skip)('e2e: asking the responder directly (openssl ocsp + n
   const target = (site: string) => `${LOOPBACK}:${nginx.port(site)}`;
 
   function modules(): Record<string, ModuleConfig> {
-    const base = { ...defaultModule(), caPem: lab.pki.root.certPem, timeoutSeconds: 3, queryResponder: true };
+    // The lab's responders listen on loopback, which responder requests reach only when allowlisted.
+    const base = { ...defaultModule(), caPem: lab.pki.root.certPem, timeoutSeconds: 3, queryResponder: true, responderDestinations: LOOPBACK_ALLOWED };
     return {
       default: { ...base, name: 'default' },
       // Every probe asks again (single-flight only): what the responder sees changing at once.
@@ -211,7 +213,7 @@ describe.skipIf(gate.skip)('e2e: asking the responder directly (openssl ocsp + n
   });
 
   it('shares answers: many probes of servers sharing one certificate cost the responder one request', async () => {
-    const base = { ...defaultModule('m'), caPem: lab.pki.root.certPem, timeoutSeconds: 5, queryResponder: true, responderUrl: proxy.url };
+    const base = { ...defaultModule('m'), caPem: lab.pki.root.certPem, timeoutSeconds: 5, queryResponder: true, responderUrl: proxy.url, responderDestinations: LOOPBACK_ALLOWED };
     const targets: ProbeTarget[] = Array.from({ length: SHARED_SITES }, (_, i) => ({
       target: target(`shared-${i}`),
       host: LOOPBACK,

@@ -30,6 +30,7 @@ import { STATUS_VALUE, type StapleState } from './metrics-source.js';
 import { startPrometheus, type RunningPrometheus } from './prometheus.js';
 import { loadAlertRules, markdownAnchors, shortenForDurations } from './rules.js';
 import { startResponderPki, startStapleServer, type ResponderPki, type StapleServer } from './tls-targets.js';
+import { LOOPBACK_ALLOWED } from '../responder/support.js';
 import { REPO_ROOT, RULES_FILE, RUNBOOK_FILE, requireTools } from './tools.js';
 
 const gate = requireTools(['prometheus', 'prometheus-alertmanager']);
@@ -128,6 +129,8 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
       timeoutSeconds: 5,
       queryResponder: true,
       queryChainResponders: true,
+      // The fixture responders listen on loopback, which responder requests reach only when allowlisted.
+      responderDestinations: LOOPBACK_ALLOWED,
     };
     // Same server and staple as healthy, but its responder (asked directly) refuses connections.
     config.modules.responder_down = { ...config.modules.default, name: 'responder_down', responderUrl: `http://127.0.0.1:${deadResponderPort}/` };

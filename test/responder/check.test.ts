@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificate, type Issued } from '../../src/pki/index.js';
 import { AnswerCache, checkChainResponders, checkResponder, type ExchangeOutcome } from '../../src/responder/index.js';
 import { cachedKeys, makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
-import { requestDer, sendDer, startHttpServer, type TestHttpServer } from './support.js';
+import { LOOPBACK_ALLOWED, requestDer, sendDer, startHttpServer, type TestHttpServer } from './support.js';
 import { buildOcspRequest } from '../../src/responder/index.js';
 
 let pki: TestPki;
@@ -33,7 +33,7 @@ describe('checkResponder', () => {
   it("asks about the leaf's CertID and judges a good answer like a staple", async () => {
     const good = await stapleFor(pki, pki.leafEcdsa, { signer: pki.responder });
     const s = await responder(() => good);
-    const result = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: s.url, cache: freshCache() });
+    const result = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache: freshCache() });
     expect(result).toMatchObject({ up: true, url: s.url, urlSource: 'config', method: 'GET', source: 'network', httpStatus: 200, problems: [], error: null });
     expect(result.verdict?.single?.certStatus).toBe('good');
     expect(result.verdict?.signer.kind).toBe('delegated');
@@ -44,27 +44,27 @@ describe('checkResponder', () => {
   it('reports revoked answers, and invalid ones with the verdict problems', async () => {
     const cache = freshCache();
     const revoked = await responder(() => stapleFor(pki, pki.leafEcdsa, { status: 'revoked', revocationReason: 'keyCompromise' }));
-    const r = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: revoked.url, cache });
+    const r = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: revoked.url, cache });
     expect(r.up).toBe(true);
     expect(r.verdict?.single).toMatchObject({ certStatus: 'revoked', revocationReason: 'keyCompromise' });
 
     const stranger = await responder(() => stapleFor(pki, pki.leafEcdsa, { signer: pki.strangerResponder }));
-    const s = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: stranger.url, cache });
+    const s = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: stranger.url, cache });
     expect(s.up).toBe(false);
     expect(s.problems).toContain('unauthorized_responder');
     expect(s.error).toMatch(/is not valid: .*unauthorized_responder/);
 
     const wrong = await responder(() => stapleFor(pki, pki.leafRsa));
-    const w = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: wrong.url, cache });
+    const w = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: wrong.url, cache });
     expect(w.problems).toContain('wrong_certificate');
 
     const garbage = await responder(() => Buffer.from('<html>not ocsp</html>'));
-    const g = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: garbage.url, cache });
+    const g = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: garbage.url, cache });
     expect(g).toMatchObject({ up: false, problems: ['unparseable'] });
     expect(g.error).toMatch(/not valid: unparseable: /);
 
     const tryLater = await responder(() => stapleFor(pki, pki.leafEcdsa, { responseStatus: 'tryLater' }));
-    const t = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: tryLater.url, cache });
+    const t = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: tryLater.url, cache });
     expect(t).toMatchObject({ up: false, problems: ['not_successful'] });
     expect(t.error).toContain('responseStatus tryLater');
   });
@@ -73,14 +73,15 @@ describe('checkResponder', () => {
     const cache = freshCache();
     const aia = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, {
       deadlineMs: deadline(),
+      destinations: LOOPBACK_ALLOWED,
       cache,
       // The fixture's AIA names ocsp.example.test: resolve it to a closed loopback port.
       lookup: async () => [{ address: '127.0.0.1', family: 4 }],
     });
     expect(aia).toMatchObject({ url: pki.ocspUrl, urlSource: 'aia', up: false, problems: ['connect'] });
-    const none = await checkResponder(pki.leafNoOcspUrl.der, pki.intermediate.der, { deadlineMs: deadline(), cache });
+    const none = await checkResponder(pki.leafNoOcspUrl.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, cache });
     expect(none).toMatchObject({ url: null, urlSource: null, up: false, source: null, problems: ['no_url'] });
-    const noIssuer = await checkResponder(pki.leafEcdsa.der, null, { deadlineMs: deadline(), cache });
+    const noIssuer = await checkResponder(pki.leafEcdsa.der, null, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, cache });
     expect(noIssuer).toMatchObject({ url: pki.ocspUrl, up: false, source: null, problems: ['issuer_unknown'] });
   });
 
@@ -89,7 +90,7 @@ describe('checkResponder', () => {
     const s = await responder(() => good);
     const cache = freshCache();
     let now = Date.now();
-    const options = { deadlineMs: deadline(), urlOverride: s.url, cache, now: () => now, cacheMaxAgeSeconds: 600 };
+    const options = { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache, now: () => now, cacheMaxAgeSeconds: 600 };
     const first = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, options);
     const results = await Promise.all(Array.from({ length: 100 }, () => checkResponder(pki.leafEcdsa.der, pki.intermediate.der, options)));
     expect(first.source).toBe('network');
@@ -110,7 +111,7 @@ describe('checkResponder', () => {
     servers.push(s);
     const cache = freshCache();
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), urlOverride: s.url, cache })),
+      Array.from({ length: 50 }, () => checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache })),
     );
     expect(s.requests).toHaveLength(1);
     expect(results.filter((r) => r.source === 'network')).toHaveLength(1);
@@ -126,8 +127,8 @@ describe('checkResponder', () => {
     });
     servers.push(s);
     const cache = freshCache();
-    const slow = checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: Date.now() + 3000, urlOverride: s.url, cache });
-    const hurried = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: Date.now() + 100, urlOverride: s.url, cache });
+    const slow = checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: Date.now() + 3000, destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache });
+    const hurried = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, { deadlineMs: Date.now() + 100, destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache });
     expect(hurried).toMatchObject({ up: false, source: 'shared', problems: ['timeout'] });
     expect((await slow).up).toBe(true);
     expect(s.requests).toHaveLength(1);
@@ -141,7 +142,7 @@ describe('checkResponder', () => {
     servers.push(s);
     const cache = freshCache();
     let now = Date.now();
-    const options = { deadlineMs: deadline(), urlOverride: s.url, cache, now: () => now };
+    const options = { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache, now: () => now };
     for (let i = 0; i < 10; i++) {
       const r = await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, options);
       expect(r).toMatchObject({ up: false, problems: ['http_status'], httpStatus: 500 });
@@ -158,7 +159,7 @@ describe('checkResponder', () => {
     const s = await responder(() => answer);
     const cache = freshCache();
     let now = realNow;
-    const options = { deadlineMs: deadline(), urlOverride: s.url, cache, now: () => now };
+    const options = { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, urlOverride: s.url, cache, now: () => now };
     expect((await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, options)).up).toBe(true);
     now = realNow + 9 * 60_000;
     expect((await checkResponder(pki.leafEcdsa.der, pki.intermediate.der, options)).source).toBe('cache');
@@ -202,18 +203,18 @@ describe('checkChainResponders', () => {
 
   it("asks each intermediate's issuer responder, skipping self-signed roots, issuer from the chain or the CA file", async () => {
     rootStatus = 'good';
-    const withRoot = await checkChainResponders([leaf.der, intermediate.der, root.der], { deadlineMs: deadline(), cache: freshCache() });
+    const withRoot = await checkChainResponders([leaf.der, intermediate.der, root.der], { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, cache: freshCache() });
     expect(withRoot).toHaveLength(1);
     expect(withRoot[0]).toMatchObject({ depth: 1, subject: 'CN=Chain Intermediate', issuerSource: 'chain' });
     expect(withRoot[0]!.responder).toMatchObject({ up: true, url: rootResponder.url, urlSource: 'aia' });
     expect(withRoot[0]!.responder.verdict?.single?.certStatus).toBe('good');
 
     rootStatus = 'revoked';
-    const fromCaFile = await checkChainResponders([leaf.der, intermediate.der], { deadlineMs: deadline(), cache: freshCache(), caCertificates: [root.der] });
+    const fromCaFile = await checkChainResponders([leaf.der, intermediate.der], { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, cache: freshCache(), caCertificates: [root.der] });
     expect(fromCaFile[0]).toMatchObject({ depth: 1, issuerSource: 'ca_file' });
     expect(fromCaFile[0]!.responder.verdict?.single?.certStatus).toBe('revoked');
 
-    const unknownIssuer = await checkChainResponders([leaf.der, intermediate.der], { deadlineMs: deadline(), cache: freshCache() });
+    const unknownIssuer = await checkChainResponders([leaf.der, intermediate.der], { deadlineMs: deadline(), destinations: LOOPBACK_ALLOWED, cache: freshCache() });
     expect(unknownIssuer[0]).toMatchObject({ issuerSource: null, responder: { up: false, problems: ['issuer_unknown'] } });
 
     expect(await checkChainResponders([leaf.der], { deadlineMs: deadline() })).toEqual([]);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exchange, getRequestPath, MAX_GET_BASE64_BYTES } from '../../src/responder/index.js';
-import { requestDer, sendDer, startHttpServer, type TestHttpServer } from './support.js';
+import { LOOPBACK_ALLOWED, requestDer, sendDer, startHttpServer, type TestHttpServer } from './support.js';
 
 const servers: TestHttpServer[] = [];
 async function server(handler: Parameters<typeof startHttpServer>[0]): Promise<TestHttpServer> {
@@ -30,7 +30,7 @@ const soon = (ms = 2000) => Date.now() + ms;
 describe('exchange', () => {
   it('uses GET with the URL-encoded base64 of the request appended to the URL when it is at most 255 bytes', async () => {
     const s = await server((_, res) => sendDer(res, answer));
-    const outcome = await exchange({ url: `${s.url}ocsp`, request: small, deadlineMs: soon() });
+    const outcome = await exchange({ destinations: LOOPBACK_ALLOWED, url: `${s.url}ocsp`, request: small, deadlineMs: soon() });
     expect(outcome).toMatchObject({ ok: true, method: 'GET', httpStatus: 200, contentType: 'application/ocsp-response' });
     expect(Buffer.from((outcome as { der: Uint8Array }).der).equals(answer)).toBe(true);
     const seen = s.requests[0]!;
@@ -45,7 +45,7 @@ describe('exchange', () => {
   it('uses POST with Content-Type application/ocsp-request when the base64 is longer than 255 bytes', async () => {
     expect(large.toString('base64').length).toBeGreaterThan(MAX_GET_BASE64_BYTES);
     const s = await server((_, res) => sendDer(res, answer));
-    const outcome = await exchange({ url: s.url, request: large, deadlineMs: soon() });
+    const outcome = await exchange({ destinations: LOOPBACK_ALLOWED, url: s.url, request: large, deadlineMs: soon() });
     expect(outcome).toMatchObject({ ok: true, method: 'POST' });
     const seen = s.requests[0]!;
     expect(seen).toMatchObject({ method: 'POST', path: '/' });
@@ -68,7 +68,7 @@ describe('exchange', () => {
       res.writeHead(302, { Location: target.url });
       res.end();
     });
-    const outcome = await exchange({ url: s.url, request: small, deadlineMs: soon() });
+    const outcome = await exchange({ destinations: LOOPBACK_ALLOWED, url: s.url, request: small, deadlineMs: soon() });
     expect(outcome).toMatchObject({ ok: false, problem: 'redirect', httpStatus: 302 });
     expect((outcome as { error: string }).error).toContain(`redirecting to ${target.url}`);
     expect(target.requests).toHaveLength(0);
@@ -77,7 +77,7 @@ describe('exchange', () => {
   it('gives up on a responder that never answers at the deadline', async () => {
     const s = await server(() => undefined); // accepts, reads, never answers
     const started = Date.now();
-    const outcome = await exchange({ url: s.url, request: small, deadlineMs: started + 300 });
+    const outcome = await exchange({ destinations: LOOPBACK_ALLOWED, url: s.url, request: small, deadlineMs: started + 300 });
     const took = Date.now() - started;
     expect(outcome).toMatchObject({ ok: false, problem: 'timeout' });
     expect(took).toBeGreaterThanOrEqual(280);
@@ -90,13 +90,13 @@ describe('exchange', () => {
       const timer = setInterval(() => res.write(Buffer.from([0x30])), 20);
       res.on('close', () => clearInterval(timer));
     });
-    const outcome = await exchange({ url: s.url, request: small, deadlineMs: Date.now() + 300 });
+    const outcome = await exchange({ destinations: LOOPBACK_ALLOWED, url: s.url, request: small, deadlineMs: Date.now() + 300 });
     expect(outcome).toMatchObject({ ok: false, problem: 'timeout' });
   });
 
   it('answers at once when the deadline has already passed', async () => {
     const s = await server((_, res) => sendDer(res, answer));
-    const outcome = await exchange({ url: s.url, request: small, deadlineMs: Date.now() - 1 });
+    const outcome = await exchange({ destinations: LOOPBACK_ALLOWED, url: s.url, request: small, deadlineMs: Date.now() - 1 });
     expect(outcome).toMatchObject({ ok: false, problem: 'timeout' });
     expect(s.requests).toHaveLength(0);
   });
@@ -106,7 +106,7 @@ describe('exchange', () => {
       res.writeHead(503);
       res.end('busy');
     });
-    expect(await exchange({ url: s.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'http_status', httpStatus: 503 });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: s.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'http_status', httpStatus: 503 });
   });
 
   it('caps the body at 64 KiB, announced or streamed', async () => {
@@ -114,15 +114,15 @@ describe('exchange', () => {
       res.writeHead(200, { 'Content-Length': 70_000 });
       res.end(Buffer.alloc(70_000));
     });
-    expect(await exchange({ url: announced.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'too_large' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: announced.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'too_large' });
     const streamed = await server((_, res) => {
       res.writeHead(200); // chunked, no length
       for (let i = 0; i < 20; i++) res.write(Buffer.alloc(4096));
       res.end();
     });
-    expect(await exchange({ url: streamed.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'too_large' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: streamed.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'too_large' });
     const exactly = await server((_, res) => sendDer(res, Buffer.alloc(65_536)));
-    expect(await exchange({ url: exactly.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: true });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: exactly.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: true });
   });
 
   it('reports a connection cut before the whole answer, and a refused connection', async () => {
@@ -131,31 +131,31 @@ describe('exchange', () => {
       res.write(Buffer.alloc(10));
       setTimeout(() => res.socket?.destroy(), 20);
     });
-    expect(await exchange({ url: cut.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'connect' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: cut.url, request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'connect' });
 
     const probe = net.createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const refused = await exchange({ url: `http://127.0.0.1:${port}/`, request: small, deadlineMs: soon() });
+    const refused = await exchange({ destinations: LOOPBACK_ALLOWED, url: `http://127.0.0.1:${port}/`, request: small, deadlineMs: soon() });
     expect(refused).toMatchObject({ ok: false, problem: 'connect' });
     expect((refused as { error: string }).error).toMatch(/ECONNREFUSED/);
   });
 
   it('refuses link-local and metadata addresses after resolution, unless allowed', async () => {
-    const direct = await exchange({ url: 'http://169.254.169.254/latest/', request: small, deadlineMs: soon() });
+    const direct = await exchange({ destinations: LOOPBACK_ALLOWED, url: 'http://169.254.169.254/latest/', request: small, deadlineMs: soon() });
     expect(direct).toMatchObject({ ok: false, problem: 'blocked' });
     expect((direct as { error: string }).error).toContain('169.254.0.0/16 (link_local)');
     const lookup = async () => [{ address: '169.254.169.254', family: 4 }];
-    const named = await exchange({ url: 'http://ocsp.evil.test/', request: small, deadlineMs: soon(), lookup });
+    const named = await exchange({ destinations: LOOPBACK_ALLOWED, url: 'http://ocsp.evil.test/', request: small, deadlineMs: soon(), lookup });
     expect(named).toMatchObject({ ok: false, problem: 'blocked' });
-    const mapped = await exchange({ url: 'http://[::ffff:169.254.169.254]/', request: small, deadlineMs: soon() });
+    const mapped = await exchange({ destinations: LOOPBACK_ALLOWED, url: 'http://[::ffff:169.254.169.254]/', request: small, deadlineMs: soon() });
     expect(mapped).toMatchObject({ ok: false, problem: 'blocked' });
 
     // Allowed: the name resolves to our loopback server, the request goes there.
     const s = await server((_, res) => sendDer(res, answer));
     const toLoopback = async () => [{ address: '127.0.0.1', family: 4 }];
-    const ok = await exchange({ url: `http://ocsp.lab.test:${s.port}/`, request: small, deadlineMs: soon(), lookup: toLoopback });
+    const ok = await exchange({ destinations: LOOPBACK_ALLOWED, url: `http://ocsp.lab.test:${s.port}/`, request: small, deadlineMs: soon(), lookup: toLoopback });
     expect(ok).toMatchObject({ ok: true });
     expect(s.requests[0]!.headers.host).toBe(`ocsp.lab.test:${s.port}`);
   });
@@ -173,10 +173,10 @@ describe('exchange', () => {
       return all.filter((a) => options.family === 0 || a.family === options.family);
     };
     const url = `http://ocsp.lab.test:${s.port}/`;
-    expect(await exchange({ url, request: small, deadlineMs: soon(), lookup, ipProtocol: 'ip4' })).toMatchObject({ ok: true });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url, request: small, deadlineMs: soon(), lookup, ipProtocol: 'ip4' })).toMatchObject({ ok: true });
     expect(asked).toEqual([4]);
     // The server listens on 127.0.0.1 only: asked over IPv6, the exchange goes to ::1 and fails there.
-    expect(await exchange({ url, request: small, deadlineMs: soon(), lookup, ipProtocol: 'ip6' })).toMatchObject({ ok: false, problem: 'connect' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url, request: small, deadlineMs: soon(), lookup, ipProtocol: 'ip6' })).toMatchObject({ ok: false, problem: 'connect' });
     expect(asked).toEqual([4, 6]);
     expect(s.requests).toHaveLength(1);
   });
@@ -185,16 +185,16 @@ describe('exchange', () => {
     const lookup = async () => {
       throw Object.assign(new Error('getaddrinfo ENOTFOUND ocsp.nowhere.test'), { code: 'ENOTFOUND' });
     };
-    expect(await exchange({ url: 'http://ocsp.nowhere.test/', request: small, deadlineMs: soon(), lookup })).toMatchObject({ ok: false, problem: 'dns' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: 'http://ocsp.nowhere.test/', request: small, deadlineMs: soon(), lookup })).toMatchObject({ ok: false, problem: 'dns' });
   });
 
   it('refuses https unless allowed, and URLs that are not http', async () => {
-    expect(await exchange({ url: 'https://127.0.0.1:1/', request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'https_not_allowed' });
-    expect(await exchange({ url: 'ldap://ocsp.example.test/', request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'bad_url' });
-    expect(await exchange({ url: 'not a url', request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'bad_url' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: 'https://127.0.0.1:1/', request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'https_not_allowed' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: 'ldap://ocsp.example.test/', request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'bad_url' });
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: 'not a url', request: small, deadlineMs: soon() })).toMatchObject({ ok: false, problem: 'bad_url' });
     // Allowed https to a plain-HTTP port fails at the TLS layer: a connect problem, not a crash.
     const s = await server((_, res) => sendDer(res, answer));
-    expect(await exchange({ url: `https://127.0.0.1:${s.port}/`, request: small, deadlineMs: soon(), allowHttps: true })).toMatchObject({
+    expect(await exchange({ destinations: LOOPBACK_ALLOWED, url: `https://127.0.0.1:${s.port}/`, request: small, deadlineMs: soon(), allowHttps: true })).toMatchObject({
       ok: false,
       problem: 'connect',
     });

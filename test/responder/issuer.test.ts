@@ -18,7 +18,7 @@ import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import { fetchIssuer, MAX_ISSUER_BYTES, sharedIssuerCache } from '../../src/responder/issuer.js';
 import { createOpensslPki, issueOpensslCertificate, openssl, opensslOcspResponse, type OpensslCert, type OpensslPki } from '../helpers/openssl.js';
-import { startHttpServer, type TestHttpServer } from './support.js';
+import { LOOPBACK_ALLOWED, startHttpServer, type TestHttpServer } from './support.js';
 
 let dir: string;
 let pki: OpensslPki;
@@ -104,7 +104,7 @@ afterAll(async () => {
 });
 
 const soon = (ms = 2000) => Date.now() + ms;
-const fetchFor = (name: (typeof PATHS)[number], deadlineMs = soon()) => fetchIssuer(leaves.get(name)!.der, { deadlineMs });
+const fetchFor = (name: (typeof PATHS)[number], deadlineMs = soon()) => fetchIssuer(leaves.get(name)!.der, { deadlineMs, destinations: LOOPBACK_ALLOWED });
 
 describe('fetchIssuer', () => {
   it.each(['der', 'pem', 'p7c', 'p7pem'] as const)('takes the issuer served as %s, verified against the leaf', async (name) => {
@@ -162,7 +162,7 @@ describe('probeTarget with fetch_issuer', () => {
   });
 
   const target = () => ({ target: `127.0.0.1:${port}`, host: '127.0.0.1', port, module: 'm', serverName: 'localhost', labels: {} });
-  const moduleWith = (extra: Partial<ModuleConfig>): ModuleConfig => ({ ...defaultModule('m'), timeoutSeconds: 3, caPem: pki.root.pem, ...extra });
+  const moduleWith = (extra: Partial<ModuleConfig>): ModuleConfig => ({ ...defaultModule('m'), timeoutSeconds: 3, caPem: pki.root.pem, responderDestinations: LOOPBACK_ALLOWED, ...extra });
 
   it('is issuer_unknown without the option, and never fetches', async () => {
     const [result] = await probeTarget(target(), moduleWith({}), soon(3000));

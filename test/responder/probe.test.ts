@@ -17,7 +17,7 @@ import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
 import { sharedAnswerCache } from '../../src/responder/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
-import { sendDer, startHttpServer, type TestHttpServer } from './support.js';
+import { LOOPBACK_ALLOWED, sendDer, startHttpServer, type TestHttpServer } from './support.js';
 
 let pki: TestPki;
 let tlsPort = 0;
@@ -35,7 +35,7 @@ async function stapleServer(leaf: Issued, staple: Uint8Array): Promise<tls.Serve
 }
 
 const target = (): ProbeTarget => ({ target: `127.0.0.1:${tlsPort}`, host: '127.0.0.1', port: tlsPort, module: 'm', serverName: 'localhost', labels: {} });
-const moduleWith = (extra: Partial<ModuleConfig>): ModuleConfig => ({ ...defaultModule('m'), timeoutSeconds: 3, caPem: pki.root.pem, ...extra });
+const moduleWith = (extra: Partial<ModuleConfig>): ModuleConfig => ({ ...defaultModule('m'), timeoutSeconds: 3, caPem: pki.root.pem, responderDestinations: LOOPBACK_ALLOWED, ...extra });
 
 beforeAll(async () => {
   pki = await makeTestPki();

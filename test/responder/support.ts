@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { ResponderDestinations } from '../../src/responder/destinations.js';
 
 export interface SeenRequest {
   method: string;
@@ -19,12 +20,15 @@ export interface TestHttpServer {
   url: string;
   port: number;
   requests: SeenRequest[];
+  /** TCP connections accepted so far, requests or not: a refused destination must not even connect. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
 export async function startHttpServer(handler: Handler): Promise<TestHttpServer> {
   const requests: SeenRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
+  let connections = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -37,6 +41,7 @@ export async function startHttpServer(handler: Handler): Promise<TestHttpServer>
     });
   });
   server.on('connection', (socket) => {
+    connections += 1;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -46,6 +51,9 @@ export async function startHttpServer(handler: Handler): Promise<TestHttpServer>
     url: `http://127.0.0.1:${port}/`,
     port,
     requests,
+    get connections() {
+      return connections;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -66,3 +74,9 @@ export function sendDer(res: http.ServerResponse, der: Uint8Array): void {
   res.writeHead(200, { 'Content-Type': 'application/ocsp-response', 'Content-Length': der.length });
   res.end(Buffer.from(der));
 }
+
+/**
+ * The destinations under which the client may ask these loopback servers: loopback is refused unless
+ * `global.responder_allowlist` lists it by address (src/responder/destinations.ts), so the tests do.
+ */
+export const LOOPBACK_ALLOWED = { allowlist: ['127.0.0.0/8', '::1'], exporterEndpoints: [] } as const satisfies ResponderDestinations;
