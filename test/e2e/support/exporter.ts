@@ -50,6 +50,8 @@ export async function startExporter(source: ConfigSourceSpec, deps: ExporterDeps
   const app = buildApp({
     store,
     probe: (target, module, deadlineMs) => probeTarget(target, module, deadlineMs, lookup ? { lookup } : {}),
+    // The app resolves probe_all_addresses targets itself (one probe slot per address).
+    ...(lookup ? { lookup } : {}),
     logLevel: 'silent',
     processMetrics: false,
   });
