@@ -5,7 +5,6 @@
  *
  * Exit status: 0 valid and good; 1 parsed but not valid or not good; 2 unreadable input or usage.
  */
-import { readFileSync } from 'node:fs';
 import { findIssuer } from '../x509/certificate.js';
 import { decodeOcspResponseInput } from '../ocsp/input.js';
 import { decodeCertificatesInput } from '../x509/input.js';
@@ -14,6 +13,13 @@ import { ADVISORY_PROBLEMS, stapleEnd, verifyOcspResponse } from '../ocsp/verify
 import { describeProblem, formatRelative, iso } from './format.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
+import { FileTooLargeError, NotRegularFileError, readFileCapped, readStdinCapped } from '../util/files.js';
+
+/**
+ * OCSP responses and certificate bundles are kilobytes; 10 MiB (the config files' cap) leaves
+ * room for any real chain and keeps /dev/zero or a runaway pipe from filling memory.
+ */
+export const MAX_INSPECT_INPUT_BYTES = 10 * 1024 * 1024;
 
 export interface InspectOptions {
   response: string;
@@ -85,10 +91,15 @@ export function runInspect(options: InspectOptions, io: CommandIO): number {
   return verdict.valid && verdict.single?.certStatus === 'good' ? EXIT.ok : EXIT.notGood;
 }
 
+/** A regular file, or standard input for `-` (a pipe is fine there); both capped. */
 function readInput(path: string, flag: string): Uint8Array {
   try {
-    return readFileSync(path);
+    return path === '-' ? readStdinCapped(MAX_INSPECT_INPUT_BYTES) : readFileCapped(path, MAX_INSPECT_INPUT_BYTES);
   } catch (error) {
+    if (error instanceof NotRegularFileError) {
+      throw new UsageError(`${flag} ${path}: ${error.message}${error.kind === 'a FIFO' ? '; use - to read standard input' : ''}`);
+    }
+    if (error instanceof FileTooLargeError) throw new UsageError(`${flag} ${path}: ${error.message}`);
     const code = (error as NodeJS.ErrnoException).code;
     throw new UsageError(`${flag} ${path}: cannot read file${code ? ` (${code})` : ''}`);
   }
