@@ -53,7 +53,45 @@ export interface AppDeps {
   isAllowed?: (config: Config, host: string, port: number) => boolean;
   /** Resolver of the default probe and of `probe_all_addresses` targets (resolved before their slots). Default the system's. */
   lookup?: LookupFn;
+  /** Timeouts and the connection cap of the HTTP(S) server; each absent one as in {@link HTTP_SERVER_LIMITS}. */
+  httpLimits?: Partial<HttpServerLimits>;
 }
+
+/** What the HTTP(S) server allows a client, so slow or idle clients cannot hold sockets (and file descriptors) indefinitely. */
+export interface HttpServerLimits {
+  /** From connecting to the end of the request headers (Node `headersTimeout`); answered 408 and closed. */
+  headersTimeoutMs: number;
+  /** From connecting to the end of the request body (Node `requestTimeout`); the handler's time does not count. */
+  requestTimeoutMs: number;
+  /** How often Node checks the two above (`connectionsCheckingInterval`): they fire up to this much late. */
+  timeoutCheckIntervalMs: number;
+  /** A socket with no byte in either direction this long is destroyed (`server.setTimeout`, Fastify `connectionTimeout`). */
+  idleTimeoutMs: number;
+  /** An idle keep-alive connection between requests is closed after this (Fastify `keepAliveTimeout`). */
+  keepAliveTimeoutMs: number;
+  /** TLS handshakes not finished in this long are dropped (`handshakeTimeout`; Node's default is 120 s). */
+  tlsHandshakeTimeoutMs: number;
+  /** Connections open at once; more are closed as soon as they are accepted (`server.maxConnections`). */
+  maxConnections: number;
+}
+
+/**
+ * The defaults. A scrape's answer may take as long as its deadline: `X-Prometheus-Scrape-Timeout-Seconds`
+ * (not capped) or, without the header, module timeouts of up to 300 s; while it is computed the
+ * socket is silent, so the idle timeout is twice that. The request timeout only counts receiving
+ * the request, which for these bodiless GETs ends with the headers, so it can be short.
+ * 512 connections with 2 × global.concurrency probe sockets stay well inside a 1024 file limit.
+ */
+export const HTTP_SERVER_LIMITS: Readonly<HttpServerLimits> = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  timeoutCheckIntervalMs: 1_000,
+  idleTimeoutMs: 600_000,
+  // Fastify's default: longer than a 60 s scrape interval, so Prometheus reuses its connection.
+  keepAliveTimeoutMs: 72_000,
+  tlsHandshakeTimeoutMs: 10_000,
+  maxConnections: 512,
+};
 
 /**
  * How many of the `global.concurrency` probe slots `/probe` requests may hold at once: half
@@ -88,6 +126,13 @@ export function buildApp(deps: AppDeps): App {
   const probe: ProbeFn = (target, module, deadlineMs) => unawareProbe(target, ownSockets.applyTo(module), deadlineMs);
   const isAllowed = deps.isAllowed ?? isAllowedByConfig;
 
+  const limits = { ...HTTP_SERVER_LIMITS, ...deps.httpLimits };
+  // Node's server options (https.createServer takes them along with the TLS ones).
+  const nodeServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+  };
   const server = Fastify({
     logger: {
       level: deps.logLevel ?? 'info',
@@ -95,8 +140,15 @@ export function buildApp(deps: AppDeps): App {
     },
     // A scrape every few seconds would flood the log; requests are logged at debug below.
     logController: new LogController({ disableRequestLogging: true }),
-    ...(deps.https ? { https: deps.https } : {}),
+    connectionTimeout: limits.idleTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    ...(deps.https
+      ? { https: { ...deps.https, ...nodeServerOptions, handshakeTimeout: limits.tlsHandshakeTimeoutMs } }
+      : { http: nodeServerOptions }),
   });
+  // Without a cap, 450 clients trickling headers exhausted the file descriptors.
+  server.server.maxConnections = limits.maxConnections;
 
   // Every probe takes one of `slots`; a /probe probe first takes one of its share (probeEndpointShare).
   const slots = createProbeSlots(store.current.global.concurrency, now);
