@@ -113,6 +113,21 @@ describe('fetchIssuer', () => {
     expect(Buffer.from(fetched!.issuerDer!).equals(Buffer.from(pki.intermediate.der))).toBe(true);
   });
 
+  it('follows the responder destination rules: a caIssuers URL at loopback not listed is not_allowed, and never connects', async () => {
+    const before = http.connections;
+    for (const destinations of [undefined, { allowlist: null, exporterEndpoints: [] }, { allowlist: ['*'], exporterEndpoints: [] }]) {
+      const fetched = await fetchIssuer(leaves.get('der')!.der, { deadlineMs: soon(), ...(destinations ? { destinations } : {}) });
+      expect(fetched, JSON.stringify(destinations)).toMatchObject({ issuerDer: null, problem: 'not_allowed' });
+      expect(fetched!.error).toContain(`is a loopback address (127.0.0.0/8)`);
+    }
+    // The exporter's own socket, even with loopback listed.
+    const own = { allowlist: ['127.0.0.0/8'], exporterEndpoints: [{ address: '127.0.0.1', port: http.port }] };
+    expect(await fetchIssuer(leaves.get('der')!.der, { deadlineMs: soon(), destinations: own })).toMatchObject({ problem: 'not_allowed' });
+    expect(http.connections - before).toBe(0);
+    expect(await fetchFor('der')).toMatchObject({ problem: null });
+    expect(http.connections - before).toBe(1);
+  });
+
   it('refuses a certificate that did not issue the leaf', async () => {
     expect(await fetchFor('wrong')).toMatchObject({ issuerDer: null, problem: 'not_the_issuer' });
   });
