@@ -11,7 +11,7 @@ import { emptyConfig, moduleNamed, type Config } from '../config/schema.js';
 import { parseTargetAddress } from '../config/target.js';
 import { probeTarget } from '../probe/probe.js';
 import type { ProbeResult } from '../probe/types.js';
-import { describeProblem, formatRelative, iso } from './format.js';
+import { describeProblem, escapeForTerminal, formatRelative, iso } from './format.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
@@ -113,8 +113,9 @@ function checkReport(result: ProbeResult, now: Date): Record<string, unknown> {
 
 function humanCheck(result: ProbeResult, now: Date): string {
   const lines: string[] = [];
+  // Values carry the server's text (subject, error messages): escaped, so they cannot forge lines.
   const row = (label: string, value: string): void => {
-    lines.push(`${(label + ':').padEnd(14)}${value}`);
+    lines.push(`${(label + ':').padEnd(14)}${escapeForTerminal(value)}`);
   };
   row('Target', `${result.target} via ${result.address}${result.serverName ? ` (SNI ${result.serverName})` : ''}`);
   if (!result.success) {
@@ -155,13 +156,13 @@ function appendResponder(lines: string[], result: ProbeResult, now: Date): void 
   if (!responder) return;
   const label = 'Responder:'.padEnd(14);
   if (!responder.up) {
-    lines.push(`${label}DOWN or invalid${responder.url ? ` (${responder.url})` : ''}: ${responder.error ?? responder.problems.join(', ')}`);
+    lines.push(escapeForTerminal(`${label}DOWN or invalid${responder.url ? ` (${responder.url})` : ''}: ${responder.error ?? responder.problems.join(', ')}`));
     return;
   }
   const single = responder.verdict?.single;
   const status = single ? single.certStatus.toUpperCase() : 'no status';
   const when = single ? `, thisUpdate ${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})` : '';
-  lines.push(`${label}${status} from ${responder.url} via ${responder.method ?? 'cache'}${when}`);
+  lines.push(escapeForTerminal(`${label}${status} from ${responder.url} via ${responder.method ?? 'cache'}${when}`));
   const staple = result.staple?.verdict?.single;
   if (staple && single && staple.certStatus !== single.certStatus) {
     lines.push(`  - the staple says ${staple.certStatus} but the CA's responder says ${single.certStatus}`);

@@ -10,7 +10,7 @@ import { decodeOcspResponseInput } from '../ocsp/input.js';
 import { decodeCertificatesInput } from '../x509/input.js';
 import type { OcspVerdict, SingleResponseInfo } from '../ocsp/types.js';
 import { ADVISORY_PROBLEMS, stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
-import { describeProblem, formatRelative, iso } from './format.js';
+import { describeProblem, escapeForTerminal, formatRelative, iso } from './format.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
 import { FileTooLargeError, NotRegularFileError, readFileCapped, readStdinCapped } from '../util/files.js';
@@ -72,7 +72,7 @@ export function runInspect(options: InspectOptions, io: CommandIO): number {
       issuer = (leaf && findIssuer(leaf, certs)) ?? certs[0] ?? null;
     }
   } catch (error) {
-    io.stderr(`inspect: ${messageOf(error)}\n`);
+    io.stderr(`inspect: ${escapeForTerminal(messageOf(error))}\n`);
     if (options.json) io.stdout(JSON.stringify(unreadableReport(error)) + '\n');
     return EXIT.unreadable;
   }
@@ -83,7 +83,7 @@ export function runInspect(options: InspectOptions, io: CommandIO): number {
   });
   if (!verdict.response) {
     const message = verdict.parseError?.message ?? 'unparseable OCSP response';
-    io.stderr(`inspect: ${options.response}: ${message}\n`);
+    io.stderr(`inspect: ${escapeForTerminal(`${options.response}: ${message}`)}\n`);
     if (options.json) io.stdout(JSON.stringify(inspectReport(verdict, options.at)) + '\n');
     return EXIT.unreadable;
   }
@@ -171,8 +171,9 @@ function humanReport(verdict: OcspVerdict, options: InspectOptions): string {
   const basic = response.basic;
   const single = verdict.single;
   const lines: string[] = [];
+  // Values carry the response's text (signer subject, responder name): escaped, so they cannot forge lines.
   const row = (label: string, value: string): void => {
-    lines.push(`${(label + ':').padEnd(14)}${value}`);
+    lines.push(`${(label + ':').padEnd(14)}${escapeForTerminal(value)}`);
   };
   row('Verdict', verdict.valid ? 'VALID' : `INVALID (${verdict.problems.filter((p) => !ADVISORY_PROBLEMS.has(p)).join(', ')})`);
   row('Response', `${response.responseStatus}, ${response.size} bytes${basic ? `, ${basic.singleResponses.length} SingleResponse(s)` : ''}`);
