@@ -213,10 +213,29 @@ function parseHeaders(w: Walker, node: unknown, keyNode: unknown): Record<string
     const value = f!.nonEmptyString(name);
     if (value === undefined) continue;
     const allowed = ALLOWED_HEADERS[name] ?? [];
-    if (allowed.length > 0 && !allowed.includes(value)) f!.report(name, `"${value}" is not one of: ${allowed.join(', ')}`);
+    const unsendable = headerValueProblem(value);
+    if (unsendable) f!.report(name, unsendable);
+    else if (allowed.length > 0 && !allowed.includes(value)) f!.report(name, `"${value}" is not one of: ${allowed.join(', ')}`);
     else headers[name] = value;
   }
   return headers;
+}
+
+/**
+ * Why a header value cannot be sent, or null. RFC 9110 §5.5: a field value is visible characters,
+ * spaces and tabs (and obs-text, the bytes 0x80–0xFF); CR and LF would split the header (response
+ * splitting), and Node refuses such a value at send time, which made every endpoint answer 500.
+ * Checked here, at load, with the set Node accepts (its `validateHeaderValue`).
+ */
+function headerValueProblem(value: string): string | null {
+  const bad = /[^\t\x20-\x7e\x80-\xff]/.exec(value);
+  if (!bad) return null;
+  const char = bad[0];
+  const code = char.codePointAt(0)!;
+  const shown = code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (char === '\r' || char === '\n') return `the value contains a line break (${shown}); a header value must be one line (RFC 9110 §5.5)`;
+  if (code < 0x20 || code === 0x7f) return `the value contains the control character ${shown}; only visible characters, spaces and tabs are allowed (RFC 9110 §5.5)`;
+  return `the value contains ${shown}, which cannot be sent in an HTTP header; use ASCII (RFC 9110 §5.5)`;
 }
 
 /** `basic_auth_users`: user name → bcrypt hash; any user name without a colon. */
