@@ -45,6 +45,10 @@ export function parseInspectArgs(values: Record<string, string | boolean | undef
       throw new UsageError(`--clock-skew: expected seconds >= 0, got "${values['clock-skew']}"`);
     }
   }
+  // Standard input can be read once only.
+  if ([response, values['cert'], values['issuer']].filter((value) => value === '-').length > 1) {
+    throw new UsageError('inspect: only one of --response, --cert and --issuer can be - (standard input)');
+  }
   return {
     response,
     cert: typeof values['cert'] === 'string' ? values['cert'] : null,

@@ -118,6 +118,12 @@ describe('capped reading of regular files only', () => {
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
+  it('inspect takes - for one input only (standard input is read once)', async () => {
+    const run = await inspect('--response', '-', '--cert', '-');
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('only one of --response, --cert and --issuer can be - (standard input)');
+  });
+
   it('inspect --response - reads a pipe on standard input, capped', async () => {
     const run = (input: Buffer) =>
       new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
