@@ -16,9 +16,10 @@ import { ExporterSockets, expandListenAddresses } from './responder/destinations
 import type { LookupFn } from './net/resolve.js';
 import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
-import { excerptOf, registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
+import { registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
 import { messageOf } from './util/errors.js';
+import { excerptOf } from './util/text.js';
 
 /** The part of `ConfigStore` (src/config/store.ts) the app uses. */
 export interface ConfigSource {

@@ -11,10 +11,11 @@ import { emptyConfig, moduleNamed, type Config } from '../config/schema.js';
 import { parseTargetAddress } from '../config/target.js';
 import { probeTarget } from '../probe/probe.js';
 import type { ProbeResult } from '../probe/types.js';
-import { describeProblem, escapeForTerminal, formatRelative, iso } from './format.js';
+import { describeProblem, formatRelative, iso } from './format.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
+import { escapeForTerminal } from '../util/text.js';
 
 export interface CheckOptions {
   target: string;

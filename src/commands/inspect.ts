@@ -10,10 +10,11 @@ import { decodeOcspResponseInput } from '../ocsp/input.js';
 import { decodeCertificatesInput } from '../x509/input.js';
 import type { OcspVerdict, SingleResponseInfo } from '../ocsp/types.js';
 import { ADVISORY_PROBLEMS, stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
-import { describeProblem, escapeForTerminal, formatRelative, iso } from './format.js';
+import { describeProblem, formatRelative, iso } from './format.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
 import { FileTooLargeError, NotRegularFileError, readFileCapped, readStdinCapped } from '../util/files.js';
+import { escapeForTerminal } from '../util/text.js';
 
 /**
  * OCSP responses and certificate bundles are kilobytes; 10 MiB (the config files' cap) leaves

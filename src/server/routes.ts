@@ -21,6 +21,7 @@ import type { SlotRunner } from '../scheduler/slots.js';
 import type { Sweeper } from '../scheduler/sweep.js';
 import { acceptsGzip, gzipped } from './encoding.js';
 import { landingPage } from './landing.js';
+import { excerptOf } from '../util/text.js';
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
 
@@ -29,16 +30,6 @@ export const RELOAD_ERROR_ANSWER_CHARS = 500;
 /** How much of a failed reload's error is logged (a config error can quote a whole value of the file). */
 export const RELOAD_ERROR_LOG_CHARS = 4096;
 
-/**
- * The first `maxChars` characters of `text`, with `…` and the count of what was left out when it is
- * longer. `oneLine` joins lines with "; " and blanks other control characters, for an HTTP answer
- * a terminal shows as is.
- */
-export function excerptOf(text: string, maxChars: number, options: { oneLine?: boolean } = {}): string {
-  const flat = options.oneLine ? text.replace(/\s*[\r\n]+\s*/g, '; ').replace(/[\u0000-\u001f\u007f]/g, ' ') : text;
-  if (flat.length <= maxChars) return flat;
-  return `${flat.slice(0, maxChars)}… (${flat.length - maxChars} more characters)`;
-}
 
 /** What the routes need from the rest of the app; everything injectable for tests. */
 export interface RouteContext {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
-import { escapeForTerminal } from '../../src/commands/format.js';
+import { escapeForTerminal } from '../../src/util/text.js';
 import { createCertificate, type Issued } from '../../src/pki/index.js';
 import { cachedKeys, makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 
