@@ -14,7 +14,8 @@ import { messageOf } from './util/errors.js';
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
                          [--probe.workers N] [--config.check]
-  ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer] [--json]
+  ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer]
+                         [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version
 
@@ -34,6 +35,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   'query-responder': { type: 'boolean' },
   'fetch-issuer': { type: 'boolean' },
+  starttls: { type: 'string' },
   response: { type: 'string' },
   cert: { type: 'string' },
   issuer: { type: 'string' },

@@ -10,6 +10,7 @@ import { loadConfigFile } from '../config/load.js';
 import { emptyConfig, moduleNamed, type Config } from '../config/schema.js';
 import { parseTargetAddress } from '../config/target.js';
 import { probeTarget } from '../probe/probe.js';
+import { isStarttlsProtocol, STARTTLS_PROTOCOLS } from '../starttls/protocols.js';
 import type { ProbeResult } from '../probe/types.js';
 import { describeProblem, formatRelative, iso } from './format.js';
 import { inspectReport } from './inspect.js';
@@ -44,6 +45,11 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
   }
   if (values['query-responder'] === true) config.modules[module] = { ...config.modules[module]!, queryResponder: true };
   if (values['fetch-issuer'] === true) config.modules[module] = { ...config.modules[module]!, fetchIssuer: true };
+  const starttls = values['starttls'];
+  if (typeof starttls === 'string') {
+    if (!isStarttlsProtocol(starttls)) throw new UsageError(`check: unknown --starttls protocol "${starttls}" (use ${STARTTLS_PROTOCOLS.join(', ')})`);
+    config.modules[module] = { ...config.modules[module]!, starttls };
+  }
   return {
     target,
     host: parsed.host,

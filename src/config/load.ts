@@ -14,6 +14,7 @@ import { parseIpAddress } from '../net/ip.js';
 import { judgeResponderUrl } from '../responder/url.js';
 import { messageOf } from '../util/errors.js';
 import { describeFileError } from '../util/files.js';
+import { isStarttlsProtocol, STARTTLS_PROTOCOLS } from '../starttls/protocols.js';
 import { checkCertificateBundle, checkKeyPair, loadPrivateKey } from '../x509/keys.js';
 import { formatDuration } from './duration.js';
 import { ConfigError } from './errors.js';
@@ -58,6 +59,7 @@ const MODULE_KEYS = [
   'responder_cache_max_age',
   'query_chain_responders',
   'fetch_issuer',
+  'starttls',
 ];
 const TARGET_KEYS = ['target', 'module', 'server_name', 'labels'];
 
@@ -104,7 +106,7 @@ function parseModuleTimeouts(f: Fields, module: ModuleConfig): void {
   if (skew !== undefined) module.clockSkewSeconds = skew;
 }
 
-/** How to reach the target: `server_name`, `ip_protocol`, `probe_all_addresses`, `allow_link_local`. */
+/** How to reach the target: `server_name`, `ip_protocol`, `probe_all_addresses`, `allow_link_local`, `starttls`. */
 function parseModuleConnection(f: Fields, module: ModuleConfig): void {
   const serverName = f.string('server_name');
   const nameProblem = serverName === undefined ? null : serverNameProblem(serverName);
@@ -120,6 +122,11 @@ function parseModuleConnection(f: Fields, module: ModuleConfig): void {
   if (allAddresses !== undefined) module.probeAllAddresses = allAddresses;
   const linkLocal = f.boolean('allow_link_local');
   if (linkLocal !== undefined) module.allowLinkLocal = linkLocal;
+
+  const starttls = f.string('starttls');
+  if (starttls !== undefined && !isStarttlsProtocol(starttls)) {
+    f.report('starttls', `unknown starttls protocol "${starttls}" (use ${STARTTLS_PROTOCOLS.join(', ')})`);
+  } else if (starttls !== undefined) module.starttls = starttls;
 }
 
 /** The direct responder check: its flags, `responder_cache_max_age` and `responder_url` (judged with `responder_allow_https`). */

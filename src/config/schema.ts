@@ -4,6 +4,7 @@
  */
 import type { IpProtocol } from '../net/resolve.js';
 import type { ResponderDestinations } from '../responder/destinations.js';
+import type { StarttlsProtocol } from '../starttls/protocols.js';
 
 export type { IpProtocol };
 
@@ -82,6 +83,12 @@ export interface ModuleConfig {
    * it from the leaf's AIA caIssuers URL (used only when it verifies the leaf's signature). Absent → false.
    */
   fetchIssuer?: boolean;
+  /**
+   * `starttls`: speak this protocol's plaintext upgrade (SMTP STARTTLS, IMAP STARTTLS, POP3 STLS, FTP
+   * AUTH TLS, LDAP StartTLS, XMPP starttls, PostgreSQL SSLRequest, MySQL SSL request) before the TLS
+   * handshake (src/starttls/). Absent or null → TLS from the first byte.
+   */
+  starttls?: StarttlsProtocol | null;
   /**
    * Not a module key: where this module's responder queries and caIssuers fetches may go. The loader
    * sets it on every module from `global.responder_allowlist`; the app adds its own listen sockets

@@ -79,6 +79,7 @@ export async function probeTarget(
           serverName,
           secureContext: secureContextFor(module),
           deadlineMs,
+          starttls: module.starttls ? { protocol: module.starttls, name: serverName ?? target.host } : null,
         });
         const issuerFetch = result.ok && module.fetchIssuer ? await fetchMissingIssuer(result.chainDer, module, deadlineMs, deps) : null;
         const { judged, issuerDer } = judge(result, {

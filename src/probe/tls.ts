@@ -2,12 +2,16 @@
  * One TLS handshake with the status_request extension (RFC 6066 §8), returning the stapled OCSP
  * response (or its absence), the presented chain and the negotiated parameters. Never throws:
  * every failure becomes `{ ok: false, reason }`. Sessions are never resumed, because a resumed
- * TLS 1.2 session carries no staple.
+ * TLS 1.2 session carries no staple. With a STARTTLS protocol (module `starttls`) a plain TCP
+ * connection comes first, src/starttls/ runs the protocol's upgrade dialogue on it, and the very
+ * same handshake then runs over that socket.
  */
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ModuleConfig } from '../config/schema.js';
+import { negotiateStarttls, StarttlsError, type StarttlsProtocol } from '../starttls/index.js';
 import { readPresentedChain } from './presented.js';
-import { messageWithCode } from '../util/errors.js';
+import { messageOf, messageWithCode } from '../util/errors.js';
 
 export interface HandshakeRequest {
   /** IP address (or name) to connect to. */
@@ -18,6 +22,11 @@ export interface HandshakeRequest {
   secureContext: tls.SecureContext;
   /** Unix ms by which the handshake must be complete. */
   deadlineMs: number;
+  /**
+   * Upgrade a plaintext connection first (module `starttls`); `name` is the server's name for
+   * protocols that carry one (XMPP's stream `to`). Absent or null → TLS from the first byte.
+   */
+  starttls?: { protocol: StarttlsProtocol; name: string } | null;
 }
 
 export type HandshakeResult =
@@ -30,7 +39,7 @@ export type HandshakeResult =
       protocol: string;
       cipher: string;
     }
-  | { ok: false; reason: 'connect' | 'timeout' | 'tls'; error: string };
+  | { ok: false; reason: 'connect' | 'timeout' | 'tls' | 'starttls'; error: string };
 
 const contexts = new WeakMap<ModuleConfig, tls.SecureContext>();
 
@@ -54,11 +63,15 @@ export function secureContextFor(module: ModuleConfig): tls.SecureContext {
   return context;
 }
 
+/** How long past the deadline the STARTTLS dialogue gets to report its own timeout (it says where it stood) before the probe's. */
+const STARTTLS_TIMEOUT_GRACE_MS = 250;
+
 export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    let tcpConnected = false;
+    let phase: 'connect' | 'starttls' | 'tls' = 'connect';
     let staple: Buffer | null = null;
+    let plain: net.Socket | undefined;
     let socket: tls.TLSSocket | undefined;
 
     const finish = (result: HandshakeResult): void => {
@@ -66,66 +79,109 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       settled = true;
       clearTimeout(timer);
       socket?.destroy();
+      plain?.destroy();
       resolve(result);
     };
 
+    const onDeadline = (graceUsed = false): void => {
+      if (phase === 'starttls' && !graceUsed) {
+        timer = setTimeout(() => onDeadline(true), STARTTLS_TIMEOUT_GRACE_MS);
+        return;
+      }
+      const error = { connect: 'TCP connect timed out', starttls: `${request.starttls?.protocol} STARTTLS dialogue timed out`, tls: 'TLS handshake timed out' }[phase];
+      finish({ ok: false, reason: 'timeout', error });
+    };
     const remaining = request.deadlineMs - Date.now();
-    const timer = setTimeout(
-      () => finish({ ok: false, reason: 'timeout', error: tcpConnected ? 'TLS handshake timed out' : 'TCP connect timed out' }),
-      Math.max(0, remaining),
-    );
+    let timer = setTimeout(() => onDeadline(), Math.max(0, remaining));
     if (remaining <= 0) return;
 
-    try {
-      // requestOCSP is honoured by tls.connect but missing from its option types.
-      const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
-        host: request.address,
-        port: request.port,
-        ...(request.serverName ? { servername: request.serverName } : {}),
-        secureContext: request.secureContext,
-        requestOCSP: true,
-        // The chain is judged afterwards and reported, never a reason to lose the staple
-        // (ssl_exporter's flaw); so is the name (chain.ts).
-        rejectUnauthorized: false,
-        checkServerIdentity: () => undefined,
-      };
-      socket = tls.connect(options);
-    } catch (error) {
-      finish({ ok: false, reason: 'connect', error: messageWithCode(error, cleanOpensslMessage) });
-      return;
-    }
-
-    socket.once('connect', () => {
-      tcpConnected = true;
-    });
-    // Node's types say Buffer, but Node passes null when the server sent no status (OpenSSL has none).
-    socket.on('OCSPResponse', (response: Buffer) => {
-      staple = response && response.length > 0 ? response : null;
-    });
-    socket.once('secureConnect', () => {
-      const s = socket!;
-      const cipher = s.getCipher();
-      const protocol = s.getProtocol() ?? 'unknown';
-      const cipherName = cipher?.standardName ?? cipher?.name ?? 'unknown';
-      finish({
-        ok: true,
-        staple,
-        chainDer: readPresentedChain(s, {
+    /** The handshake itself, on a fresh connection or over the upgraded plaintext one. */
+    const startTls = (over?: net.Socket): void => {
+      try {
+        // requestOCSP is honoured by tls.connect but missing from its option types.
+        const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
+          ...(over ? { socket: over } : { host: request.address, port: request.port }),
+          ...(request.serverName ? { servername: request.serverName } : {}),
           secureContext: request.secureContext,
-          key: `${request.address}|${request.port}|${request.serverName ?? ''}`,
+          requestOCSP: true,
+          // The chain is judged afterwards and reported, never a reason to lose the staple
+          // (ssl_exporter's flaw); so is the name (chain.ts).
+          rejectUnauthorized: false,
+          checkServerIdentity: () => undefined,
+        };
+        socket = tls.connect(options);
+      } catch (error) {
+        finish({ ok: false, reason: over ? 'tls' : 'connect', error: messageWithCode(error, cleanOpensslMessage) });
+        return;
+      }
+
+      socket.once('connect', () => {
+        phase = 'tls';
+      });
+      // Node's types say Buffer, but Node passes null when the server sent no status (OpenSSL has none).
+      socket.on('OCSPResponse', (response: Buffer) => {
+        staple = response && response.length > 0 ? response : null;
+      });
+      socket.once('secureConnect', () => {
+        const s = socket!;
+        const cipher = s.getCipher();
+        const protocol = s.getProtocol() ?? 'unknown';
+        const cipherName = cipher?.standardName ?? cipher?.name ?? 'unknown';
+        finish({
+          ok: true,
+          staple,
+          chainDer: readPresentedChain(s, {
+            secureContext: request.secureContext,
+            key: `${request.address}|${request.port}|${request.serverName ?? ''}`,
+            protocol,
+            cipher: cipherName,
+            stapleLength: staple ? staple.length : null,
+            nowMs: Date.now(),
+          }),
           protocol,
           cipher: cipherName,
-          stapleLength: staple ? staple.length : null,
-          nowMs: Date.now(),
-        }),
-        protocol,
-        cipher: cipherName,
+        });
       });
+      const failedReason = (): 'tls' | 'connect' => (phase === 'connect' ? 'connect' : 'tls');
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        finish({ ok: false, reason: failedReason(), error: messageWithCode(error, cleanOpensslMessage) });
+      });
+      socket.once('close', () => finish({ ok: false, reason: failedReason(), error: 'connection closed during handshake' }));
+    };
+
+    const starttls = request.starttls;
+    if (!starttls) {
+      startTls();
+      return;
+    }
+    try {
+      plain = net.connect({ host: request.address, port: request.port });
+    } catch (error) {
+      finish({ ok: false, reason: 'connect', error: messageWithCode(error) });
+      return;
+    }
+    const upgraded = plain;
+    // Once the dialogue runs, it reports the socket's errors; once TLS runs, the TLS socket does.
+    upgraded.on('error', (error: NodeJS.ErrnoException) => {
+      if (phase === 'connect') finish({ ok: false, reason: 'connect', error: messageWithCode(error) });
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      finish({ ok: false, reason: tcpConnected ? 'tls' : 'connect', error: messageWithCode(error, cleanOpensslMessage) });
+    upgraded.once('close', () => {
+      if (phase === 'connect') finish({ ok: false, reason: 'connect', error: 'connection closed before it was established' });
     });
-    socket.once('close', () => finish({ ok: false, reason: tcpConnected ? 'tls' : 'connect', error: 'connection closed during handshake' }));
+    upgraded.once('connect', () => {
+      phase = 'starttls';
+      negotiateStarttls(upgraded, starttls.protocol, { serverName: starttls.name, deadlineMs: request.deadlineMs }).then(
+        () => {
+          if (settled) return;
+          phase = 'tls';
+          startTls(upgraded);
+        },
+        (error: unknown) => {
+          const timedOut = error instanceof StarttlsError && error.code === 'ERR_STARTTLS_TIMEOUT';
+          finish({ ok: false, reason: timedOut ? 'timeout' : 'starttls', error: messageOf(error) });
+        },
+      );
+    });
   });
 }
 

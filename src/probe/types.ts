@@ -20,10 +20,12 @@ export type FailureReason =
   | 'tls'
   /** The resolved address is not allowed (e.g. link-local metadata addresses). */
   | 'blocked'
+  /** The STARTTLS dialogue (module `starttls`) failed: refused, not offered, closed, too long, not the protocol. */
+  | 'starttls'
   /** A bug in the exporter: reported, never thrown. */
   | 'internal';
 
-export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'timeout', 'tls', 'blocked', 'internal'];
+export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'timeout', 'tls', 'blocked', 'starttls', 'internal'];
 
 /**
  * What a probe is asked to probe: a configured static target, or one built from a `/probe`

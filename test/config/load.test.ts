@@ -408,8 +408,9 @@ describe('config.example.yaml', () => {
 
   it('loads as shipped', () => {
     const config = loadConfigFile(EXAMPLE);
-    expect(Object.keys(config.modules).sort()).toEqual(['all_nodes', 'default', 'internal']);
+    expect(Object.keys(config.modules).sort()).toEqual(['all_nodes', 'default', 'internal', 'mail']);
     expect(config.modules['all_nodes']).toMatchObject({ probeAllAddresses: true, serverName: 'www.example.com' });
+    expect(config.modules['mail']).toMatchObject({ starttls: 'smtp' });
     expect(config.targets.length).toBeGreaterThanOrEqual(4);
     expect(config.global.probeAllowlist.length).toBeGreaterThan(0);
   });
