@@ -6,6 +6,8 @@
  * closes mid-dialogue and mid-handshake, bytes injected after the go-ahead, escape sequences.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCheckArgs, runCheck } from '../../src/commands/check.js';
+import { EXIT, type CommandIO } from '../../src/commands/io.js';
 import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeResult } from '../../src/probe/types.js';
@@ -477,6 +479,27 @@ describe('STARTTLS: refusals and hostile servers fail the probe with reason star
   it('garbage instead of SMTP', async () => {
     const server = await serve(async (peer) => peer.write('HTTP/1.1 400 Bad Request\r\n'));
     expect(await probe(server.port, 'smtp')).toMatchObject({ failureReason: 'starttls', error: 'not an SMTP reply: "HTTP/1.1 400 Bad Request"' });
+  });
+
+  it('a server silent after its go-ahead: the TLS handshake times out at the deadline, reason timeout', async () => {
+    const server = await serve(async (peer) => {
+      if ((await smtpUntilStarttls(peer)) !== 'STARTTLS') return;
+      peer.write('220 go ahead\r\n');
+    });
+    const result = await probe(server.port, 'smtp', 1);
+    expect(result).toMatchObject({ failureReason: 'timeout', error: 'TLS handshake timed out' });
+  });
+
+  it('check --starttls prints the failure, its reason and the answer', async () => {
+    const server = await serve(async (peer) => {
+      if ((await smtpUntilStarttls(peer)) !== 'STARTTLS') return;
+      peer.write('454 4.7.0 TLS not available\r\n');
+    });
+    let out = '';
+    const io = { stdout: (text: string) => void (out += text), stderr: (text: string) => void (out += text) };
+    const code = await runCheck(parseCheckArgs({ starttls: 'smtp', 'server-name': 'localhost' }, [`127.0.0.1:${server.port}`]), io as CommandIO);
+    expect(code).toBe(EXIT.notGood);
+    expect(out).toContain('FAILED (starttls): the SMTP server refused at STARTTLS: "454 4.7.0 TLS not available"');
   });
 
   it('nothing listening: reason connect, as without STARTTLS', async () => {
