@@ -1,5 +1,6 @@
 /** Module key `starttls` and `check --starttls`: accepted values, the error listing them, the default. */
 import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
 import { parseCheckArgs } from '../../src/commands/check.js';
 import { UsageError } from '../../src/commands/io.js';
 import { ConfigError } from '../../src/config/errors.js';
@@ -42,5 +43,15 @@ describe('check --starttls', () => {
     expect(() => parseCheckArgs({ starttls: 'telnet' }, ['127.0.0.1:23'])).toThrow(
       'check: unknown --starttls protocol "telnet" (use smtp, imap, pop3, ftp, ldap, xmpp, postgres, mysql)',
     );
+  });
+});
+
+describe('the command line takes --starttls', () => {
+  it('passes it to check, whose usage error names the valid protocols', async () => {
+    let err = '';
+    const io = { stdout: () => {}, stderr: (text: string) => void (err += text) };
+    expect(await main(['check', '127.0.0.1:25', '--starttls', 'smtps'], io)).toBe(2);
+    expect(err).toContain('check: unknown --starttls protocol "smtps" (use smtp, imap, pop3, ftp, ldap, xmpp, postgres, mysql)');
+    expect(err).toContain('[--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql]');
   });
 });
