@@ -2,6 +2,7 @@
  * Configuration types and their defaults, in one place. `load.ts` turns YAML into these after
  * applying defaults and validating every key; everything downstream reads only these types.
  */
+import type { ProxyRoute } from '../net/proxy.js';
 import type { IpProtocol } from '../net/resolve.js';
 import type { ResponderDestinations } from '../responder/destinations.js';
 import type { StarttlsProtocol } from '../starttls/protocols.js';
@@ -89,6 +90,19 @@ export interface ModuleConfig {
    * handshake (src/starttls/). Absent or null → TLS from the first byte.
    */
   starttls?: StarttlsProtocol | null;
+  /**
+   * `proxy_url` (or `proxy_url_file`, or HTTPS_PROXY with `proxy_from_environment`): probes,
+   * responder queries and caIssuers fetches go through this http:// or https:// proxy (CONNECT,
+   * src/net/proxy.ts), except to hosts `no_proxy` matches. Absent or null → direct.
+   */
+  proxy?: ProxyRoute | null;
+  /** `no_proxy`: hosts reached directly despite `proxy` (src/net/no-proxy.ts syntax). Absent → none. */
+  noProxy?: string[];
+  /**
+   * `source_ip_address`: the local IP the probe's connections (and the responder's) are bound to;
+   * with it, only addresses of its family are probed. Absent or null → the system's choice.
+   */
+  sourceIpAddress?: string | null;
   /**
    * Not a module key: where this module's responder queries and caIssuers fetches may go. The loader
    * sets it on every module from `global.responder_allowlist`; the app adds its own listen sockets

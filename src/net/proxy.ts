@@ -7,6 +7,7 @@
  * of a 2xx is a {@link ProxyError} carrying its status line, cut short and escaped, because it is
  * text from the far side shown in logs and `check` reports.
  */
+import { createHash } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { CodedError, messageWithCode } from '../util/errors.js';
@@ -275,4 +276,19 @@ export interface ProxySettings {
 export function proxyFor(settings: ProxySettings, host: string, port: number): ProxyRoute | null {
   if (!settings.proxy) return null;
   return settings.noProxy && bypassesProxy(settings.noProxy, host, port) ? null : settings.proxy;
+}
+
+/** How a module's connections go out: its proxy settings and `source_ip_address`. Plain data (crosses threads). */
+export interface ConnectionRoute extends ProxySettings {
+  /** Bind outgoing connections (to the target, or to the proxy) to this local IP; null → the system's choice. */
+  localAddress?: string | null;
+}
+
+/** A short text of `route` for cache keys (answers fetched one way are not reused another); credentials only as a hash. */
+export function routeKey(route: ConnectionRoute | undefined): string {
+  if (!route) return '-';
+  const proxy = route.proxy
+    ? `${route.proxy.protocol}//${formatHostPort(route.proxy.host, route.proxy.port)}${route.proxy.authorization ? `+${createHash('sha256').update(route.proxy.authorization).digest('hex').slice(0, 16)}` : ''}`
+    : '-';
+  return `${proxy};${(route.noProxy ?? []).join(',')};${route.localAddress ?? '-'}`;
 }

@@ -13,6 +13,7 @@ import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
 import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';
 import { addressRefusal } from '../net/guard.js';
+import { proxyFor } from '../net/proxy.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn, type ResolvedAddress } from '../net/resolve.js';
 import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
 import { failedResult, type ResultSubject } from './failure.js';
@@ -63,9 +64,12 @@ export async function probeTarget(
     startedAtMs,
   };
   try {
-    const resolved = await resolveProbeAddresses(target, module, deadlineMs, deps.lookup);
-    if (!resolved.ok) return [resolved.failure];
-    const { addresses } = resolved;
+    // Through a proxy, a name is the proxy's to resolve (CONNECT carries it as written); the guard
+    // below then sees only IP literals. An IP literal is still checked against ip_protocol.
+    const proxy = proxyFor(module, target.host, target.port);
+    const resolved = proxy && !isIP(target.host) ? null : await resolveProbeAddresses(target, module, deadlineMs, deps.lookup);
+    if (resolved && !resolved.ok) return [resolved.failure];
+    const addresses = resolved ? resolved.addresses : [{ address: target.host }];
     return await Promise.all(
       addresses.map(async ({ address }) => {
         const addressStartedMs = Date.now();
@@ -80,6 +84,8 @@ export async function probeTarget(
           secureContext: secureContextFor(module),
           deadlineMs,
           starttls: module.starttls ? { protocol: module.starttls, name: serverName ?? target.host } : null,
+          proxy,
+          localAddress: module.sourceIpAddress ?? null,
         });
         const issuerFetch = result.ok && module.fetchIssuer ? await fetchMissingIssuer(result.chainDer, module, deadlineMs, deps) : null;
         const { judged, issuerDer } = judge(result, {
@@ -224,6 +230,8 @@ function fetchPolicyOf(module: ModuleConfig, deadlineMs: number, deps: ProbeDeps
     ipProtocol: module.ipProtocol,
     lookup: deps.lookup,
     now: deps.now,
+    // The same proxy, no_proxy and source address as the probe's own connection.
+    route: { proxy: module.proxy ?? null, noProxy: module.noProxy, localAddress: module.sourceIpAddress ?? null },
   };
 }
 

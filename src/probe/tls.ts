@@ -4,11 +4,13 @@
  * every failure becomes `{ ok: false, reason }`. Sessions are never resumed, because a resumed
  * TLS 1.2 session carries no staple. With a STARTTLS protocol (module `starttls`) a plain TCP
  * connection comes first, src/starttls/ runs the protocol's upgrade dialogue on it, and the very
- * same handshake then runs over that socket.
+ * same handshake then runs over that socket. With a proxy (module `proxy_url`), the connection is a
+ * CONNECT tunnel (src/net/proxy.ts) to `address:port` and everything above runs inside it.
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ModuleConfig } from '../config/schema.js';
+import { openTunnel, type ProxyRoute } from '../net/proxy.js';
 import { negotiateStarttls, StarttlsError, type StarttlsProtocol } from '../starttls/index.js';
 import { readPresentedChain } from './presented.js';
 import { messageOf, messageWithCode } from '../util/errors.js';
@@ -27,6 +29,10 @@ export interface HandshakeRequest {
    * protocols that carry one (XMPP's stream `to`). Absent or null → TLS from the first byte.
    */
   starttls?: { protocol: StarttlsProtocol; name: string } | null;
+  /** Tunnel through this proxy (CONNECT `address:port`); the proxy resolves a name. Absent or null → direct. */
+  proxy?: ProxyRoute | null;
+  /** Bind the connection (to the target, or to the proxy) to this local IP (module `source_ip_address`). */
+  localAddress?: string | null;
 }
 
 export type HandshakeResult =
@@ -39,7 +45,7 @@ export type HandshakeResult =
       protocol: string;
       cipher: string;
     }
-  | { ok: false; reason: 'connect' | 'timeout' | 'tls' | 'starttls'; error: string };
+  | { ok: false; reason: 'connect' | 'timeout' | 'tls' | 'starttls' | 'proxy'; error: string };
 
 const contexts = new WeakMap<ModuleConfig, tls.SecureContext>();
 
@@ -63,13 +69,16 @@ export function secureContextFor(module: ModuleConfig): tls.SecureContext {
   return context;
 }
 
-/** How long past the deadline the STARTTLS dialogue gets to report its own timeout (it says where it stood) before the probe's. */
+/**
+ * How long past the deadline the STARTTLS dialogue or the proxy's CONNECT gets to report its own
+ * timeout (it says where it stood) before the probe's.
+ */
 const STARTTLS_TIMEOUT_GRACE_MS = 250;
 
 export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    let phase: 'connect' | 'starttls' | 'tls' = 'connect';
+    let phase: 'proxy' | 'connect' | 'starttls' | 'tls' = 'connect';
     let staple: Buffer | null = null;
     let plain: net.Socket | undefined;
     let socket: tls.TLSSocket | undefined;
@@ -84,8 +93,12 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     };
 
     const onDeadline = (graceUsed = false): void => {
-      if (phase === 'starttls' && !graceUsed) {
+      if ((phase === 'starttls' || phase === 'proxy') && !graceUsed) {
         timer = setTimeout(() => onDeadline(true), STARTTLS_TIMEOUT_GRACE_MS);
+        return;
+      }
+      if (phase === 'proxy') {
+        finish({ ok: false, reason: 'proxy', error: `proxy ${request.proxy?.shown}: no answer to CONNECT within the probe's budget` });
         return;
       }
       const error = { connect: 'TCP connect timed out', starttls: `${request.starttls?.protocol} STARTTLS dialogue timed out`, tls: 'TLS handshake timed out' }[phase];
@@ -100,7 +113,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       try {
         // requestOCSP is honoured by tls.connect but missing from its option types.
         const options: tls.ConnectionOptions & { requestOCSP: boolean } = {
-          ...(over ? { socket: over } : { host: request.address, port: request.port }),
+          ...(over ? { socket: over } : { host: request.address, port: request.port, ...localAddressOptions(request.localAddress) }),
           ...(request.serverName ? { servername: request.serverName } : {}),
           secureContext: request.secureContext,
           requestOCSP: true,
@@ -150,12 +163,53 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     };
 
     const starttls = request.starttls;
+    /** The STARTTLS dialogue (when configured), then the handshake, over a connected plaintext socket. */
+    const upgradeAndShake = (connected: net.Socket): void => {
+      if (!starttls) {
+        phase = 'tls';
+        startTls(connected);
+        return;
+      }
+      phase = 'starttls';
+      negotiateStarttls(connected, starttls.protocol, { serverName: starttls.name, deadlineMs: request.deadlineMs }).then(
+        () => {
+          if (settled) return;
+          phase = 'tls';
+          startTls(connected);
+        },
+        (error: unknown) => {
+          const timedOut = error instanceof StarttlsError && error.code === 'ERR_STARTTLS_TIMEOUT';
+          finish({ ok: false, reason: timedOut ? 'timeout' : 'starttls', error: messageOf(error) });
+        },
+      );
+    };
+
+    const proxy = request.proxy;
+    if (proxy) {
+      phase = 'proxy';
+      openTunnel({ proxy, host: request.address, port: request.port, deadlineMs: request.deadlineMs, localAddress: request.localAddress }).then(
+        (tunnel) => {
+          plain = tunnel;
+          if (settled) {
+            tunnel.destroy();
+            return;
+          }
+          // Past the proxy's answer, the tunnel's failures are the handshake's (or the dialogue's, which reports them itself).
+          tunnel.on('error', (error: NodeJS.ErrnoException) => {
+            if (phase === 'tls') finish({ ok: false, reason: 'tls', error: messageWithCode(error, cleanOpensslMessage) });
+          });
+          upgradeAndShake(tunnel);
+        },
+        (error: unknown) => finish({ ok: false, reason: 'proxy', error: messageOf(error) }),
+      );
+      return;
+    }
     if (!starttls) {
       startTls();
       return;
     }
     try {
-      plain = net.connect({ host: request.address, port: request.port });
+      plain = net.connect({ host: request.address, port: request.port, ...localAddressOptions(request.localAddress) });
     } catch (error) {
       finish({ ok: false, reason: 'connect', error: messageWithCode(error) });
       return;
@@ -168,21 +222,13 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     upgraded.once('close', () => {
       if (phase === 'connect') finish({ ok: false, reason: 'connect', error: 'connection closed before it was established' });
     });
-    upgraded.once('connect', () => {
-      phase = 'starttls';
-      negotiateStarttls(upgraded, starttls.protocol, { serverName: starttls.name, deadlineMs: request.deadlineMs }).then(
-        () => {
-          if (settled) return;
-          phase = 'tls';
-          startTls(upgraded);
-        },
-        (error: unknown) => {
-          const timedOut = error instanceof StarttlsError && error.code === 'ERR_STARTTLS_TIMEOUT';
-          finish({ ok: false, reason: timedOut ? 'timeout' : 'starttls', error: messageOf(error) });
-        },
-      );
-    });
+    upgraded.once('connect', () => upgradeAndShake(upgraded));
   });
+}
+
+/** `localAddress` (and the matching family, so a name resolves to an address the socket can reach) for net/tls.connect. */
+function localAddressOptions(localAddress: string | null | undefined): { localAddress?: string; family?: number } {
+  return localAddress ? { localAddress, family: net.isIP(localAddress) } : {};
 }
 
 /**

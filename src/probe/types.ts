@@ -22,10 +22,15 @@ export type FailureReason =
   | 'blocked'
   /** The STARTTLS dialogue (module `starttls`) failed: refused, not offered, closed, too long, not the protocol. */
   | 'starttls'
+  /**
+   * The module's proxy (`proxy_url`) failed: unreachable, TLS to it failed, or it answered CONNECT
+   * with something other than 2xx (407, 403, 502…), malformed, oversized, or not before the deadline.
+   */
+  | 'proxy'
   /** A bug in the exporter: reported, never thrown. */
   | 'internal';
 
-export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'timeout', 'tls', 'blocked', 'starttls', 'internal'];
+export const FAILURE_REASONS: readonly FailureReason[] = ['dns', 'connect', 'timeout', 'tls', 'blocked', 'starttls', 'proxy', 'internal'];
 
 /**
  * What a probe is asked to probe: a configured static target, or one built from a `/probe`

@@ -10,6 +10,7 @@
 import { findIssuer, isIssuedBy, readCertificateInfo } from '../x509/certificate.js';
 import type { OcspVerdict } from '../ocsp/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
+import { routeKey, type ConnectionRoute } from '../net/proxy.js';
 import type { IpProtocol, LookupFn } from '../net/resolve.js';
 import { AnswerCache, answerExpiry, type Fetched } from './cache.js';
 import { DEFAULT_DESTINATIONS, destinationsKey, type ResponderDestinations } from './destinations.js';
@@ -42,6 +43,8 @@ export interface ResponderCheckOptions {
   /** Clock for judging answers and for the cache, Unix ms. */
   now?: () => number;
   lookup?: LookupFn;
+  /** The module's proxy and source address (transport.ts); absent → direct. */
+  route?: ConnectionRoute;
   /** The cache behind the default answer provider; default {@link sharedAnswerCache}. */
   cache?: AnswerCache<ExchangeOutcome>;
   /** Where answers come from; default {@link localAnswers} over `cache`. Worker threads pass one asking the main thread. */
@@ -64,6 +67,8 @@ export interface AnswerQuery {
   allowLinkLocal: boolean;
   destinations: ResponderDestinations;
   ipProtocol: IpProtocol;
+  /** The module's proxy and source address; plain data, so it crosses to the main thread. */
+  route?: ConnectionRoute;
   maxAgeMs: number;
   clockSkewSeconds?: number;
   /** The asking probe's clock, Unix ms. */
@@ -94,6 +99,7 @@ export function localAnswers(cache: AnswerCache<ExchangeOutcome> = sharedAnswerC
         allowLinkLocal: query.allowLinkLocal,
         destinations: query.destinations,
         ipProtocol: query.ipProtocol,
+        route: query.route,
         lookup,
       });
       const fetchedAtMs = query.nowMs;
@@ -154,7 +160,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
   const destinations = options.destinations ?? DEFAULT_DESTINATIONS;
   const reply = await answers({
     // The guard's and the destination rules' verdicts depend on the policy: answers under different ones are not shared.
-    key: [url, options.allowLinkLocal === true ? 'll' : '-', destinationsKey(destinations), options.ipProtocol ?? 'any', certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
+    key: [url, options.allowLinkLocal === true ? 'll' : '-', destinationsKey(destinations), options.ipProtocol ?? 'any', routeKey(options.route), certId.hash, certId.issuerKeyHash, certId.serialNumber].join('|'),
     url,
     request: request.der,
     leafDer,
@@ -164,6 +170,7 @@ async function check(leafDer: Uint8Array, issuerDer: Uint8Array | null, options:
     allowLinkLocal: options.allowLinkLocal === true,
     destinations,
     ipProtocol: options.ipProtocol ?? 'any',
+    route: options.route,
     maxAgeMs,
     clockSkewSeconds: options.clockSkewSeconds,
     nowMs: now(),

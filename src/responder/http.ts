@@ -8,6 +8,7 @@
  * capped at 64 KiB. Nothing here throws: failures are {@link TransportProblem}s.
  */
 import { MAX_OCSP_RESPONSE_BYTES } from '../ocsp/parse.js';
+import type { ConnectionRoute } from '../net/proxy.js';
 import type { IpProtocol, LookupFn } from '../net/resolve.js';
 import type { ResponderDestinations } from './destinations.js';
 import { httpRequest } from './transport.js';
@@ -32,6 +33,8 @@ export interface ExchangeOptions {
   /** The module's ip_protocol: the address family the responder's name resolves to. Default any. */
   ipProtocol?: IpProtocol;
   lookup?: LookupFn;
+  /** The module's proxy and source address (transport.ts); absent → direct. */
+  route?: ConnectionRoute;
   /** Body size cap, bytes; default 64 KiB. */
   maxBytes?: number;
   /** Force POST even for small requests. */
@@ -104,6 +107,7 @@ export async function exchange(options: ExchangeOptions): Promise<ExchangeOutcom
     destinations: options.destinations,
     ipProtocol: options.ipProtocol,
     lookup: options.lookup,
+    route: options.route,
     redirectHint: 'set responder_url to the real responder',
   });
   if (outcome.ok) return { ok: true, der: outcome.body, method, httpStatus: outcome.httpStatus, durationSeconds: elapsed(), contentType: outcome.contentType };

@@ -10,6 +10,7 @@
  * at most a day; failures for 30 s) and shared by concurrent probes of one thread (single-flight).
  * Nothing here throws.
  */
+import { routeKey, type ConnectionRoute } from '../net/proxy.js';
 import type { IpProtocol, LookupFn } from '../net/resolve.js';
 import { withDeadline } from '../util/deadline.js';
 import { messageOf } from '../util/errors.js';
@@ -52,6 +53,8 @@ export interface IssuerFetchOptions {
   destinations?: ResponderDestinations;
   ipProtocol?: IpProtocol;
   lookup?: LookupFn;
+  /** The module's proxy and source address (transport.ts); absent → direct. */
+  route?: ConnectionRoute;
   now?: () => number;
   cache?: AnswerCache<Fetched>;
 }
@@ -103,6 +106,7 @@ async function fetchOnce(url: string, options: IssuerFetchOptions): Promise<{ fe
     destinations: options.destinations,
     ipProtocol: options.ipProtocol,
     lookup: options.lookup,
+    route: options.route,
     redirectHint: 'have the server send its intermediate, or put it in the module ca_file',
   });
   if (!outcome.ok) return failed(outcome.problem, outcome.error);
@@ -124,7 +128,7 @@ export async function fetchIssuer(leafDer: Uint8Array, options: IssuerFetchOptio
   const now = options.now ?? Date.now;
   const cache = options.cache ?? sharedIssuerCache;
   const destinations = options.destinations ? destinationsKey(options.destinations) : '';
-  const key = [url, options.allowLinkLocal === true ? 'll' : '-', options.ipProtocol ?? 'any', destinations].join('|');
+  const key = [url, options.allowLinkLocal === true ? 'll' : '-', options.ipProtocol ?? 'any', destinations, routeKey(options.route)].join('|');
   try {
     const { source, entry } = cache.lookup(key, MAX_ISSUER_CACHE_AGE_MS, now(), async () => {
       const fetchedAtMs = now();

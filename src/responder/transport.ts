@@ -9,11 +9,19 @@
  * redirects never followed (whoever controls the first hop could send the exporter anywhere), a 3xx
  * is a `redirect` problem naming the Location; every wait ends at the caller's deadline and the body
  * is capped. Nothing here throws: failures are {@link TransportProblem}s.
+ *
+ * Through the module's proxy (`proxy_url`, unless `no_proxy` matches the URL's host): http:// URLs
+ * are asked in absolute form (`GET http://ocsp.example/… HTTP/1.1` to the proxy, RFC 9112 §3.2.2),
+ * https:// ones through a CONNECT tunnel (src/net/proxy.ts). The proxy resolves names then, so the
+ * guard and the destination rules judge the URL's host as written: an IP literal fully, a name by
+ * the allowlist's name patterns only (never by the address it will reach).
  */
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
+import * as tls from 'node:tls';
 import { addressRefusal } from '../net/guard.js';
+import { connectToProxy, openTunnel, proxyFor, ProxyError, type ConnectionRoute, type ProxyRoute } from '../net/proxy.js';
 import { DEFAULT_DESTINATIONS, destinationRefusal, type ResponderDestinations } from './destinations.js';
 import { resolveAddresses, ResolveError, systemLookup, type IpProtocol, type LookupFn } from '../net/resolve.js';
 import { messageWithCode } from '../util/errors.js';
@@ -42,6 +50,8 @@ export interface HttpRequestOptions {
   lookup?: LookupFn;
   /** Said after a refused redirect: what to configure instead. */
   redirectHint: string;
+  /** The module's proxy, no_proxy and source_ip_address; absent → direct from the system's address. */
+  route?: ConnectionRoute;
 }
 
 export type HttpOutcome =
@@ -59,6 +69,8 @@ export type HttpOutcome =
 export async function httpRequest(options: HttpRequestOptions): Promise<HttpOutcome> {
   const { url } = options;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const proxy = proxyFor(options.route ?? {}, host, portOf(url));
+  if (proxy && isIP(host) === 0) return judgeAndSend(host, host, options, proxy);
   let address: string;
   try {
     const [first] = await resolveAddresses(host, options.ipProtocol ?? 'any', false, options.deadlineMs, options.lookup ?? systemLookup);
@@ -67,6 +79,12 @@ export async function httpRequest(options: HttpRequestOptions): Promise<HttpOutc
     const timedOut = error instanceof ResolveError && error.code === 'ERR_DNS_TIMEOUT';
     return { ok: false, problem: timedOut ? 'timeout' : 'dns', error: `${options.what} ${url.host}: ${messageWithCode(error)}`, httpStatus: null, stage: 'resolve' };
   }
+  return judgeAndSend(host, address, options, proxy);
+}
+
+/** The guard and the destination rules on `address` (the name itself when a proxy resolves it), then the request. */
+function judgeAndSend(host: string, address: string, options: HttpRequestOptions, proxy: ProxyRoute | null): Promise<HttpOutcome> | HttpOutcome {
+  const { url } = options;
   const refusal = addressRefusal(address, { allowLinkLocal: options.allowLinkLocal === true });
   if (refusal) return { ok: false, problem: 'blocked', error: `${options.what} ${url.host}: ${refusal}`, httpStatus: null, stage: 'resolve' };
   const notAllowed = destinationRefusal(host, address, portOf(url), options.destinations ?? DEFAULT_DESTINATIONS);
@@ -75,7 +93,44 @@ export async function httpRequest(options: HttpRequestOptions): Promise<HttpOutc
   if (remainingMs <= 0) {
     return { ok: false, problem: 'timeout', error: `no time left in the probe's budget to ask ${options.urlText}`, httpStatus: null, stage: 'send' };
   }
-  return send(address, options, remainingMs);
+  return proxy ? sendThroughProxy(proxy, options, remainingMs) : send(address, options, remainingMs);
+}
+
+/**
+ * Through `proxy`: http:// in absolute form over a connection to the proxy, https:// over a CONNECT
+ * tunnel to the URL's host (TLS verified against the host's name as usual).
+ */
+async function sendThroughProxy(proxy: ProxyRoute, options: HttpRequestOptions, timeoutMs: number): Promise<HttpOutcome> {
+  const { url } = options;
+  const localAddress = options.route?.localAddress ?? null;
+  if (url.protocol !== 'https:') {
+    return send(proxy.host, { ...options, path: `${url.protocol}//${url.host}${options.path}` }, timeoutMs, {
+      via: proxy,
+      connect: () => connectToProxy(proxy, localAddress),
+      headers: proxy.authorization ? { 'Proxy-Authorization': proxy.authorization } : {},
+    });
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  let tunnel: Socket;
+  try {
+    tunnel = await openTunnel({ proxy, host, port: portOf(url), deadlineMs: Math.min(options.deadlineMs, Date.now() + timeoutMs), localAddress });
+  } catch (error) {
+    const timedOut = error instanceof ProxyError && error.code === 'ERR_PROXY_TIMEOUT';
+    return { ok: false, problem: timedOut ? 'timeout' : 'connect', error: `asking ${options.urlText}: ${messageWithCode(error)}`, httpStatus: null, stage: 'send' };
+  }
+  const remainingMs = Math.max(1, options.deadlineMs - Date.now());
+  return send(host, options, remainingMs, {
+    via: proxy,
+    connect: () => tls.connect({ socket: tunnel, ...(isIP(host) === 0 ? { servername: host } : {}) }),
+    headers: {},
+  });
+}
+
+/** How {@link send} reaches the server when not directly: the connection and headers a proxy needs. */
+interface Relay {
+  via: ProxyRoute;
+  connect: () => Socket;
+  headers: Record<string, string>;
 }
 
 type Failure = Extract<HttpOutcome, { ok: false }>;
@@ -85,9 +140,9 @@ function portOf(url: URL): number {
   return url.protocol === 'https:' ? 443 : 80;
 }
 
-function send(address: string, options: HttpRequestOptions, timeoutMs: number): Promise<HttpOutcome> {
+function send(address: string, options: HttpRequestOptions, timeoutMs: number, relay?: Relay): Promise<HttpOutcome> {
   const { url, method, path, maxBytes } = options;
-  const label = `${options.what} ${options.urlText}`;
+  const label = `${options.what} ${options.urlText}${relay ? ` (through proxy ${relay.via.shown})` : ''}`;
   const failed = (problem: TransportProblem, error: string, httpStatus: number | null): Failure => ({ ok: false, problem, error, httpStatus, stage: 'send' });
   const isHttps = url.protocol === 'https:';
   const port = portOf(url);
@@ -96,21 +151,27 @@ function send(address: string, options: HttpRequestOptions, timeoutMs: number): 
     Accept: options.accept,
     'User-Agent': `ocsp-stapling-exporter/${VERSION}`,
     Connection: 'close',
+    ...relay?.headers,
   };
   if (options.body) {
     headers['Content-Type'] = options.body.contentType;
     headers['Content-Length'] = options.body.bytes.length;
   }
-  const requestOptions: https.RequestOptions = {
-    host: address,
-    port,
-    method,
-    path,
-    headers,
-    // A fresh connection to the address the guard judged: no pooling, no second resolution.
-    agent: false,
-  };
-  if (isHttps && isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) === 0) requestOptions.servername = url.hostname;
+  const localAddress = options.route?.localAddress ?? null;
+  const requestOptions: https.RequestOptions = relay
+    ? // The connection is made here (to the proxy, or a tunnel through it): no agent, no pooling.
+      { host: address, port: relay.via.port, method, path, headers, createConnection: relay.connect }
+    : {
+        host: address,
+        port,
+        method,
+        path,
+        headers,
+        // A fresh connection to the address the guard judged: no pooling, no second resolution.
+        agent: false,
+        ...(localAddress ? { localAddress, family: isIP(localAddress) } : {}),
+      };
+  if (!relay && isHttps && isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) === 0) requestOptions.servername = url.hostname;
 
   return new Promise((resolve) => {
     let settled = false;
@@ -125,7 +186,8 @@ function send(address: string, options: HttpRequestOptions, timeoutMs: number): 
       () => finish(failed('timeout', `${label} did not answer within the probe's budget (${timeoutMs} ms)`, null)),
       timeoutMs,
     );
-    const req = (isHttps ? https : http).request(requestOptions, (res) => {
+    // Over a relay the connection is already TLS where it must be: the request itself is plain HTTP on it.
+    const req = (isHttps && !relay ? https : http).request(requestOptions, (res) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400) {
         const location = res.headers.location;

@@ -1,0 +1,205 @@
+/**
+ * The probe through a proxy and from a chosen source address, against real loopback servers: a TLS
+ * server stapling a good answer, an OCSP responder, and a real forward proxy (test/helpers/proxy.ts).
+ * Through the proxy the result is the direct one (timing aside); names are left to the proxy;
+ * refusals, silence and a dead proxy are reason `proxy`; no_proxy goes direct; responder queries go
+ * through the same proxy in absolute form; source_ip_address is the peer address servers see; and
+ * the new module fields survive the trip to worker threads.
+ */
+import { once } from 'node:events';
+import * as http from 'node:http';
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
+import { parseProxyUrl } from '../../src/net/proxy.js';
+import type { LookupFn } from '../../src/net/resolve.js';
+import { chainPem } from '../../src/pki/index.js';
+import { createProbePool } from '../../src/probe/pool.js';
+import { probeTarget } from '../../src/probe/probe.js';
+import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
+import { sharedAnswerCache } from '../../src/responder/index.js';
+import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
+import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
+import { startSilentServer, type RunningServer } from '../helpers/servers.js';
+import { LOOPBACK_ALLOWED } from '../responder/support.js';
+
+let pki: TestPki;
+let tlsServer: tls.Server;
+let tlsPort = 0;
+/** Peer addresses the TLS server saw, in order. */
+const tlsPeers: string[] = [];
+let responder: http.Server;
+let responderUrl = '';
+const responderPeers: string[] = [];
+let proxy: TestProxy;
+let silent: RunningServer;
+
+beforeAll(async () => {
+  pki = await makeTestPki();
+  const staple = await stapleFor(pki, pki.leafEcdsa);
+  tlsServer = tls.createServer({ key: pki.leafEcdsa.keyPem, cert: chainPem(pki.leafEcdsa) });
+  tlsServer.on('OCSPRequest', (_c: Buffer, _i: Buffer | null, callback: (error: Error | null, response?: Buffer) => void) => callback(null, Buffer.from(staple)));
+  // At TCP accept: a TLS 1.3 client may be done and gone before the server sees secureConnection.
+  tlsServer.on('connection', (socket: net.Socket) => tlsPeers.push(socket.remoteAddress ?? ''));
+  tlsServer.on('secureConnection', (socket) => socket.end());
+  tlsServer.on('tlsClientError', () => {});
+  tlsServer.listen(0, '127.0.0.1');
+  await once(tlsServer, 'listening');
+  tlsPort = (tlsServer.address() as net.AddressInfo).port;
+
+  const revoked = await stapleFor(pki, pki.leafEcdsa, { status: 'revoked', signer: pki.responder });
+  responder = http.createServer((req, res) => {
+    responderPeers.push(req.socket.remoteAddress ?? '');
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/ocsp-response' }).end(Buffer.from(revoked)));
+  });
+  responder.listen(0, '127.0.0.1');
+  await once(responder, 'listening');
+  responderUrl = `http://127.0.0.1:${(responder.address() as net.AddressInfo).port}/`;
+
+  proxy = await startTestProxy();
+  silent = await startSilentServer();
+});
+
+beforeEach(() => {
+  proxy.seen.length = 0;
+  tlsPeers.length = 0;
+  responderPeers.length = 0;
+  sharedAnswerCache.clear();
+});
+
+afterAll(async () => {
+  await proxy.close();
+  await silent.close();
+  await new Promise((resolve) => tlsServer.close(resolve));
+  responder.closeAllConnections();
+  await new Promise((resolve) => responder.close(resolve));
+});
+
+const target = (host = '127.0.0.1'): ProbeTarget => ({ target: `${host}:${tlsPort}`, host, port: tlsPort, module: 'm', serverName: 'localhost', labels: {} });
+const moduleWith = (extra: Partial<ModuleConfig>): ModuleConfig => ({ ...defaultModule('m'), timeoutSeconds: 3, caPem: pki.root.pem, responderDestinations: LOOPBACK_ALLOWED, ...extra });
+const viaProxy = (extra: Partial<ModuleConfig> = {}): ModuleConfig => moduleWith({ proxy: parseProxyUrl(proxy.url), ...extra });
+
+/** A result without what differs between two runs: timing. */
+function timeless(result: ProbeResult): unknown {
+  const { durationSeconds: _d, startedAtMs: _s, ...rest } = result;
+  const responder = rest.responder ? { ...rest.responder, durationSeconds: 0, source: 'x' } : rest.responder;
+  return { ...rest, ...(rest.responder ? { responder } : {}) };
+}
+
+async function probeOne(module: ModuleConfig, probed = target(), deadlineMs = Date.now() + 3000, lookup?: LookupFn): Promise<ProbeResult> {
+  const results = await probeTarget(probed, module, deadlineMs, lookup ? { lookup } : {});
+  expect(results).toHaveLength(1);
+  return results[0]!;
+}
+
+describe('probe through a proxy', () => {
+  it('reports exactly what the direct probe reports (timing aside), over a CONNECT tunnel', async () => {
+    const direct = await probeOne(moduleWith({}));
+    const proxied = await probeOne(viaProxy());
+    expect(direct.success).toBe(true);
+    expect(direct.staple?.verdict?.single?.certStatus).toBe('good');
+    expect(timeless(proxied)).toEqual(timeless(direct));
+    expect(proxy.seen).toEqual([{ method: 'CONNECT', url: `127.0.0.1:${tlsPort}`, authorization: undefined, remoteAddress: '127.0.0.1' }]);
+  });
+
+  it('leaves names to the proxy: no lookup, CONNECT carries the name as written', async () => {
+    let lookups = 0;
+    const lookup = async () => {
+      lookups += 1;
+      throw Object.assign(new Error('no DNS in this test'), { code: 'ENOTFOUND' });
+    };
+    const result = await probeOne(viaProxy(), target('localhost'), Date.now() + 3000, lookup);
+    expect(result).toMatchObject({ success: true, address: `localhost:${tlsPort}` });
+    expect(lookups).toBe(0);
+    expect(proxy.seen.map((s) => s.url)).toEqual([`localhost:${tlsPort}`]);
+  });
+
+  it('sends the credentials of the proxy URL; a 407 without them is reason proxy', async () => {
+    const expected = `Basic ${Buffer.from('probe:pw').toString('base64')}`;
+    const strict = await startTestProxy((request) => (request.authorization === expected ? 200 : 407));
+    try {
+      const refused = await probeOne(moduleWith({ proxy: parseProxyUrl(strict.url) }));
+      expect(refused).toMatchObject({ success: false, failureReason: 'proxy' });
+      expect(refused.error).toContain('HTTP/1.1 407 Proxy Authentication Required');
+      const allowed = await probeOne(moduleWith({ proxy: parseProxyUrl(`http://probe:pw@127.0.0.1:${strict.port}`) }));
+      expect(allowed.success).toBe(true);
+      expect(strict.seen.map((s) => s.authorization)).toEqual([undefined, expected]);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('a proxy that never answers is reason proxy, at the deadline', async () => {
+    const started = Date.now();
+    const result = await probeOne(moduleWith({ proxy: parseProxyUrl(`http://127.0.0.1:${silent.port}`) }), target(), started + 400);
+    expect(result).toMatchObject({ success: false, failureReason: 'proxy' });
+    expect(result.error).toContain('no answer within the probe');
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('a proxy that is down is reason proxy, naming it', async () => {
+    const gone = await startTestProxy();
+    await gone.close();
+    const result = await probeOne(moduleWith({ proxy: parseProxyUrl(`http://u:secret@127.0.0.1:${gone.port}`) }));
+    expect(result).toMatchObject({ success: false, failureReason: 'proxy' });
+    expect(result.error).toContain(`proxy http://u:***@127.0.0.1:${gone.port}: CONNECT 127.0.0.1:${tlsPort}: cannot connect to the proxy: connect ECONNREFUSED 127.0.0.1:${gone.port}`);
+    expect(result.error).not.toContain('secret');
+  });
+
+  it('no_proxy matching the target goes direct; not matching goes through', async () => {
+    expect((await probeOne(viaProxy({ noProxy: ['127.0.0.0/8'] }))).success).toBe(true);
+    expect(proxy.seen).toHaveLength(0);
+    expect((await probeOne(viaProxy({ noProxy: [`127.0.0.1:${tlsPort + 1}`, 'other.example'] }))).success).toBe(true);
+    expect(proxy.seen).toHaveLength(1);
+  });
+
+  it('the guard still refuses a metadata IP literal, before asking the proxy', async () => {
+    const result = await probeOne(viaProxy(), { ...target('169.254.169.254'), port: 443 });
+    expect(result).toMatchObject({ success: false, failureReason: 'blocked' });
+    expect(proxy.seen).toHaveLength(0);
+  });
+
+  it('asks the responder through the same proxy, in absolute form', async () => {
+    const result = await probeOne(viaProxy({ queryResponder: true, responderUrl }));
+    expect(result.success).toBe(true);
+    expect(result.responder).toMatchObject({ up: true, url: responderUrl });
+    expect(result.responder?.verdict?.single?.certStatus).toBe('revoked');
+    expect(proxy.seen.map((s) => s.method)).toEqual(['CONNECT', 'GET']);
+    expect(proxy.seen[1]!.url.startsWith(responderUrl)).toBe(true);
+  });
+
+  it('the new module fields reach worker threads', async () => {
+    const pool = createProbePool({ workers: 1 });
+    try {
+      const [result] = await pool.probe(target(), viaProxy({ sourceIpAddress: '127.0.0.2', noProxy: ['other.example'] }), Date.now() + 3000);
+      expect(result!.success).toBe(true);
+      expect(proxy.seen).toEqual([expect.objectContaining({ method: 'CONNECT', remoteAddress: '127.0.0.2' })]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('source_ip_address', () => {
+  it('is the peer address the TLS server sees, and the one the responder sees', async () => {
+    const result = await probeOne(moduleWith({ sourceIpAddress: '127.0.0.2', ipProtocol: 'ip4', queryResponder: true, responderUrl }));
+    expect(result.success).toBe(true);
+    expect(result.responder?.up).toBe(true);
+    expect(tlsPeers).toEqual(['127.0.0.2']);
+    expect(responderPeers).toEqual(['127.0.0.2']);
+  });
+
+  it('through a proxy, binds the connection to the proxy', async () => {
+    expect((await probeOne(viaProxy({ sourceIpAddress: '127.0.0.2' }))).success).toBe(true);
+    expect(proxy.seen[0]!.remoteAddress).toBe('127.0.0.2');
+    expect(tlsPeers).toEqual(['127.0.0.1']);
+  });
+
+  it('an address this host does not have fails the probe as connect', async () => {
+    const result = await probeOne(moduleWith({ sourceIpAddress: '192.0.2.77' }));
+    expect(result).toMatchObject({ success: false, failureReason: 'connect' });
+    expect(result.error).toContain('EADDRNOTAVAIL');
+  });
+});
