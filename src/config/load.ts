@@ -8,9 +8,11 @@
  * or an error (the store keeps the last good one on reload).
  */
 import { dirname, resolve } from 'node:path';
-import { isMap, isScalar, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, type Pair } from 'yaml';
 import { parseAllowlistEntry } from '../net/allowlist.js';
-import { parseIpAddress } from '../net/ip.js';
+import { formatIpAddress, parseIpAddress } from '../net/ip.js';
+import { parseNoProxyEntry, splitNoProxy } from '../net/no-proxy.js';
+import { parseProxyUrl } from '../net/proxy.js';
 import { judgeResponderUrl } from '../responder/url.js';
 import { messageOf } from '../util/errors.js';
 import { describeFileError } from '../util/files.js';
@@ -19,6 +21,7 @@ import { checkCertificateBundle, checkKeyPair, loadPrivateKey } from '../x509/ke
 import { formatDuration } from './duration.js';
 import { ConfigError } from './errors.js';
 import { defaultModule, DEFAULT_GLOBAL, moduleMap, RESERVED_LABEL_NAMES, type Config, type GlobalConfig, type IpProtocol, type ModuleConfig, type TargetConfig } from './schema.js';
+import type { ProxyRoute } from '../net/proxy.js';
 import { isValidHostname, parseTargetAddress } from './target.js';
 import { isLowerTlsVersion, SUPPORTED_TLS_VERSION_NAMES, tlsVersionName, tlsVersionNamed } from './tls-version.js';
 import { readConfigFileText, Walker, withoutKind, type Fields } from './walker.js';
@@ -28,6 +31,8 @@ export interface ParseOptions {
   readFile?: (path: string) => string;
   /** Relative file paths resolve against this. Default: the config file's directory. */
   baseDir?: string;
+  /** Where `proxy_from_environment` reads HTTPS_PROXY and NO_PROXY. Default: process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 const MAX_TIMEOUT_SECONDS = 300;
@@ -60,6 +65,12 @@ const MODULE_KEYS = [
   'query_chain_responders',
   'fetch_issuer',
   'starttls',
+  'proxy_url',
+  'proxy_url_file',
+  'proxy_from_environment',
+  'proxy_ca_file',
+  'no_proxy',
+  'source_ip_address',
 ];
 const TARGET_KEYS = ['target', 'module', 'server_name', 'labels'];
 
@@ -127,6 +138,130 @@ function parseModuleConnection(f: Fields, module: ModuleConfig): void {
   if (starttls !== undefined && !isStarttlsProtocol(starttls)) {
     f.report('starttls', `unknown starttls protocol "${starttls}" (use ${STARTTLS_PROTOCOLS.join(', ')})`);
   } else if (starttls !== undefined) module.starttls = starttls;
+}
+
+const PROXY_SOURCES = ['proxy_url', 'proxy_url_file', 'proxy_from_environment'] as const;
+
+/** The first set, non-empty variable of `names` (curl reads the lower-case one first), or null. */
+function environmentValue(env: Readonly<Record<string, string | undefined>>, names: readonly string[]): { name: string; value: string } | null {
+  for (const name of names) {
+    const value = env[name]?.trim();
+    if (value) return { name, value };
+  }
+  return null;
+}
+
+/** Entries of `no_proxy` (a comma list or a YAML list of them), each checked; problems reported through `report`. */
+function noProxyEntries(entries: string[], report: (message: string) => void): string[] {
+  const kept: string[] = [];
+  for (const entry of entries) {
+    try {
+      parseNoProxyEntry(entry);
+      kept.push(entry);
+    } catch (error) {
+      report(`invalid no_proxy entry ${messageOf(error)}`);
+    }
+  }
+  return kept;
+}
+
+/**
+ * The module's proxy: one of `proxy_url`, `proxy_url_file` (a file holding the URL, so its
+ * credentials stay out of the config) and `proxy_from_environment` (https_proxy / HTTPS_PROXY and
+ * no_proxy / NO_PROXY, read now), then `proxy_ca_file` and `no_proxy`. Runs after
+ * parseModuleConnection: `probe_all_addresses` cannot be combined with a proxy.
+ */
+function parseModuleProxy(w: Walker, f: Fields, module: ModuleConfig, env: Readonly<Record<string, string | undefined>>): void {
+  const sources = PROXY_SOURCES.filter((key) => f.has(key));
+  if (sources.length > 1) {
+    f.report(sources[1]!, `set only one of ${PROXY_SOURCES.join(', ')} (here: ${sources.join(' and ')})`);
+    return;
+  }
+  const source = sources[0];
+  let proxyText: string | undefined;
+  let environmentNoProxy: { name: string; value: string } | null = null;
+  let reportProxy = (message: string): void => f.report(source!, message);
+  if (source === 'proxy_url') {
+    proxyText = f.nonEmptyString('proxy_url');
+  } else if (source === 'proxy_url_file') {
+    const name = f.string('proxy_url_file');
+    const read = name === undefined ? undefined : f.readFile('proxy_url_file', name);
+    if (read) {
+      proxyText = read.text.trim();
+      reportProxy = (message) => f.reportFile('proxy_url_file', `"${name}": ${message}`);
+      if (proxyText === '' || /[\r\n]/.test(proxyText)) {
+        reportProxy('must hold one proxy URL on one line (e.g. http://user:password@proxy.example.com:3128)');
+        proxyText = undefined;
+      }
+    }
+  } else if (source === 'proxy_from_environment' && f.boolean('proxy_from_environment') === true) {
+    const fromEnv = environmentValue(env, ['https_proxy', 'HTTPS_PROXY']);
+    environmentNoProxy = environmentValue(env, ['no_proxy', 'NO_PROXY']);
+    if (fromEnv) {
+      proxyText = fromEnv.value;
+      reportProxy = (message) => f.report('proxy_from_environment', `${fromEnv.name} from the environment: ${message}`);
+    }
+  }
+  let proxy: ProxyRoute | null = null;
+  if (proxyText !== undefined) {
+    try {
+      proxy = parseProxyUrl(proxyText);
+    } catch (error) {
+      reportProxy(messageOf(error));
+    }
+  }
+
+  const caName = f.string('proxy_ca_file');
+  if (caName !== undefined) {
+    const read = f.readFile('proxy_ca_file', caName);
+    const problem = read && certificateProblem(caName, read.text);
+    if (problem) f.reportFile('proxy_ca_file', problem);
+    else if (proxy?.protocol === 'http:') f.report('proxy_ca_file', `applies only to an https:// proxy; ${proxy.shown} is http://`);
+    else if (read && proxy) proxy.caPem = read.text;
+  }
+
+  if (f.has('no_proxy')) {
+    const node = w.deref(f.value('no_proxy'));
+    let texts: string[] | undefined;
+    if (isSeq(node)) {
+      texts = [];
+      for (const [i, item] of node.items.entries()) {
+        const text = w.string(item, `${f.pathOf('no_proxy')}[${i}]`, node);
+        if (text !== undefined) texts.push(text);
+      }
+    } else if (isScalar(node) && typeof node.value === 'string') texts = [node.value];
+    else f.report('no_proxy', `expected a comma-separated string or a list of hosts, got ${w.describe(node)}`);
+    if (texts && !source) f.report('no_proxy', `has no effect without a proxy (set ${PROXY_SOURCES.join(', ')})`);
+    else if (texts) module.noProxy = noProxyEntries(splitNoProxy(texts), (message) => f.report('no_proxy', message));
+  } else if (environmentNoProxy) {
+    const { name } = environmentNoProxy;
+    module.noProxy = noProxyEntries(splitNoProxy(environmentNoProxy.value), (message) => f.report('proxy_from_environment', `${name} from the environment: ${message}`));
+  }
+
+  if (proxy && module.probeAllAddresses) {
+    f.report(source!, 'cannot be combined with probe_all_addresses: through a proxy, the proxy resolves the name and picks the address');
+    return;
+  }
+  if (proxy) module.proxy = proxy;
+}
+
+/** `source_ip_address`: an IP literal of the family ip_protocol allows; `any` narrows to its family (a socket bound to one family reaches only that family). */
+function parseModuleSourceAddress(f: Fields, module: ModuleConfig): void {
+  const text = f.string('source_ip_address');
+  if (text === undefined) return;
+  const address = parseIpAddress(text);
+  if (!address) {
+    f.report('source_ip_address', `"${text}" is not an IP address (an IPv4 or IPv6 literal of this host, e.g. 192.0.2.10 or 2001:db8::10; no names, no zone ids)`);
+    return;
+  }
+  const family = address.family === 4 ? 'ip4' : 'ip6';
+  if (module.ipProtocol !== 'any' && module.ipProtocol !== family) {
+    f.report('source_ip_address', `"${text}" is an ${family === 'ip4' ? 'IPv4' : 'IPv6'} address, but ip_protocol is ${module.ipProtocol}`);
+    return;
+  }
+  module.ipProtocol = family;
+  // One spelling (an IPv4-mapped IPv6 address becomes the IPv4 address it is), as bind() takes it.
+  module.sourceIpAddress = formatIpAddress(address);
 }
 
 /** The direct responder check: its flags, `responder_cache_max_age` and `responder_url` (judged with `responder_allow_https`). */
@@ -216,12 +351,14 @@ function parseModuleClientCertificate(w: Walker, f: Fields, module: ModuleConfig
 }
 
 /** One module, in steps; the order of the steps is the order problems on one line are listed in. */
-function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, base: ModuleConfig): ModuleConfig {
+function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, base: ModuleConfig, env: Readonly<Record<string, string | undefined>>): ModuleConfig {
   const module: ModuleConfig = { ...base, name };
   const f = w.fields(node, `modules.${name}`, MODULE_KEYS, keyNode);
   if (!f) return module;
   parseModuleTimeouts(f, module);
   parseModuleConnection(f, module);
+  parseModuleSourceAddress(f, module);
+  parseModuleProxy(w, f, module, env);
   parseModuleResponder(f, module);
   parseModuleTlsVersions(f, module);
   parseModuleTrustFile(f, module);
@@ -270,7 +407,7 @@ function allowlistOf(w: Walker, pairs: Map<string, Pair<unknown, unknown>>, key:
   return entries;
 }
 
-function parseModules(w: Walker, node: unknown, keyNode: unknown): Record<string, ModuleConfig> {
+function parseModules(w: Walker, node: unknown, keyNode: unknown, env: Readonly<Record<string, string | undefined>>): Record<string, ModuleConfig> {
   const modules = moduleMap([defaultModule()]);
   const pairs = w.mapping(node, 'modules', null, keyNode);
   for (const [name, pair] of pairs ?? []) {
@@ -283,7 +420,7 @@ function parseModules(w: Walker, node: unknown, keyNode: unknown): Record<string
       continue;
     }
     // Every module starts from the built-in defaults; a configured `default` overrides them for itself only.
-    modules[name] = parseModule(w, name, pair.value, pair.key, defaultModule(name));
+    modules[name] = parseModule(w, name, pair.value, pair.key, defaultModule(name), env);
   }
   return modules;
 }
@@ -418,7 +555,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   }
   const at = (key: string): Pair<unknown, unknown> | undefined => pairs?.get(key);
   const global = parseGlobal(w, at('global')?.value, at('global')?.key);
-  const modules = parseModules(w, at('modules')?.value, at('modules')?.key);
+  const modules = parseModules(w, at('modules')?.value, at('modules')?.key, options.env ?? process.env);
   const targets = parseTargets(w, at('targets')?.value, at('targets')?.key, modules);
   if (w.problems.length > 0) throw new ConfigError(w.sortedProblems().map(withoutKind));
   if (global.responderAllowlist) {
