@@ -164,7 +164,8 @@ const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?: [^\r\n]*)?\r?$/;
 /**
  * A connection through `proxy` to `host:port`: the socket (TLS to an https:// proxy) once the proxy
  * answered 2xx, positioned just after that answer's header (bytes the server sent right after it,
- * such as an SMTP greeting, are put back for the next reader). Rejects with a ProxyError otherwise.
+ * such as an SMTP greeting, are put back for the next reader). It comes paused, so those bytes wait
+ * for the reader: attach it, then call `resume()` in the same tick. Rejects with a ProxyError otherwise.
  */
 export function openTunnel(request: TunnelRequest): Promise<net.Socket> {
   const { proxy } = request;

@@ -199,6 +199,8 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
             if (phase === 'tls') finish({ ok: false, reason: 'tls', error: messageWithCode(error, cleanOpensslMessage) });
           });
           upgradeAndShake(tunnel);
+          // openTunnel hands the socket over paused; its reader is attached now, so nothing is lost.
+          tunnel.resume();
         },
         (error: unknown) => finish({ ok: false, reason: 'proxy', error: messageOf(error) }),
       );

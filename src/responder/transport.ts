@@ -121,7 +121,12 @@ async function sendThroughProxy(proxy: ProxyRoute, options: HttpRequestOptions, 
   const remainingMs = Math.max(1, options.deadlineMs - Date.now());
   return send(host, options, remainingMs, {
     via: proxy,
-    connect: () => tls.connect({ socket: tunnel, ...(isIP(host) === 0 ? { servername: host } : {}) }),
+    connect: () => {
+      const secure = tls.connect({ socket: tunnel, ...(isIP(host) === 0 ? { servername: host } : {}) });
+      // openTunnel hands the socket over paused; TLS reads it from now on.
+      tunnel.resume();
+      return secure;
+    },
     headers: {},
   });
 }

@@ -5,6 +5,7 @@
  */
 import { once } from 'node:events';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import * as net from 'node:net';
 
 export interface ProxiedRequest {
@@ -23,8 +24,8 @@ export interface TestProxy {
   close(): Promise<void>;
 }
 
-/** `decide` returns 200 to relay, or the status to answer instead. */
-export async function startTestProxy(decide: (request: ProxiedRequest) => number = () => 200): Promise<TestProxy> {
+/** `decide` returns 200 to relay, or the status to answer instead; with `tls` it is an https:// proxy. */
+export async function startTestProxy(decide: (request: ProxiedRequest) => number = () => 200, tls?: { key: string; cert: string }): Promise<TestProxy> {
   const seen: ProxiedRequest[] = [];
   const sockets = new Set<net.Socket>();
   const record = (req: http.IncomingMessage): ProxiedRequest => {
@@ -32,7 +33,7 @@ export async function startTestProxy(decide: (request: ProxiedRequest) => number
     seen.push(entry);
     return entry;
   };
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const status = decide(record(req));
     if (status !== 200) {
       res.writeHead(status, status === 407 ? { 'Proxy-Authenticate': 'Basic realm="test"' } : {}).end();
@@ -47,7 +48,8 @@ export async function startTestProxy(decide: (request: ProxiedRequest) => number
     });
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
-  });
+  };
+  const server = tls ? https.createServer(tls, handle) : http.createServer(handle);
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     client.on('error', () => {});
     const status = decide(record(req));
@@ -68,7 +70,7 @@ export async function startTestProxy(decide: (request: ProxiedRequest) => number
     client.once('close', () => upstream.destroy());
     upstream.once('close', () => client.destroy());
   });
-  server.on('connection', (socket: net.Socket) => {
+  server.on(tls ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -77,7 +79,7 @@ export async function startTestProxy(decide: (request: ProxiedRequest) => number
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     seen,
     close: async () => {
       for (const socket of sockets) socket.destroy();

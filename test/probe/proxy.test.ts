@@ -8,7 +8,7 @@
  */
 import { once } from 'node:events';
 import * as http from 'node:http';
-import type * as net from 'node:net';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
@@ -18,11 +18,13 @@ import { chainPem } from '../../src/pki/index.js';
 import { createProbePool } from '../../src/probe/pool.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
+import { exchange } from '../../src/responder/http.js';
 import { sharedAnswerCache } from '../../src/responder/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { startSilentServer, type RunningServer } from '../helpers/servers.js';
 import { LOOPBACK_ALLOWED } from '../responder/support.js';
+import { startStarttlsServer } from '../starttls/support.js';
 
 let pki: TestPki;
 let tlsServer: tls.Server;
@@ -84,7 +86,7 @@ const viaProxy = (extra: Partial<ModuleConfig> = {}): ModuleConfig => moduleWith
 /** A result without what differs between two runs: timing. */
 function timeless(result: ProbeResult): unknown {
   const { durationSeconds: _d, startedAtMs: _s, ...rest } = result;
-  const responder = rest.responder ? { ...rest.responder, durationSeconds: 0, source: 'x' } : rest.responder;
+  const responder = rest.responder ? { ...rest.responder, durationSeconds: 0, fetchedAtMs: 0, source: 'x' } : rest.responder;
   return { ...rest, ...(rest.responder ? { responder } : {}) };
 }
 
@@ -102,6 +104,21 @@ describe('probe through a proxy', () => {
     expect(direct.staple?.verdict?.single?.certStatus).toBe('good');
     expect(timeless(proxied)).toEqual(timeless(direct));
     expect(proxy.seen).toEqual([{ method: 'CONNECT', url: `127.0.0.1:${tlsPort}`, authorization: undefined, remoteAddress: '127.0.0.1' }]);
+  });
+
+  it('through an https:// proxy: TLS to the proxy (proxy_ca_file), the tunnel inside, the same result', async () => {
+    const secure = await startTestProxy(() => 200, { key: pki.leafEcdsa.keyPem, cert: chainPem(pki.leafEcdsa) });
+    try {
+      const module = moduleWith({ proxy: { ...parseProxyUrl(`https://localhost:${secure.port}`), caPem: pki.root.pem }, queryResponder: true, responderUrl });
+      const direct = await probeOne({ ...module, proxy: null });
+      sharedAnswerCache.clear();
+      const proxied = await probeOne(module);
+      expect(proxied.success, proxied.error ?? '').toBe(true);
+      expect(timeless(proxied)).toEqual(timeless(direct));
+      expect(secure.seen.map((s) => s.method)).toEqual(['CONNECT', 'GET']);
+    } finally {
+      await secure.close();
+    }
   });
 
   it('leaves names to the proxy: no lookup, CONNECT carries the name as written', async () => {
@@ -178,6 +195,89 @@ describe('probe through a proxy', () => {
       expect(proxy.seen).toEqual([expect.objectContaining({ method: 'CONNECT', remoteAddress: '127.0.0.2' })]);
     } finally {
       await pool.close();
+    }
+  });
+});
+
+describe('responder queries through a proxy (transport)', () => {
+  const request = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
+
+  it('an https:// responder goes through a CONNECT tunnel; TLS to a plain-HTTP port then fails as connect', async () => {
+    const port = new URL(responderUrl).port;
+    const outcome = await exchange({ url: `https://127.0.0.1:${port}/`, request, deadlineMs: Date.now() + 2000, allowHttps: true, destinations: LOOPBACK_ALLOWED, route: { proxy: parseProxyUrl(proxy.url) } });
+    expect(outcome).toMatchObject({ ok: false, problem: 'connect' });
+    expect(proxy.seen.map((s) => `${s.method} ${s.url}`)).toEqual([`CONNECT 127.0.0.1:${port}`]);
+  });
+
+  it("a proxy refusing the tunnel is a connect problem carrying the proxy's status line", async () => {
+    const refusing = await startTestProxy(() => 403);
+    try {
+      const outcome = await exchange({ url: 'https://ocsp.example.test/', request, deadlineMs: Date.now() + 2000, allowHttps: true, route: { proxy: parseProxyUrl(refusing.url) } });
+      expect(outcome).toMatchObject({ ok: false, problem: 'connect' });
+      if (!outcome.ok) expect(outcome.error).toContain('CONNECT ocsp.example.test:443: the proxy answered HTTP/1.1 403 Forbidden');
+    } finally {
+      await refusing.close();
+    }
+  });
+
+  it('a name is not resolved locally; the allowlist judges it as written', async () => {
+    const outcome = await exchange({
+      url: 'http://ocsp.example.test/',
+      request,
+      deadlineMs: Date.now() + 2000,
+      destinations: { allowlist: ['ocsp.example.test'], exporterEndpoints: [] },
+      lookup: async () => {
+        throw new Error('no lookup through a proxy');
+      },
+      route: { proxy: parseProxyUrl(proxy.url) },
+    });
+    // The test proxy cannot resolve the name either: its 502 comes back as the answer's status.
+    expect(outcome).toMatchObject({ ok: false, problem: 'http_status', httpStatus: 502 });
+    expect(proxy.seen.map((s) => `${s.method} ${s.url}`)).toEqual([expect.stringMatching(/^GET http:\/\/ocsp\.example\.test\/MA/)]);
+    const refused = await exchange({ url: 'http://other.example.test/', request, deadlineMs: Date.now() + 2000, destinations: { allowlist: ['ocsp.example.test'], exporterEndpoints: [] }, route: { proxy: parseProxyUrl(proxy.url) } });
+    expect(refused).toMatchObject({ ok: false, problem: 'not_allowed' });
+    expect(proxy.seen).toHaveLength(1);
+  });
+});
+
+describe('STARTTLS through a proxy', () => {
+  it("keeps the server's greeting that arrives in the same packet as the proxy's 200", async () => {
+    const smtp = await startStarttlsServer({ keyPem: pki.leafEcdsa.keyPem, certPem: chainPem(pki.leafEcdsa), staple: await stapleFor(pki, pki.leafEcdsa) }, async (peer) => {
+      peer.write('220 mail.test ESMTP ready\r\n');
+      if (!(await peer.readLine())?.startsWith('EHLO ')) return;
+      peer.write('250-mail.test\r\n250 STARTTLS\r\n');
+      if ((await peer.readLine()) !== 'STARTTLS') return;
+      peer.write('220 2.0.0 Ready to start TLS\r\n');
+      peer.upgrade();
+    });
+    // A proxy that waits for the server's first bytes and sends them with its 200, in one write.
+    const sockets = new Set<net.Socket>();
+    const eager = net.createServer((client) => {
+      sockets.add(client);
+      client.on('error', () => {});
+      client.once('data', () => {
+        const upstream = net.connect({ host: '127.0.0.1', port: smtp.port });
+        sockets.add(upstream);
+        upstream.on('error', () => client.destroy());
+        upstream.once('data', (greeting: Buffer) => {
+          client.write(Buffer.concat([Buffer.from('HTTP/1.1 200 Connection established\r\n\r\n'), greeting]));
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+      });
+    });
+    eager.listen(0, '127.0.0.1');
+    await once(eager, 'listening');
+    try {
+      const module = moduleWith({ starttls: 'smtp', proxy: parseProxyUrl(`http://127.0.0.1:${(eager.address() as net.AddressInfo).port}`) });
+      const result = await probeOne(module, { ...target(), target: `127.0.0.1:${smtp.port}`, port: smtp.port });
+      expect(result.error).toBeNull();
+      expect(result).toMatchObject({ success: true });
+      expect(result.staple?.verdict?.single?.certStatus).toBe('good');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => eager.close(resolve));
+      await smtp.close();
     }
   });
 });
