@@ -2,8 +2,9 @@
  * The probe through a proxy and from a chosen source address, against real loopback servers: a TLS
  * server stapling a good answer, an OCSP responder, and a real forward proxy (test/helpers/proxy.ts).
  * Through the proxy the result is the direct one (timing aside); names are left to the proxy;
- * refusals, silence and a dead proxy are reason `proxy`; no_proxy goes direct; responder queries go
- * through the same proxy in absolute form; source_ip_address is the peer address servers see; and
+ * refusals, silence and a dead proxy are reason `proxy`; no_proxy goes direct; responder queries and
+ * the caIssuers fetch go through the same proxy (absolute form, or a tunnel for https://); an
+ * https:// proxy and STARTTLS inside a tunnel work; source_ip_address is the peer address servers see; and
  * the new module fields survive the trip to worker threads.
  */
 import { once } from 'node:events';
@@ -18,7 +19,12 @@ import { chainPem } from '../../src/pki/index.js';
 import { createProbePool } from '../../src/probe/pool.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { exchange } from '../../src/responder/http.js';
+import { fetchIssuer, sharedIssuerCache } from '../../src/responder/issuer.js';
+import { createOpensslPki, issueOpensslCertificate } from '../helpers/openssl.js';
 import { sharedAnswerCache } from '../../src/responder/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
@@ -237,6 +243,35 @@ describe('responder queries through a proxy (transport)', () => {
     const refused = await exchange({ url: 'http://other.example.test/', request, deadlineMs: Date.now() + 2000, destinations: { allowlist: ['ocsp.example.test'], exporterEndpoints: [] }, route: { proxy: parseProxyUrl(proxy.url) } });
     expect(refused).toMatchObject({ ok: false, problem: 'not_allowed' });
     expect(proxy.seen).toHaveLength(1);
+  });
+});
+
+describe('the caIssuers fetch through a proxy', () => {
+  it('asks the caIssuers URL through the module proxy, in absolute form', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'proxy-issuer-'));
+    const opensslPki = await createOpensslPki(dir);
+    const issuers = http.createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/pkix-cert' }).end(Buffer.from(opensslPki.intermediate.der)));
+    issuers.listen(0, '127.0.0.1');
+    await once(issuers, 'listening');
+    const url = `http://127.0.0.1:${(issuers.address() as net.AddressInfo).port}/issuer.der`;
+    try {
+      const leaf = await issueOpensslCertificate(dir, {
+        name: 'leaf-aia',
+        subject: '/O=OCSP Test/CN=localhost',
+        issuer: opensslPki.intermediate,
+        extensions: ['basicConstraints = critical,CA:false', 'subjectAltName = DNS:localhost', `authorityInfoAccess = caIssuers;URI:${url}`],
+        days: 30,
+      });
+      sharedIssuerCache.clear();
+      const fetched = await fetchIssuer(leaf.der, { deadlineMs: Date.now() + 3000, destinations: LOOPBACK_ALLOWED, route: { proxy: parseProxyUrl(proxy.url) } });
+      expect(fetched).toMatchObject({ url, problem: null });
+      expect(Buffer.from(fetched!.issuerDer!).equals(Buffer.from(opensslPki.intermediate.der))).toBe(true);
+      expect(proxy.seen.map((s) => `${s.method} ${s.url}`)).toEqual([`GET ${url}`]);
+    } finally {
+      issuers.closeAllConnections();
+      await new Promise((resolve) => issuers.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
