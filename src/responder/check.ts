@@ -19,6 +19,7 @@ import type { AnswerSource, ChainResponderResult, ResponderProblem, ResponderRes
 import { withDeadline } from '../util/deadline.js';
 import { messageOf } from '../util/errors.js';
 import { buildOcspRequest } from './request.js';
+import type { FetchPolicy } from './transport.js';
 
 /** Default `responder_cache_max_age`: how long an answer is reused at most, seconds. */
 export const DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS = 3600;
@@ -26,25 +27,17 @@ export const DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS = 3600;
 /** The process-wide (per thread) answer cache every probe shares unless given another. */
 export const sharedAnswerCache = new AnswerCache<ExchangeOutcome>();
 
-export interface ResponderCheckOptions {
+export interface ResponderCheckOptions extends FetchPolicy {
   /** Unix ms by which the check must be over: the probe's deadline. */
   deadlineMs: number;
   /** The module's `responder_url`: asked instead of the AIA URL. */
   urlOverride?: string | null;
   allowHttps?: boolean;
-  allowLinkLocal?: boolean;
-  /** Where the responder may be (destinations.ts); default: no allowlist, loopback refused. */
-  destinations?: ResponderDestinations;
-  /** The module's `ip_protocol`: the responder's name resolves to this family only. Default any. */
-  ipProtocol?: IpProtocol;
   /** `responder_cache_max_age`, seconds; 0 disables reuse (concurrent probes still share a request). */
   cacheMaxAgeSeconds?: number;
   clockSkewSeconds?: number;
   /** Clock for judging answers and for the cache, Unix ms. */
   now?: () => number;
-  lookup?: LookupFn;
-  /** The module's proxy and source address (transport.ts); absent → direct. */
-  route?: ConnectionRoute;
   /** The cache behind the default answer provider; default {@link sharedAnswerCache}. */
   cache?: AnswerCache<ExchangeOutcome>;
   /** Where answers come from; default {@link localAnswers} over `cache`. Worker threads pass one asking the main thread. */

@@ -8,17 +8,14 @@
  * capped at 64 KiB. Nothing here throws: failures are {@link TransportProblem}s.
  */
 import { MAX_OCSP_RESPONSE_BYTES } from '../ocsp/parse.js';
-import type { ConnectionRoute } from '../net/proxy.js';
-import type { IpProtocol, LookupFn } from '../net/resolve.js';
-import type { ResponderDestinations } from './destinations.js';
-import { httpRequest } from './transport.js';
+import { httpRequest, type FetchPolicy } from './transport.js';
 import type { TransportProblem } from './types.js';
 import { judgeResponderUrl } from './url.js';
 
 /** RFC 5019 §5: GET only when the base64 of the request is at most 255 bytes. */
 export const MAX_GET_BASE64_BYTES = 255;
 
-export interface ExchangeOptions {
+export interface ExchangeOptions extends FetchPolicy {
   /** Absolute `http://` (or `https://` when allowed) responder URL. */
   url: string;
   /** DER OCSPRequest. */
@@ -26,15 +23,6 @@ export interface ExchangeOptions {
   /** Unix ms by which the whole exchange must be over (the probe's deadline). */
   deadlineMs: number;
   allowHttps?: boolean;
-  /** The module's allow_link_local: lets the guard pass link-local / metadata addresses. */
-  allowLinkLocal?: boolean;
-  /** Where the request may go (destinations.ts); default: no allowlist, loopback refused. */
-  destinations?: ResponderDestinations;
-  /** The module's ip_protocol: the address family the responder's name resolves to. Default any. */
-  ipProtocol?: IpProtocol;
-  lookup?: LookupFn;
-  /** The module's proxy and source address (transport.ts); absent → direct. */
-  route?: ConnectionRoute;
   /** Body size cap, bytes; default 64 KiB. */
   maxBytes?: number;
   /** Force POST even for small requests. */

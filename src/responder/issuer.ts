@@ -10,15 +10,14 @@
  * at most a day; failures for 30 s) and shared by concurrent probes of one thread (single-flight).
  * Nothing here throws.
  */
-import { routeKey, type ConnectionRoute } from '../net/proxy.js';
-import type { IpProtocol, LookupFn } from '../net/resolve.js';
+import { routeKey } from '../net/proxy.js';
 import { withDeadline } from '../util/deadline.js';
 import { messageOf } from '../util/errors.js';
 import { findIssuer, readCertificateInfo } from '../x509/certificate.js';
 import { decodeIssuerCertificates } from '../x509/input.js';
 import { AnswerCache, DEFAULT_FAILURE_TTL_MS } from './cache.js';
-import { destinationsKey, type ResponderDestinations } from './destinations.js';
-import { httpRequest } from './transport.js';
+import { destinationsKey } from './destinations.js';
+import { httpRequest, type FetchPolicy } from './transport.js';
 import type { TransportProblem } from './types.js';
 import { judgeHttpUrl } from './url.js';
 
@@ -45,16 +44,9 @@ export interface IssuerFetch {
   error: string | null;
 }
 
-export interface IssuerFetchOptions {
+export interface IssuerFetchOptions extends FetchPolicy {
   deadlineMs: number;
   allowHttps?: boolean;
-  allowLinkLocal?: boolean;
-  /** Where the fetch may go (destinations.ts): the same rules as responder queries. */
-  destinations?: ResponderDestinations;
-  ipProtocol?: IpProtocol;
-  lookup?: LookupFn;
-  /** The module's proxy and source address (transport.ts); absent → direct. */
-  route?: ConnectionRoute;
   now?: () => number;
   cache?: AnswerCache<Fetched>;
 }

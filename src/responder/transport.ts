@@ -28,7 +28,20 @@ import { messageWithCode } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import type { TransportProblem } from './types.js';
 
-export interface HttpRequestOptions {
+/** What every HTTP fetch of a module (responder queries, the caIssuers fetch) obeys, wherever it starts. */
+export interface FetchPolicy {
+  /** The module's allow_link_local: lets the guard pass link-local / metadata addresses. */
+  allowLinkLocal?: boolean;
+  /** Where requests may go (destinations.ts); default {@link DEFAULT_DESTINATIONS} (no allowlist, loopback refused). */
+  destinations?: ResponderDestinations;
+  /** The module's ip_protocol: the address family a URL's name resolves to. Default any. */
+  ipProtocol?: IpProtocol;
+  lookup?: LookupFn;
+  /** The module's proxy, no_proxy and source_ip_address; absent → direct from the system's address. */
+  route?: ConnectionRoute;
+}
+
+export interface HttpRequestOptions extends FetchPolicy {
   /** A URL already checked by its caller (http://, or https:// when allowed). */
   url: URL;
   /** The URL as configured or found, for messages. */
@@ -43,15 +56,8 @@ export interface HttpRequestOptions {
   /** Unix ms by which the whole request must be over. */
   deadlineMs: number;
   maxBytes: number;
-  allowLinkLocal?: boolean;
-  /** Where requests may go; default {@link DEFAULT_DESTINATIONS} (no allowlist, loopback refused). */
-  destinations?: ResponderDestinations;
-  ipProtocol?: IpProtocol;
-  lookup?: LookupFn;
   /** Said after a refused redirect: what to configure instead. */
   redirectHint: string;
-  /** The module's proxy, no_proxy and source_ip_address; absent → direct from the system's address. */
-  route?: ConnectionRoute;
 }
 
 export type HttpOutcome =
