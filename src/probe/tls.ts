@@ -87,8 +87,11 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket?.destroy();
-      plain?.destroy();
+      if (result.ok && socket) closeCleanly(socket, plain);
+      else {
+        socket?.destroy();
+        plain?.destroy();
+      }
       resolve(result);
     };
 
@@ -226,6 +229,34 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     });
     upgraded.once('connect', () => upgradeAndShake(upgraded));
   });
+}
+
+/**
+ * How long a completed handshake's connection may take to close after our close_notify before it
+ * is cut. The probe's result does not wait for it.
+ */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * Ends a completed handshake as a client should: the last handshake flight still queued (TLS 1.3's
+ * client Finished is written just before Node reports the handshake done) goes out, then a
+ * close_notify (RFC 8446 §6.1). Destroying the socket at once drops both, and servers log every
+ * probe as a failed handshake (Postfix: "SSL_accept error … lost connection"). Bounded: the socket
+ * is destroyed after CLOSE_GRACE_MS whatever the peer does.
+ */
+function closeCleanly(socket: tls.TLSSocket, plain: net.Socket | undefined): void {
+  const cut = setTimeout(() => {
+    socket.destroy();
+    plain?.destroy();
+  }, CLOSE_GRACE_MS);
+  cut.unref();
+  socket.once('close', () => {
+    clearTimeout(cut);
+    plain?.destroy();
+  });
+  // The peer's answer to close_notify is not read; its data are discarded, not buffered.
+  socket.on('data', () => undefined);
+  socket.end();
 }
 
 /** `localAddress` (and the matching family, so a name resolves to an address the socket can reach) for net/tls.connect. */
