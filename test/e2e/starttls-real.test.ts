@@ -3,14 +3,15 @@
  * in a temporary directory (as root, which CI is) and stopped after: Exim (SMTP on a 25-like and a
  * 587-like port, stapling a good response from `tls_ocsp_file`; a second Exim with an expired one),
  * Dovecot (IMAP, POP3), vsftpd (FTP AUTH TLS), slapd (LDAP StartTLS), Prosody (XMPP), PostgreSQL
- * and MariaDB. None but Exim staples, and the exporter must say exactly that, with the chain
- * presented in full and verified against the test root. Postfix is not here: Debian's postfix and
- * exim4 conflict (both are the mail-transport-agent), so one machine holds only one of them.
+ * and MariaDB, and Postfix (SMTP on a 25-like and a 587-like port). None but Exim staples, and the
+ * exporter must say exactly that, with the chain presented in full and verified against the test
+ * root. Debian's postfix and exim4 conflict (both are the mail-transport-agent), so Postfix comes
+ * from Debian's package unpacked by `.ci/install-postfix`, unless it is installed for real.
  *
  * A missing server skips its block with a message naming the package; with CI=true it fails.
  */
-import { accessSync, constants, readdirSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,31 @@ const PROSODY = requireServer('/usr/bin/prosody', 'prosody');
 const PG_BIN = `/usr/lib/postgresql/${pgVersions().at(-1) ?? '15'}/bin`;
 const POSTGRES = requireServer(`${PG_BIN}/postgres`, 'postgresql');
 const MARIADB = requireServer('/usr/sbin/mariadbd', 'mariadb-server');
+/** `/` when postfix is installed, else where `.ci/install-postfix` unpacked Debian's package. */
+const POSTFIX_ROOT = ['/', process.env.POSTFIX_ROOT ?? '/opt/ocsp-exporter-ci/postfix'].find((root) => executable(path.join(root, 'usr/lib/postfix/sbin/master')));
+const POSTFIX = POSTFIX_ROOT && postfixAccounts()
+  ? path.join(POSTFIX_ROOT, 'usr/lib/postfix/sbin/master')
+  : requireServer('/usr/lib/postfix/sbin/master', 'postfix (beside exim4: run bash .ci/install-postfix as root)');
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Postfix refuses to start without its mail_owner and setgid_group accounts. */
+function postfixAccounts(): boolean {
+  try {
+    execFileSync('getent', ['passwd', 'postfix'], { stdio: 'ignore' });
+    execFileSync('getent', ['group', 'postdrop'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function pgVersions(): string[] {
   try {
@@ -85,8 +111,8 @@ afterAll(async () => {
 });
 
 /** Resolves once something accepts TCP connections on 127.0.0.1:port, at most 20 s (initdb-free starts take < 3 s). */
-async function start(name: string, command: string, args: string[], ports: number[], logFiles: string[] = []): Promise<ManagedProcess> {
-  const proc = spawnManaged({ name, command, args, logFiles });
+async function start(name: string, command: string, args: string[], ports: number[], logFiles: string[] = [], env?: NodeJS.ProcessEnv): Promise<ManagedProcess> {
+  const proc = spawnManaged({ name, command, args, logFiles, ...(env ? { env: { ...process.env, ...env } } : {}) });
   processes.push(proc);
   for (const port of ports) {
     await waitFor(() => accepts(port), 20_000, {
@@ -366,5 +392,77 @@ describe.skipIf(!MARIADB)('MariaDB (MySQL SSL request)', () => {
       [port!],
     );
     expectNoStaple(await probe(port!, 'mysql'));
+  });
+});
+
+describe.skipIf(!POSTFIX)('Postfix (SMTP STARTTLS)', () => {
+  it('a 25-like and a 587-like port upgrade; no staple, reported absent', async () => {
+    const root = POSTFIX_ROOT!;
+    const home = await subdir('postfix');
+    const etc = await subdir('postfix/etc');
+    await subdir('postfix/data', 'postfix');
+    // master creates its sockets in private/ (postfix only) and public/ (postfix:postdrop), its
+    // lock in pid/: the layout `postfix check` would make.
+    await subdir('postfix/queue/pid');
+    const privateDir = await subdir('postfix/queue/private', 'postfix');
+    await chmod(privateDir, 0o700);
+    const publicDir = await subdir('postfix/queue/public', 'postfix');
+    const postdrop = Number(execFileSync('getent', ['group', 'postdrop']).toString().split(':')[2]);
+    await chown(publicDir, Number(execFileSync('id', ['-u', 'postfix']).toString().trim()), postdrop);
+    await chmod(publicDir, 0o710);
+    const ports = await freePorts(2);
+    await writeFile(
+      path.join(etc, 'main.cf'),
+      [
+        'compatibility_level = 3.6',
+        `queue_directory = ${home}/queue`,
+        `data_directory = ${home}/data`,
+        `meta_directory = ${etc}`,
+        `daemon_directory = ${path.join(root, 'usr/lib/postfix/sbin')}`,
+        `shlib_directory = ${path.join(root, 'usr/lib/postfix')}`,
+        `command_directory = ${path.join(root, 'usr/sbin')}`,
+        'mail_owner = postfix',
+        'setgid_group = postdrop',
+        'inet_interfaces = 127.0.0.1',
+        'inet_protocols = ipv4',
+        'myhostname = mail.test',
+        'mydestination =',
+        'alias_maps =',
+        'alias_database =',
+        'local_recipient_maps =',
+        `smtpd_tls_chain_files = ${files.key}, ${files.chain}`,
+        'smtpd_tls_security_level = may',
+        // No syslog here: postlogd writes the log file (Postfix 3.4+).
+        `maillog_file_prefixes = ${home}`,
+        `maillog_file = ${home}/maillog`,
+        // The unpacked package's libraries are found through LD_LIBRARY_PATH, which master passes on only when told.
+        'import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C POSTLOG_SERVICE POSTLOG_HOSTNAME LD_LIBRARY_PATH',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      path.join(etc, 'master.cf'),
+      [
+        `127.0.0.1:${ports[0]} inet n - n - - smtpd`,
+        `127.0.0.1:${ports[1]} inet n - n - - smtpd -o smtpd_tls_security_level=encrypt`,
+        'anvil unix - - n - 1 anvil',
+        'tlsmgr unix - - n 1000? 1 tlsmgr',
+        'postlog unix-dgram n - n - 1 postlogd',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(path.join(etc, 'dynamicmaps.cf'), '');
+    await start('postfix', POSTFIX!, ['-c', etc, '-d'], ports, [path.join(home, 'maillog')], {
+      LD_LIBRARY_PATH: path.join(root, 'usr/lib/postfix'),
+    });
+    for (const port of ports) expectNoStaple(await probe(port, 'smtp'));
+    // Postfix's own account of both sessions: EHLO, then STARTTLS with the handshake completed
+    // (a probe that cut the connection after the server's Finished shows "starttls=0/1").
+    const maillog = path.join(home, 'maillog');
+    await waitFor(async () => ((await readFile(maillog, 'utf8')).match(/disconnect from localhost\[127\.0\.0\.1\] ehlo=1 starttls=1/g) ?? []).length === 2, 5000, {
+      what: 'two STARTTLS sessions in the Postfix log',
+      diagnostics: () => readFileSync(maillog, 'utf8').slice(-2000),
+      intervalMs: 100,
+    });
   });
 });
