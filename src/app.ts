@@ -16,6 +16,7 @@ import { ExporterSockets, expandListenAddresses } from './responder/destinations
 import type { LookupFn } from './net/resolve.js';
 import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
+import type { SeriesSource } from './metrics/series.js';
 import { registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
 import { messageOf } from './util/errors.js';
@@ -160,6 +161,9 @@ export function buildApp(deps: AppDeps): App {
     probeEndpointSlots.concurrency = probeEndpointShare(config);
   }
 
+  // Series of /metrics besides the sweep's: staple files on disk, responders checked on their own.
+  const seriesSources: SeriesSource[] = [];
+
   let processRegistry: Registry | null = null;
   if (deps.processMetrics ?? true) {
     processRegistry = new Registry();
@@ -221,6 +225,7 @@ export function buildApp(deps: AppDeps): App {
       targets: store.current.targets.length,
     }),
     sweeper,
+    seriesSources,
     probe,
     probeSlots: nestedSlots(probeEndpointSlots, slots),
     ...(lookup ? { lookup } : {}),

@@ -25,6 +25,8 @@ import type { ProxyRoute } from '../net/proxy.js';
 import { isValidHostname, parseTargetAddress } from './target.js';
 import { isLowerTlsVersion, SUPPORTED_TLS_VERSION_NAMES, tlsVersionName, tlsVersionNamed } from './tls-version.js';
 import { readConfigFileText, Walker, withoutKind, type Fields } from './walker.js';
+import { parseStapleFiles } from './staple-files.js';
+import { parseResponderChecks } from './responder-checks.js';
 
 export interface ParseOptions {
   /** Reads a file named by the config (ca_file, client cert/key). Default: UTF-8, capped at 10 MiB (walker.ts). */
@@ -44,7 +46,7 @@ const RESERVED_MODULE_NAMES: readonly string[] = ['__proto__'];
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const IP_PROTOCOLS: readonly IpProtocol[] = ['ip4', 'ip6', 'any'];
 
-const TOP_KEYS = ['global', 'modules', 'targets'];
+const TOP_KEYS = ['global', 'modules', 'targets', 'staple_files', 'responder_checks'];
 const GLOBAL_KEYS = ['concurrency', 'min_probe_interval', 'probe_allowlist', 'responder_allowlist'];
 const MODULE_KEYS = [
   'timeout',
@@ -557,13 +559,15 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   const global = parseGlobal(w, at('global')?.value, at('global')?.key);
   const modules = parseModules(w, at('modules')?.value, at('modules')?.key, options.env ?? process.env);
   const targets = parseTargets(w, at('targets')?.value, at('targets')?.key, modules);
+  const stapleFiles = parseStapleFiles(w, at('staple_files')?.value, at('staple_files')?.key);
+  const responderChecks = parseResponderChecks(w, at('responder_checks')?.value, at('responder_checks')?.key, modules);
   if (w.problems.length > 0) throw new ConfigError(w.sortedProblems().map(withoutKind));
   if (global.responderAllowlist) {
     // The global allowlist travels with each module: probes (worker threads too) see only their module.
     const responderDestinations = { allowlist: global.responderAllowlist, exporterEndpoints: [] };
     for (const module of Object.values(modules)) module.responderDestinations = responderDestinations;
   }
-  return { global, modules, targets, file };
+  return { global, modules, targets, file, ...(stapleFiles.length > 0 ? { stapleFiles } : {}), ...(responderChecks.length > 0 ? { responderChecks } : {}) };
 }
 
 /** Reads and parses a config file; a missing or unreadable file is a `ConfigError` naming it. */

@@ -6,6 +6,8 @@ import type { ProxyRoute } from '../net/proxy.js';
 import type { IpProtocol } from '../net/resolve.js';
 import type { ResponderDestinations } from '../responder/destinations.js';
 import type { StarttlsProtocol } from '../starttls/protocols.js';
+import type { ResponderCheckEntry } from './responder-checks.js';
+import type { StapleFileEntry } from './staple-files.js';
 
 export type { IpProtocol };
 
@@ -146,6 +148,10 @@ export interface Config {
   /** By name; a null-prototype object (see {@link moduleMap}), so `toString` or `__proto__` never resolve to inherited members. */
   modules: Record<string, ModuleConfig>;
   targets: TargetConfig[];
+  /** `staple_files` (src/config/staple-files.ts); absent → none. */
+  stapleFiles?: StapleFileEntry[];
+  /** `responder_checks` (src/config/responder-checks.ts); absent → none. */
+  responderChecks?: ResponderCheckEntry[];
   /** Where it came from, for messages; null for the built-in default. */
   file: string | null;
 }

@@ -149,6 +149,20 @@ export const PROBE_METRICS = {
 } as const satisfies Record<string, MetricFamily>;
 
 /**
+ * Families of the staple files on disk (config `staple_files`), besides the `ocsp_staple_*` and
+ * `ocsp_cert_*` families above, which file series share with probed ones. Identity labels `file`
+ * and `certificate` instead of target, address, module. On /metrics only.
+ */
+export const STAPLE_FILE_METRICS = {} as const satisfies Record<string, MetricFamily>;
+
+/**
+ * Families of the responders checked on their own (config `responder_checks`), besides the
+ * `ocsp_responder_*` and `ocsp_cert_*` families above, which they share with probes that query
+ * the responder. Identity label `certificate`. On /metrics only.
+ */
+export const RESPONDER_CHECK_METRICS = {} as const satisfies Record<string, MetricFamily>;
+
+/**
  * Fails at module load when a per-address label is missing from RESERVED_LABEL_NAMES: the loader
  * would accept an extra label of that name and the series would carry it twice. Exporter families
  * are left out on purpose: they never carry a target's extra labels.

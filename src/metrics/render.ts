@@ -10,11 +10,11 @@
  * values, is decided in series.ts alone.
  */
 import { escapeLabelValue, familyHeader, formatLabels, formatValue } from './exposition.js';
-import { PROBE_METRICS, type MetricFamily } from './names.js';
-import { identityLabels, mapProbeResult, type SeriesSink } from './series.js';
+import { PROBE_METRICS, RESPONDER_CHECK_METRICS, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
+import { identityLabels, mapProbeResult, type SeriesSink, type SeriesSubject } from './series.js';
 import type { ProbeResult } from '../probe/types.js';
 
-const FAMILIES: readonly MetricFamily[] = Object.values(PROBE_METRICS);
+const FAMILIES: readonly MetricFamily[] = [PROBE_METRICS, STAPLE_FILE_METRICS, RESPONDER_CHECK_METRICS].flatMap((group: Record<string, MetricFamily>) => Object.values(group));
 const FAMILY_INDEX: ReadonlyMap<MetricFamily, number> = new Map(FAMILIES.map((family, i) => [family, i]));
 const HEADERS: readonly string[] = FAMILIES.map((family) => familyHeader(family));
 /** Chunks of about this many characters stay below V8's large-object size, so they die young and cheaply. */
@@ -40,7 +40,7 @@ interface RenderedResult {
   readonly clocks: ReadonlyArray<number | ((nowMs: number) => number)> | null;
 }
 
-const rendered = new WeakMap<ProbeResult, RenderedResult>();
+const rendered = new WeakMap<ProbeResult | SeriesSubject, RenderedResult>();
 
 /** Collects one result's samples as text; the sink series.ts maps into. */
 class ResultWriter implements SeriesSink {
@@ -99,7 +99,7 @@ function clockOf(result: RenderedResult, f: number): ((nowMs: number) => number)
 
 function indexOf(family: MetricFamily): number {
   const index = FAMILY_INDEX.get(family);
-  if (index === undefined) throw new TypeError(`not a per-address family: ${family.name}`);
+  if (index === undefined) throw new TypeError(`not a family of names.ts: ${family.name}`);
   return index;
 }
 
@@ -114,17 +114,29 @@ function renderedOf(result: ProbeResult): RenderedResult {
   return entry;
 }
 
+function renderedSubjectOf(subject: SeriesSubject): RenderedResult {
+  let entry = rendered.get(subject);
+  if (!entry) {
+    const writer = new ResultWriter(formatLabels(subject.identity));
+    subject.mapInto(writer);
+    entry = writer.finish();
+    rendered.set(subject, entry);
+  }
+  return entry;
+}
+
 /**
  * The exposition text of the per-address families for `results`, judged at `nowMs` (Unix ms, the
- * scrape time), in chunks of about 64 K characters (a family may span several); nothing for no
+ * scrape time), then those of `subjects` (staple files, responder checks) in the same family
+ * blocks, in chunks of about 64 K characters (a family may span several); nothing for no
  * results. Results not written before are written now, before the first chunk, so a failure is
  * thrown here and not halfway through a response. `results` must be treated as immutable once
  * rendered: a result object is written once and its text reused for as long as the object lives.
  * Streaming the chunks keeps the whole text (32 MB at 10,000 addresses) from being held at once,
  * as a string and again encoded.
  */
-export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number): Iterable<string> {
-  const all = results.map(renderedOf);
+export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number, subjects: readonly SeriesSubject[] = []): Iterable<string> {
+  const all = [...results.map(renderedOf), ...subjects.map(renderedSubjectOf)];
   return (function* chunks() {
     let parts: string[] = [];
     let length = 0;
@@ -149,8 +161,8 @@ export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: numbe
 }
 
 /** The same text as `probeMetricsChunks`, as one string; empty for no results. */
-export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number): string {
-  return [...probeMetricsChunks(results, nowMs)].join('');
+export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number, subjects: readonly SeriesSubject[] = []): string {
+  return [...probeMetricsChunks(results, nowMs, subjects)].join('');
 }
 
 /** Appends the lines of family `f` of `result` (which has some) to `parts`; returns about how many characters. */

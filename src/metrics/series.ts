@@ -12,7 +12,7 @@
 import type { SingleResponseInfo } from '../ocsp/types.js';
 import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
-import { RESERVED_LABEL_NAMES } from '../config/schema.js';
+import { RESERVED_LABEL_NAMES, type Config } from '../config/schema.js';
 import { CERT_STATUSES, PROBE_METRICS, type MetricFamily } from './names.js';
 import { stapleEnd } from '../ocsp/verify.js';
 
@@ -22,6 +22,27 @@ export interface SeriesSink {
   sample(family: MetricFamily, value: number, labelValues?: readonly string[]): void;
   /** A sample (of a family without labels of its own) whose value depends on the scrape time, Unix ms. */
   sampleAt(family: MetricFamily, valueAt: (nowMs: number) => number): void;
+}
+
+/**
+ * Series of something other than a probed address: a staple file on disk, a responder checked on
+ * its own. Its identity labels come first on each of its samples (instead of target, address,
+ * module); `mapInto` writes its samples, as `mapProbeResult` does for a probe result. Treated as
+ * immutable once rendered: the writer keeps each subject's text for as long as the object lives,
+ * so a source hands out the same object while nothing changed.
+ */
+export interface SeriesSubject {
+  readonly identity: ReadonlyArray<readonly [name: string, value: string]>;
+  readonly mapInto: (sink: SeriesSink) => void;
+}
+
+/**
+ * Where /metrics takes series subjects from besides the sweep (staple files, responder checks).
+ * `collect` runs at each scrape alongside the sweep, within the same deadline (Unix ms; Infinity
+ * without a scrape timeout), and never rejects: its failures are series of their own.
+ */
+export interface SeriesSource {
+  collect(config: Config, deadlineMs: number): Promise<readonly SeriesSubject[]>;
 }
 
 /** Prometheus label name syntax; names starting with `__` are reserved for internal use. */

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
 import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
+import type { SeriesSource } from '../metrics/series.js';
 import { neverThrows } from '../probe/failure.js';
 import type { ProbeFn, ProbeTarget } from '../probe/types.js';
 import type { LookupFn } from '../net/resolve.js';
@@ -40,6 +41,8 @@ export interface RouteContext {
   /** Exporter facts for /metrics, apart from the sweep (taken from `sweeper`). */
   exporterState(): Omit<ExporterState, 'lastSweep'>;
   sweeper: Sweeper;
+  /** Series besides the sweep's on /metrics (staple files, responder checks), collected alongside it. */
+  seriesSources: readonly SeriesSource[];
   probe: ProbeFn;
   /** Where /probe probes take their slots: /probe's share, then the sweep's (src/app.ts, probeEndpointShare). */
   probeSlots: SlotRunner;
@@ -123,11 +126,14 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const config = ctx.config();
     const budget = scrapeBudgetSeconds(request.headers[SCRAPE_TIMEOUT_HEADER], ctx.scrapeTimeoutOffsetSeconds);
     const deadlineMs = budget === null ? Infinity : ctx.now() + budget * 1000;
-    const results = await ctx.sweeper.sweep(config, deadlineMs);
+    const [results, subjects] = await Promise.all([
+      ctx.sweeper.sweep(config, deadlineMs),
+      Promise.all(ctx.seriesSources.map((source) => source.collect(config, deadlineMs))),
+    ]);
     // The per-address families by the direct writer, streamed a family at a time (32 MB in all at
     // 10,000 addresses; reading one chunk ahead, so a slow reader holds about one family, not all);
     // prom-client only for the process metrics and the few exporter families.
-    const probes = probeMetricsChunks(results, ctx.now());
+    const probes = probeMetricsChunks(results, ctx.now(), subjects.flat());
     const registry = new Registry();
     addExporterMetrics(registry, { ...ctx.exporterState(), lastSweep: ctx.sweeper.lastSweep });
     const own = await registry.metrics();

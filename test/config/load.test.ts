@@ -127,7 +127,7 @@ const INVALID: Record<string, string> = {
   'wrong-type-mapping-for-list': 'wrong-type-mapping-for-list.yaml:2: targets: expected a list, got a mapping',
   'wrong-type-string-for-boolean': 'wrong-type-string-for-boolean.yaml:3: modules.all.probe_all_addresses: expected true or false, got a string ("yes")',
   'wrong-type-string-for-integer': 'wrong-type-string-for-integer.yaml:2: global.concurrency: expected an integer from 1 to 10000, got a string ("ten")',
-  'wrong-type-top-level': 'wrong-type-top-level.yaml:1: expected a mapping with the keys global, modules, targets, got a list',
+  'wrong-type-top-level': 'wrong-type-top-level.yaml:1: expected a mapping with the keys global, modules, targets, staple_files, responder_checks, got a list',
 };
 
 function parseTestdata(name: string) {
