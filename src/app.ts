@@ -10,6 +10,7 @@ import Fastify, { LogController, type FastifyInstance, type onRequestHookHandler
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { isAllowedByConfig } from './net/allowlist.js';
 import type { Config } from './config/schema.js';
+import type { ReloadFailure } from './config/store.js';
 import { probeTarget } from './probe/probe.js';
 import type { ProbeFn } from './probe/types.js';
 import { ExporterSockets, expandListenAddresses } from './responder/destinations.js';
@@ -17,6 +18,7 @@ import type { LookupFn } from './net/resolve.js';
 import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
 import type { SeriesSource } from './metrics/series.js';
+import { ProbeHistory } from './server/history.js';
 import { registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';
 import { messageOf } from './util/errors.js';
@@ -31,6 +33,8 @@ export interface ConfigSource {
   readonly lastReloadSuccessTimestampSeconds: number | null | undefined;
   /** Called with the new config after each successful reload; may return an unsubscribe function. */
   onChange(listener: (config: Config) => void): unknown;
+  /** The most recent failed reload, for `/config`; absent or null when none failed. */
+  readonly lastReloadFailure?: ReloadFailure | null;
 }
 
 export interface AppDeps {
@@ -57,7 +61,12 @@ export interface AppDeps {
   lookup?: LookupFn;
   /** Timeouts and the connection cap of the HTTP(S) server; each absent one as in {@link HTTP_SERVER_LIMITS}. */
   httpLimits?: Partial<HttpServerLimits>;
+  /** Recent probes kept for the status page (`--history.limit`, src/server/history.ts). Default {@link DEFAULT_HISTORY_LIMIT}; 0 keeps none. */
+  historyLimit?: number;
 }
+
+/** `--history.limit`'s default, as blackbox_exporter's `--history.limit`. */
+export const DEFAULT_HISTORY_LIMIT = 100;
 
 /** What the HTTP(S) server allows a client, so slow or idle clients cannot hold sockets (and file descriptors) indefinitely. */
 export interface HttpServerLimits {
@@ -109,6 +118,8 @@ export interface App {
   /** The Fastify instance (for `inject()` in tests). */
   readonly server: FastifyInstance;
   readonly sweeper: Sweeper;
+  /** The recent probes, sweeps' and /probe's. */
+  readonly history: ProbeHistory;
   /** Starts listening; resolves to the bound address, e.g. `http://127.0.0.1:9858`. */
   listen(options: { host: string; port: number }): Promise<string>;
   /** Reloads the config file through the store; on failure the last good config stays in use. */
@@ -155,7 +166,15 @@ export function buildApp(deps: AppDeps): App {
   // Every probe takes one of `slots`; a /probe probe first takes one of its share (probeEndpointShare).
   const slots = createProbeSlots(store.current.global.concurrency, now);
   const probeEndpointSlots = createProbeSlots(probeEndpointShare(store.current), now);
-  const sweeper = createSweeper({ probe, now, slots, ...(lookup ? { lookup } : {}) });
+  const history = new ProbeHistory(deps.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+  // Only probes the sweep runs pass here: a reused result is no new probe and is not recorded again.
+  const sweepProbe: ProbeFn = async (target, module, deadlineMs) => {
+    const results = await probe(target, module, deadlineMs);
+    const atMs = now();
+    for (const result of results) history.record('sweep', result, atMs);
+    return results;
+  };
+  const sweeper = createSweeper({ probe: sweepProbe, now, slots, ...(lookup ? { lookup } : {}) });
   function followConfig(config: Config): void {
     slots.concurrency = config.global.concurrency;
     probeEndpointSlots.concurrency = probeEndpointShare(config);
@@ -224,6 +243,11 @@ export function buildApp(deps: AppDeps): App {
       configLastReloadSuccessTimestampSeconds: store.lastReloadSuccessTimestampSeconds ?? null,
       targets: store.current.targets.length,
     }),
+    configStatus: () => ({
+      loadedAtSeconds: store.lastReloadSuccessTimestampSeconds ?? null,
+      lastReloadSuccessful: store.lastReloadSuccessful,
+      lastReloadFailure: store.lastReloadFailure ?? null,
+    }),
     sweeper,
     seriesSources,
     probe,
@@ -234,12 +258,14 @@ export function buildApp(deps: AppDeps): App {
     processRegistry,
     scrapeTimeoutOffsetSeconds: deps.scrapeTimeoutOffsetSeconds ?? 0.5,
     version: VERSION,
+    history,
   });
 
   let closing: Promise<void> | null = null;
   return {
     server,
     sweeper,
+    history,
     async listen(options) {
       const address = await server.listen({ host: options.host, port: options.port });
       ownSockets.set(expandListenAddresses(server.addresses(), Object.values(networkInterfaces()).flatMap((list) => list ?? [])));

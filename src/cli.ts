@@ -13,7 +13,7 @@ import { messageOf } from './util/errors.js';
 
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
-                         [--probe.workers N] [--config.check]
+                         [--probe.workers N] [--history.limit N] [--config.check]
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer]
                          [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
@@ -29,6 +29,7 @@ const OPTIONS = {
   'web.config.file': { type: 'string' },
   'log.level': { type: 'string' },
   'probe.workers': { type: 'string' },
+  'history.limit': { type: 'string' },
   'server-name': { type: 'string' },
   module: { type: 'string' },
   timeout: { type: 'string' },

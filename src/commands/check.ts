@@ -12,11 +12,10 @@ import { parseTargetAddress } from '../config/target.js';
 import { probeTarget } from '../probe/probe.js';
 import { isStarttlsProtocol, STARTTLS_PROTOCOLS } from '../starttls/protocols.js';
 import type { ProbeResult } from '../probe/types.js';
-import { describeProblem, formatRelative, iso } from './format.js';
+import { checkLines, iso } from './format.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
-import { escapeForTerminal } from '../util/text.js';
 
 export interface CheckOptions {
   target: string;
@@ -119,59 +118,5 @@ function checkReport(result: ProbeResult, now: Date): Record<string, unknown> {
 }
 
 function humanCheck(result: ProbeResult, now: Date): string {
-  const lines: string[] = [];
-  // Values carry the server's text (subject, error messages): escaped, so they cannot forge lines.
-  const row = (label: string, value: string): void => {
-    lines.push(`${(label + ':').padEnd(14)}${escapeForTerminal(value)}`);
-  };
-  row('Target', `${result.target} via ${result.address}${result.serverName ? ` (SNI ${result.serverName})` : ''}`);
-  if (!result.success) {
-    row('Probe', `FAILED (${result.failureReason}): ${result.error ?? ''}`);
-    return lines.join('\n') + '\n';
-  }
-  row('TLS', `${result.tls?.version} ${result.tls?.cipher}, ${result.durationSeconds.toFixed(3)} s`);
-  row('Chain', result.chain?.verified ? `verified (${result.chain.length} certificates)` : `NOT verified: ${result.chain?.error ?? 'unknown'}`);
-  const fetch = result.issuerFetch;
-  if (fetch) row('Issuer fetch', fetch.used ? `from ${fetch.url} (${fetch.source}), verified to have issued the leaf` : `FAILED (${fetch.problem}): ${fetch.error ?? ''}`);
-  if (result.leaf) {
-    row('Certificate', `${result.leaf.subject}, serial ${result.leaf.serialNumber}, expires ${iso(result.leaf.notAfter)} (${formatRelative(result.leaf.notAfter, now)})`);
-    row('OCSP URL', result.leaf.ocspUrls.length > 0 ? result.leaf.ocspUrls.join(', ') : 'none (nothing to staple)');
-    row('Must-Staple', result.leaf.mustStaple ? 'yes' : 'no');
-  }
-  const staple = result.staple;
-  if (!staple?.present) {
-    const severity = result.leaf?.mustStaple ? ' (Must-Staple: clients will refuse this server)' : '';
-    row('Staple', `MISSING${severity}`);
-    return lines.join('\n') + '\n';
-  }
-  const verdict = staple.verdict!;
-  const single = verdict.single;
-  row('Staple', `${verdict.valid ? 'VALID' : 'INVALID'}, ${staple.sizeBytes} bytes, issuer from ${staple.issuerSource ?? 'nowhere'}`);
-  if (single) {
-    row('Status', single.certStatus.toUpperCase() + (single.certStatus === 'revoked' ? ` since ${iso(single.revocationTime)} (${single.revocationReason ?? 'no reason'})` : ''));
-    row('This update', `${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})`);
-    row('Next update', single.nextUpdate ? `${iso(single.nextUpdate)} (${formatRelative(single.nextUpdate, now)})` : 'none');
-  }
-  for (const problem of verdict.problems) lines.push(`  - ${problem}: ${describeProblem(problem)}`);
-  appendResponder(lines, result, now);
-  return lines.join('\n') + '\n';
-}
-
-/** The CA's own answer (module `query_responder` or `--query-responder`), beside the staple's. */
-function appendResponder(lines: string[], result: ProbeResult, now: Date): void {
-  const responder = result.responder;
-  if (!responder) return;
-  const label = 'Responder:'.padEnd(14);
-  if (!responder.up) {
-    lines.push(escapeForTerminal(`${label}DOWN or invalid${responder.url ? ` (${responder.url})` : ''}: ${responder.error ?? responder.problems.join(', ')}`));
-    return;
-  }
-  const single = responder.verdict?.single;
-  const status = single ? single.certStatus.toUpperCase() : 'no status';
-  const when = single ? `, thisUpdate ${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})` : '';
-  lines.push(escapeForTerminal(`${label}${status} from ${responder.url} via ${responder.method ?? 'cache'}${when}`));
-  const staple = result.staple?.verdict?.single;
-  if (staple && single && staple.certStatus !== single.certStatus) {
-    lines.push(`  - the staple says ${staple.certStatus} but the CA's responder says ${single.certStatus}`);
-  }
+  return checkLines(result, now).join('\n') + '\n';
 }

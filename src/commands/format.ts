@@ -3,6 +3,8 @@
  * OCSP problem means in plain words, and text from certificates and servers made safe to print.
  */
 import type { OcspProblem } from '../ocsp/types.js';
+import type { ProbeResult } from '../probe/types.js';
+import { escapeForTerminal } from '../util/text.js';
 
 export function iso(date: Date | null | undefined): string | null {
   return date ? date.toISOString().replace(/\.000Z$/, 'Z') : null;
@@ -54,3 +56,65 @@ export function describeProblem(problem: OcspProblem): string {
   return PROBLEM_TEXT[problem] ?? problem;
 }
 
+/**
+ * The verdict on one probed address as `check` prints it, one line each: the TLS parameters, the
+ * chain, the issuer fetch, the certificate, the staple and each problem in plain words, the CA's
+ * own answer. Values from the server are escaped. The probe's log (src/probe/log.ts) shows the same.
+ */
+export function checkLines(result: ProbeResult, now: Date): string[] {
+  const lines: string[] = [];
+  // Values carry the server's text (subject, error messages): escaped, so they cannot forge lines.
+  const row = (label: string, value: string): void => {
+    lines.push(`${(label + ':').padEnd(14)}${escapeForTerminal(value)}`);
+  };
+  row('Target', `${result.target} via ${result.address}${result.serverName ? ` (SNI ${result.serverName})` : ''}`);
+  if (!result.success) {
+    row('Probe', `FAILED (${result.failureReason}): ${result.error ?? ''}`);
+    return lines;
+  }
+  row('TLS', `${result.tls?.version} ${result.tls?.cipher}, ${result.durationSeconds.toFixed(3)} s`);
+  row('Chain', result.chain?.verified ? `verified (${result.chain.length} certificates)` : `NOT verified: ${result.chain?.error ?? 'unknown'}`);
+  const fetch = result.issuerFetch;
+  if (fetch) row('Issuer fetch', fetch.used ? `from ${fetch.url} (${fetch.source}), verified to have issued the leaf` : `FAILED (${fetch.problem}): ${fetch.error ?? ''}`);
+  if (result.leaf) {
+    row('Certificate', `${result.leaf.subject}, serial ${result.leaf.serialNumber}, expires ${iso(result.leaf.notAfter)} (${formatRelative(result.leaf.notAfter, now)})`);
+    row('OCSP URL', result.leaf.ocspUrls.length > 0 ? result.leaf.ocspUrls.join(', ') : 'none (nothing to staple)');
+    row('Must-Staple', result.leaf.mustStaple ? 'yes' : 'no');
+  }
+  const staple = result.staple;
+  if (!staple?.present) {
+    const severity = result.leaf?.mustStaple ? ' (Must-Staple: clients will refuse this server)' : '';
+    row('Staple', `MISSING${severity}`);
+    return lines;
+  }
+  const verdict = staple.verdict!;
+  const single = verdict.single;
+  row('Staple', `${verdict.valid ? 'VALID' : 'INVALID'}, ${staple.sizeBytes} bytes, issuer from ${staple.issuerSource ?? 'nowhere'}`);
+  if (single) {
+    row('Status', single.certStatus.toUpperCase() + (single.certStatus === 'revoked' ? ` since ${iso(single.revocationTime)} (${single.revocationReason ?? 'no reason'})` : ''));
+    row('This update', `${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})`);
+    row('Next update', single.nextUpdate ? `${iso(single.nextUpdate)} (${formatRelative(single.nextUpdate, now)})` : 'none');
+  }
+  for (const problem of verdict.problems) lines.push(`  - ${problem}: ${describeProblem(problem)}`);
+  appendResponder(lines, result, now);
+  return lines;
+}
+
+/** The CA's own answer (module `query_responder` or `--query-responder`), beside the staple's. */
+function appendResponder(lines: string[], result: ProbeResult, now: Date): void {
+  const responder = result.responder;
+  if (!responder) return;
+  const label = 'Responder:'.padEnd(14);
+  if (!responder.up) {
+    lines.push(escapeForTerminal(`${label}DOWN or invalid${responder.url ? ` (${responder.url})` : ''}: ${responder.error ?? responder.problems.join(', ')}`));
+    return;
+  }
+  const single = responder.verdict?.single;
+  const status = single ? single.certStatus.toUpperCase() : 'no status';
+  const when = single ? `, thisUpdate ${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})` : '';
+  lines.push(escapeForTerminal(`${label}${status} from ${responder.url} via ${responder.method ?? 'cache'}${when}`));
+  const staple = result.staple?.verdict?.single;
+  if (staple && single && staple.certStatus !== single.certStatus) {
+    lines.push(`  - the staple says ${staple.certStatus} but the CA's responder says ${single.certStatus}`);
+  }
+}

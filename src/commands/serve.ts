@@ -4,7 +4,7 @@
  * SIGINT. `--config.check` validates the file and exits.
  */
 import { availableParallelism } from 'node:os';
-import { buildApp } from '../app.js';
+import { buildApp, DEFAULT_HISTORY_LIMIT } from '../app.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
@@ -30,7 +30,12 @@ export interface ServeOptions {
   probeWorkers: number;
   /** exporter-toolkit web config (TLS, client certificates, basic auth); null serves plain HTTP. */
   webConfigFile: string | null;
+  /** Recent probes kept for the status page; 0 keeps none. */
+  historyLimit: number;
 }
+
+/** The most `--history.limit` may ask for: each kept probe costs a few KiB (src/server/history.ts). */
+export const MAX_HISTORY_LIMIT = 10_000;
 
 export function parseServeArgs(values: Record<string, string | boolean | undefined>): ServeOptions {
   const configFile = typeof values['config.file'] === 'string' ? values['config.file'] : null;
@@ -44,7 +49,12 @@ export function parseServeArgs(values: Record<string, string | boolean | undefin
   const probeWorkers = /^\d{1,3}$/.test(workersText) ? Number(workersText) : NaN;
   if (!(probeWorkers >= 0 && probeWorkers <= 256)) throw new UsageError(`--probe.workers: expected 0 to 256 (0 probes on the main thread), got "${workersText}"`);
   const webConfigFile = typeof values['web.config.file'] === 'string' && values['web.config.file'] !== '' ? values['web.config.file'] : null;
-  return { configFile, configCheck, host, port, logLevel, probeWorkers, webConfigFile };
+  const historyText = typeof values['history.limit'] === 'string' ? values['history.limit'] : String(DEFAULT_HISTORY_LIMIT);
+  const historyLimit = /^\d{1,5}$/.test(historyText) ? Number(historyText) : NaN;
+  if (!(historyLimit >= 0 && historyLimit <= MAX_HISTORY_LIMIT)) {
+    throw new UsageError(`--history.limit: expected 0 to ${MAX_HISTORY_LIMIT} (0 keeps no recent probes), got "${historyText}"`);
+  }
+  return { configFile, configCheck, host, port, logLevel, probeWorkers, webConfigFile, historyLimit };
 }
 
 /** `HOST:PORT`, `:PORT` (all interfaces) or `[v6]:PORT`. */
@@ -87,7 +97,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
 
   const pool: ProbePool | null = options.probeWorkers > 0 ? createProbePool({ workers: options.probeWorkers }) : null;
   const access = web ? new WebAccess(web) : null;
-  const app = buildApp({ store, logLevel: options.logLevel, ...(pool ? { probe: pool.probe } : {}), ...(access ? access.deps() : {}) });
+  const app = buildApp({ store, logLevel: options.logLevel, historyLimit: options.historyLimit, ...(pool ? { probe: pool.probe } : {}), ...(access ? access.deps() : {}) });
   let url: string;
   try {
     url = await app.listen({ host: options.host, port: options.port });

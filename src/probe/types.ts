@@ -7,6 +7,7 @@ import type { OcspVerdict, ParsedOcspResponse } from '../ocsp/types.js';
 import type { CertificateFacts } from '../x509/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 import type { IssuerFetch } from '../responder/issuer.js';
+import type { ProbeLogLine } from './log.js';
 
 /** Stable values of the `reason` label of `ocsp_probe_failure`. */
 export type FailureReason =
@@ -97,4 +98,17 @@ export interface ProbeResult {
   issuerFetch?: (Omit<IssuerFetch, 'issuerDer'> & { /** The fetched certificate issued the leaf and was used. */ used: boolean }) | null;
   /** Each intermediate's status from its issuer's responder (module `query_chain_responders`); absent when not asked. */
   chainResponders?: ChainResponderResult[] | null;
+  /** The probe's own steps with their times (see log.ts); absent when none were recorded. */
+  log?: ProbeLogLine[];
+  /** The chain as the server presented it, leaf first (see log.ts); absent when no handshake finished. */
+  presented?: PresentedCertificate[];
+}
+
+/** A presented certificate as the log and the status page show it; times ISO 8601, serial hex. */
+export interface PresentedCertificate {
+  subject: string;
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
 }

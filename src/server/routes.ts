@@ -21,7 +21,11 @@ import { probeInSlots } from '../scheduler/probe-in-slots.js';
 import type { SlotRunner } from '../scheduler/slots.js';
 import type { Sweeper } from '../scheduler/sweep.js';
 import { acceptsGzip, gzipped } from './encoding.js';
-import { landingPage } from './landing.js';
+import type { ProbeHistory } from './history.js';
+import { detailPage, parseDetailQuery } from './page/detail.js';
+import { parseStatusQuery, statusPage } from './page/status.js';
+import { PAGE_HEADERS } from './page/styles.js';
+import { configPage, type ConfigStatus } from './config-page.js';
 import { excerptOf } from '../util/text.js';
 
 export type ReloadOutcome = { ok: true } | { ok: false; error: string };
@@ -38,6 +42,8 @@ export interface RouteContext {
   /** Whether a configuration is loaded (for /-/ready). */
   ready(): boolean;
   reload(): ReloadOutcome;
+  /** When and from where the config was loaded and the last failed reload, for /config; absent → not shown. */
+  configStatus?(): ConfigStatus;
   /** Exporter facts for /metrics, apart from the sweep (taken from `sweeper`). */
   exporterState(): Omit<ExporterState, 'lastSweep'>;
   sweeper: Sweeper;
@@ -56,6 +62,8 @@ export interface RouteContext {
   /** Subtracted from the scrape timeout header so the answer arrives before Prometheus gives up. */
   scrapeTimeoutOffsetSeconds: number;
   version: string;
+  /** The recent probes (`--history.limit`); /probe records each of its probes here. Absent: none kept. */
+  history?: ProbeHistory;
 }
 
 export const SCRAPE_TIMEOUT_HEADER = 'x-prometheus-scrape-timeout-seconds';
@@ -101,7 +109,21 @@ function badRequest(reply: FastifyReply, message: string): FastifyReply {
 
 export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const probe = neverThrows(ctx.probe, ctx.now);
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(landingPage(ctx.config(), ctx.version)));
+  // The status page and a target's detail: what the sweeps found (never a probe), as HTML under a strict CSP.
+  app.get('/', async (request, reply) => {
+    const query = parseStatusQuery(request.query as Record<string, string | string[] | undefined>);
+    const view = { config: ctx.config(), results: ctx.sweeper.latestResults(), lastSweep: ctx.sweeper.lastSweep, history: ctx.history?.list() ?? null };
+    return reply.headers(PAGE_HEADERS).send(statusPage({ ...view, nowMs: ctx.now(), version: ctx.version, query }));
+  });
+  app.get('/target', async (request, reply) => {
+    const parsed = parseDetailQuery(request.query as Record<string, string | string[] | undefined>);
+    if ('error' in parsed) return badRequest(reply, parsed.error);
+    const view = { config: ctx.config(), results: ctx.sweeper.latestResults(), history: ctx.history?.list() ?? null, nowMs: ctx.now() };
+    const answer = detailPage(parsed, view);
+    return reply.code(answer.status).headers(PAGE_HEADERS).send(answer.html);
+  });
+
+  app.get('/config', async (_request, reply) => reply.type(TEXT).send(configPage(ctx.config(), ctx.configStatus?.() ?? null)));
 
   app.get('/-/healthy', async (_request, reply) => reply.type(TEXT).send('Healthy'));
 
