@@ -185,11 +185,13 @@ function parseModuleProxy(w: Walker, f: Fields, module: ModuleConfig, env: Reado
   let reportProxy = (message: string): void => f.report(source!, message);
   if (source === 'proxy_url') {
     proxyText = f.nonEmptyString('proxy_url');
+    module.proxySource = { key: 'proxy_url' };
   } else if (source === 'proxy_url_file') {
     const name = f.string('proxy_url_file');
     const read = name === undefined ? undefined : f.readFile('proxy_url_file', name);
     if (read) {
       proxyText = read.text.trim();
+      module.proxySource = { key: 'proxy_url_file', file: read.resolved };
       reportProxy = (message) => f.reportFile('proxy_url_file', `"${name}": ${message}`);
       if (proxyText === '' || /[\r\n]/.test(proxyText)) {
         reportProxy('must hold one proxy URL on one line (e.g. http://user:password@proxy.example.com:3128)');
@@ -197,6 +199,7 @@ function parseModuleProxy(w: Walker, f: Fields, module: ModuleConfig, env: Reado
       }
     }
   } else if (source === 'proxy_from_environment' && f.boolean('proxy_from_environment') === true) {
+    module.proxySource = { key: 'proxy_from_environment' };
     const fromEnv = environmentValue(env, ['https_proxy', 'HTTPS_PROXY']);
     environmentNoProxy = environmentValue(env, ['no_proxy', 'NO_PROXY']);
     if (fromEnv) {
@@ -219,7 +222,10 @@ function parseModuleProxy(w: Walker, f: Fields, module: ModuleConfig, env: Reado
     const problem = read && certificateProblem(caName, read.text);
     if (problem) f.reportFile('proxy_ca_file', problem);
     else if (proxy?.protocol === 'http:') f.report('proxy_ca_file', `applies only to an https:// proxy; ${proxy.shown} is http://`);
-    else if (read && proxy) proxy.caPem = read.text;
+    else if (read) {
+      module.proxyCaFile = read.resolved;
+      if (proxy) proxy.caPem = read.text;
+    }
   }
 
   if (f.has('no_proxy')) {

@@ -98,6 +98,14 @@ export interface ModuleConfig {
    * src/net/proxy.ts), except to hosts `no_proxy` matches. Absent or null → direct.
    */
   proxy?: ProxyRoute | null;
+  /**
+   * Which key set the proxy, kept so `/config` can show it as written: the file's path for
+   * `proxy_url_file` (never its contents), the flag for `proxy_from_environment` (never the
+   * variable's value). Absent → no proxy key was set.
+   */
+  proxySource?: { key: 'proxy_url' } | { key: 'proxy_url_file'; file: string } | { key: 'proxy_from_environment' };
+  /** `proxy_ca_file`, resolved (its contents are in `proxy.caPem`). Absent → none. */
+  proxyCaFile?: string;
   /** `no_proxy`: hosts reached directly despite `proxy` (src/net/no-proxy.ts syntax). Absent → none. */
   noProxy?: string[];
   /**

@@ -11,6 +11,13 @@ import { messageOf } from '../util/errors.js';
 
 export type ReloadResult = { ok: true } | { ok: false; error: ConfigError | Error };
 
+/** A reload that failed: when, and why (the whole message; whoever shows it bounds it). */
+export interface ReloadFailure {
+  /** Unix seconds. */
+  atSeconds: number;
+  message: string;
+}
+
 export interface ConfigStoreOptions {
   /** Clock, Unix ms. Default `Date.now`. */
   now?: () => number;
@@ -25,6 +32,7 @@ export class ConfigStore {
   private readonly onListenerError: (error: unknown) => void;
   private successful = true;
   private successAtSeconds: number;
+  private failure: ReloadFailure | null = null;
 
   /** `initial` is a config already loaded (start-up fails before a store exists when it cannot be). */
   constructor(
@@ -53,6 +61,11 @@ export class ConfigStore {
     return this.successAtSeconds;
   }
 
+  /** The most recent failed reload, kept after later successful ones (its time tells which came last); null when none failed. */
+  get lastReloadFailure(): ReloadFailure | null {
+    return this.failure;
+  }
+
   /** Loads the config again; on any failure keeps the current one and reports why. Never throws. */
   reload(): ReloadResult {
     let next: Config;
@@ -60,6 +73,7 @@ export class ConfigStore {
       next = this.loader();
     } catch (error) {
       this.successful = false;
+      this.failure = { atSeconds: this.now() / 1000, message: messageOf(error) };
       return { ok: false, error: error instanceof Error ? error : new Error(String(error)) };
     }
     this.config = next;

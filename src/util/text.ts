@@ -7,7 +7,7 @@
  * (Trojan Source, CVE-2021-42574). A backslash is left alone: subjects already use it for their own
  * escapes (RFC 4514 `\;`), and text that merely looks like an escape acts on nothing.
  */
-const TERMINAL_UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+export const TERMINAL_UNSAFE = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * `text` with every terminal-unsafe character written as an escape (`\x1b`, `\u{202e}`):
