@@ -48,6 +48,12 @@ export interface Sweeper {
   sweep(config: Config, deadlineMs: number): Promise<ProbeResult[]>;
   readonly lastSweep: SweepStats | null;
   readonly inFlight: boolean;
+  /**
+   * What the sweeps found last, per (target, module) in config order, without probing: each
+   * target's entry is replaced as soon as a sweep finishes it. Empty before the first sweep; the
+   * targets a reload removed drop out when the next sweep ends. For the status page.
+   */
+  latestResults(): readonly ProbeResult[];
   /** The probe slots (`global.concurrency`); /probe takes its probes' slots from here too. */
   readonly limit: ProbeSlots;
 }
@@ -180,6 +186,7 @@ export function createSweeper(options: SweeperOptions): Sweeper {
   let cache = new Map<string, CacheEntry>();
   let current: RunningSweep | null = null;
   let lastSweep: SweepStats | null = null;
+  let latest = new Map<string, ProbeResult[]>();
 
   /** One target's results: reused, probed afresh, or why neither was possible. */
   async function resultsFor(config: Config, generation: Generation, key: string, target: TargetConfig, deadlineMs: number): Promise<ProbeResult[]> {
@@ -214,9 +221,11 @@ export function createSweeper(options: SweeperOptions): Sweeper {
       sweep.targets.map(async ([key, target]) => {
         const results = await resultsFor(config, generation, key, target, deadlineMs);
         sweep.done.set(key, results);
+        latest.set(key, results);
         return results;
       }),
     );
+    latest = new Map(sweep.targets.map(([key]) => [key, sweep.done.get(key) ?? []]));
     // Targets no longer configured are dropped here, so their series disappear.
     cache = generation.next;
     const { startedAtMs, probed, reused } = generation;
@@ -248,6 +257,9 @@ export function createSweeper(options: SweeperOptions): Sweeper {
     },
     get inFlight() {
       return current !== null;
+    },
+    latestResults() {
+      return [...latest.values()].flat();
     },
     limit,
   };

@@ -161,6 +161,38 @@ describe('createSweeper', () => {
     expect(fake.calls.map((c) => c.target.target)).toEqual(['a.test:443', 'b.test:443', 'b.test:443']);
   });
 
+  it('keeps the latest results without probing: empty before the first sweep, each target replaced as it finishes', async () => {
+    const clock = new FakeClock();
+    const fake = recordingProbe(clock, { manual: true });
+    const sweeper = createSweeper({ probe: fake.probe, now: clock.now, concurrency: 4 });
+    const both = config([target('a.test:443'), target('b.test:443')], { minProbeIntervalSeconds: 0 });
+    expect(sweeper.latestResults()).toEqual([]);
+    const first = sweeper.sweep(both, Infinity);
+    await until(() => fake.pending.length === 2);
+    for (const resolve of fake.pending.splice(0)) resolve();
+    await first;
+    expect(sweeper.latestResults().map((r) => [r.target, r.startedAtMs])).toEqual([
+      ['a.test:443', 1_000_000],
+      ['b.test:443', 1_000_000],
+    ]);
+    clock.ms += 5000;
+    const second = sweeper.sweep(both, Infinity);
+    await until(() => fake.pending.length === 2);
+    fake.pending.shift()!(); // a answers; b is still being probed
+    await until(() => sweeper.latestResults()[0]!.startedAtMs === 1_005_000);
+    expect(sweeper.latestResults().map((r) => [r.target, r.startedAtMs])).toEqual([
+      ['a.test:443', 1_005_000],
+      ['b.test:443', 1_000_000],
+    ]);
+    fake.pending.shift()!();
+    await second;
+    expect(fake.calls).toHaveLength(4);
+    // A reload removed a: it drops out when the next sweep (here reusing b's result) ends.
+    await sweeper.sweep(config([target('b.test:443')], { minProbeIntervalSeconds: 60 }), Infinity);
+    expect(sweeper.latestResults().map((r) => r.target)).toEqual(['b.test:443']);
+    expect(fake.calls).toHaveLength(4);
+  });
+
   it('probes again when a reload changed the target or its module', async () => {
     const clock = new FakeClock();
     const fake = recordingProbe(clock);

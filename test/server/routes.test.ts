@@ -106,21 +106,7 @@ describe('lifecycle endpoints', () => {
   });
 });
 
-describe('GET /', () => {
-  it('links the endpoints and lists the targets, escaped', async () => {
-    const { app } = make(makeConfig([target('a.test:443', { labels: { env: '<prod>' } }), target('b.test:8443', { module: 'default', serverName: 'sni.test' })]));
-    const res = await app.server.inject('/');
-    expect(res.statusCode).toBe(200);
-    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.body).toContain('<a href="metrics">/metrics</a>');
-    expect(res.body).toContain('<a href="-/healthy">');
-    expect(res.body).toContain('<a href="probe?target=a.test%3A443&amp;module=default">a.test:443</a>');
-    expect(res.body).toContain('probe?target=b.test%3A8443&amp;module=default&amp;server_name=sni.test');
-    expect(res.body).toContain('env=&quot;&lt;prod&gt;&quot;');
-    expect(res.body).not.toContain('<prod>');
-    expect(res.body).toContain(`Version ${VERSION}`);
-  });
-});
+// GET / and /target: test/server/page.test.ts.
 
 describe('GET /metrics', () => {
   it('probes every static target and adds exporter metrics', async () => {
