@@ -30,6 +30,12 @@ export interface HaproxyOptions {
   timeoutMs?: number;
   /** One port per site, in order, instead of free ones (no retry). */
   ports?: readonly number[];
+  /**
+   * Run HAProxy under libfaketime with its clock this many seconds off (negative: behind), so it
+   * accepts and serves staples that are already expired by the real clock: HAProxy judges a
+   * staple's window by its own clock, at load and at each handshake.
+   */
+  clockOffsetSeconds?: number;
 }
 
 export class HaproxyServer extends LabServer {
@@ -63,7 +69,17 @@ export class HaproxyServer extends LabServer {
       const sites = options.sites.map((site, i): RunningSite => ({ name: site.name, port: ports[i]!, leaf: site.leaf }));
       const configPath = path.join(options.dir, 'haproxy.cfg');
       await writeFile(configPath, renderConfig(options.dir, sites, pemPaths));
-      const proc = spawnManaged({ name: 'haproxy', command: haproxy, args: ['-f', configPath, '-db'] });
+      const args = ['-f', configPath, '-db'];
+      const offset = options.clockOffsetSeconds;
+      const proc = offset === undefined
+        ? spawnManaged({ name: 'haproxy', command: haproxy, args })
+        : spawnManaged({
+          name: 'haproxy',
+          command: binaryPath('faketime'),
+          args: ['-f', `${offset >= 0 ? '+' : ''}${Math.trunc(offset)}`, haproxy, ...args],
+          // Timers and timeouts keep the real monotonic clock.
+          env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+        });
       const server = new HaproxyServer(options.dir, proc, sites);
       server.startupMs = await awaitSites(proc, sites, options.timeoutMs);
       return server;
