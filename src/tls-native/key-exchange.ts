@@ -1,0 +1,77 @@
+/**
+ * Ephemeral (EC)DHE key shares with node:crypto: X25519 (RFC 7748) and the NIST curves P-256 and
+ * P-384 (uncompressed points, RFC 8446 §4.2.8.2). The shared secret is X25519's output or the
+ * x-coordinate of the ECDH point, as both TLS 1.2 (RFC 8422 §5.10) and TLS 1.3 use it.
+ */
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import type { NamedGroup } from './constants.js';
+import { TlsAlertError } from './errors.js';
+
+export interface KeyShare {
+  readonly group: NamedGroup;
+  /** What goes on the wire: 32 bytes for X25519, an uncompressed point for the NIST curves. */
+  readonly publicKey: Buffer;
+  /** The shared secret with the peer's public value; an invalid one is alert illegal_parameter. */
+  computeSecret(peer: Buffer): Buffer;
+}
+
+/** DER prefixes of an X25519 PKCS#8 private key and SPKI public key (RFC 8410). */
+const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+function x25519Share(privateRaw?: Buffer): KeyShare {
+  let privateKey: KeyObject;
+  let publicKey: KeyObject;
+  if (privateRaw) {
+    privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]), format: 'der', type: 'pkcs8' });
+    publicKey = createPublicKey(privateKey);
+  } else {
+    ({ privateKey, publicKey } = generateKeyPairSync('x25519'));
+  }
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI_PREFIX.length);
+  return {
+    group: 'x25519',
+    publicKey: Buffer.from(raw),
+    computeSecret(peer) {
+      if (peer.length !== 32) throw new TlsAlertError('illegal_parameter', `an X25519 key share of ${peer.length} bytes (32 expected)`);
+      let secret: Buffer;
+      try {
+        secret = diffieHellman({ privateKey, publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, peer]), format: 'der', type: 'spki' }) });
+      } catch {
+        throw new TlsAlertError('illegal_parameter', 'the server sent an unusable X25519 key share');
+      }
+      // RFC 7748 §6.1 / RFC 8446 §7.4.2: an all-zero result means a small-order point.
+      if (secret.every((byte) => byte === 0)) throw new TlsAlertError('illegal_parameter', 'the X25519 shared secret is all zeros');
+      return secret;
+    },
+  };
+}
+
+const CURVE_NAMES = { secp256r1: 'prime256v1', secp384r1: 'secp384r1' } as const;
+const POINT_LENGTHS = { secp256r1: 65, secp384r1: 97 } as const;
+
+function nistShare(group: 'secp256r1' | 'secp384r1', privateRaw?: Buffer): KeyShare {
+  const ecdh = createECDH(CURVE_NAMES[group]);
+  if (privateRaw) ecdh.setPrivateKey(privateRaw);
+  else ecdh.generateKeys();
+  return {
+    group,
+    publicKey: ecdh.getPublicKey(null, 'uncompressed'),
+    computeSecret(peer) {
+      // RFC 8446 §4.2.8.2: only the uncompressed form (0x04 ‖ X ‖ Y).
+      if (peer.length !== POINT_LENGTHS[group] || peer[0] !== 4) {
+        throw new TlsAlertError('illegal_parameter', `a ${group} key share that is not an uncompressed point (${peer.length} bytes)`);
+      }
+      try {
+        return ecdh.computeSecret(peer);
+      } catch {
+        throw new TlsAlertError('illegal_parameter', `the server's ${group} point is not on the curve`);
+      }
+    },
+  };
+}
+
+/** A fresh key share for `group`; `privateRaw` fixes the private key (test vectors only). */
+export function generateKeyShare(group: NamedGroup, privateRaw?: Buffer): KeyShare {
+  return group === 'x25519' ? x25519Share(privateRaw) : nistShare(group, privateRaw);
+}
