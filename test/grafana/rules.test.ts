@@ -150,9 +150,63 @@ describe.skipIf(gate.skip)('alert rules with promtool', () => {
     },
     {
       name: 'responder-down alert fires on a blip',
-      from: 'expr: ocsp_responder_up == 0\n        for: 15m',
-      to: 'expr: ocsp_responder_up == 0\n        for: 5m',
+      from: 'expr: ocsp_responder_up{target!=""} == 0\n        for: 15m',
+      to: 'expr: ocsp_responder_up{target!=""} == 0\n        for: 5m',
       caughtBy: 'OcspResponderDown',
+    },
+    {
+      name: 'responder-down alert also fires for responders checked on their own',
+      from: 'expr: ocsp_responder_up{target!=""} == 0',
+      to: 'expr: ocsp_responder_up == 0',
+      caughtBy: 'OcspResponderDown',
+    },
+    {
+      name: 'responder-check-down alert also fires for probed targets',
+      from: 'expr: ocsp_responder_up{target=""} == 0',
+      to: 'expr: ocsp_responder_up == 0',
+      caughtBy: 'OcspResponderCheckDown',
+    },
+    {
+      name: 'responder-check-down alert fires on a blip',
+      from: 'expr: ocsp_responder_up{target=""} == 0\n        for: 10m',
+      to: 'expr: ocsp_responder_up{target=""} == 0\n        for: 2m',
+      caughtBy: 'OcspResponderCheckDown',
+    },
+    {
+      name: 'file-refresh-stalled alert does not wait for a job running at its deadline',
+      from: 'and ocsp_staple_file_readable == 1\n            and ocsp_staple_seconds_until_end >= 0\n        for: 5m',
+      to: 'and ocsp_staple_file_readable == 1\n            and ocsp_staple_seconds_until_end >= 0\n        for: 0m',
+      caughtBy: 'OcspStapleFileRefreshStalled',
+    },
+    {
+      name: 'file-refresh-stalled alert fires for an unreadable file',
+      from: '\n            and ocsp_staple_file_readable == 1\n',
+      to: '\n',
+      caughtBy: 'OcspStapleFileRefreshStalled',
+    },
+    {
+      name: 'file-refresh-stalled alert keeps firing past the end',
+      from: 'and ocsp_staple_file_readable == 1\n            and ocsp_staple_seconds_until_end >= 0\n',
+      to: 'and ocsp_staple_file_readable == 1\n',
+      caughtBy: 'OcspStapleFileRefreshStalled',
+    },
+    {
+      name: 'refresh-stalled alert does not yield to the file alert for a file past its deadline',
+      from: '\n          unless ocsp_staple_file_rewrite_deadline_timestamp_seconds < time()\n',
+      to: '\n',
+      caughtBy: 'OcspStapleRefreshStalled',
+    },
+    {
+      name: 'file-unreadable alert fires for a certificate without an OCSP URL',
+      from: '\n          unless ignoring(reason) ocsp_cert_has_ocsp_url == 0\n',
+      to: '\n',
+      caughtBy: 'OcspStapleFileUnreadable',
+    },
+    {
+      name: 'file-unreadable alert fires while a job swaps the file',
+      from: 'unless ignoring(reason) ocsp_cert_has_ocsp_url == 0\n        for: 5m',
+      to: 'unless ignoring(reason) ocsp_cert_has_ocsp_url == 0\n        for: 1m',
+      caughtBy: 'OcspStapleFileUnreadable',
     },
     {
       name: 'staple-behind alert ignores the lag threshold',
@@ -199,6 +253,10 @@ describe('alert rule contract', () => {
         'OcspStapleBehindResponder',
         'OcspResponderDown',
         'OcspIntermediateRevoked',
+        'OcspStapleFileRefreshStalled',
+        'OcspStapleFileUnreadable',
+        'OcspResponderCheckDown',
+        'OcspResponderCheckCertificateUnreadable',
       ].sort(),
     );
     const severity = Object.fromEntries(rules.map((r) => [r.alert, r.labels?.severity]));
@@ -213,6 +271,10 @@ describe('alert rule contract', () => {
       OcspStapleBehindResponder: 'warning',
       OcspResponderDown: 'warning',
       OcspIntermediateRevoked: 'critical',
+      OcspStapleFileRefreshStalled: 'warning',
+      OcspStapleFileUnreadable: 'warning',
+      OcspResponderCheckDown: 'warning',
+      OcspResponderCheckCertificateUnreadable: 'warning',
     });
     expect(rules.find((r) => r.alert === 'OcspCertificateRevoked')?.for).toBe('0m');
   });
@@ -242,6 +304,54 @@ describe('alert rule contract', () => {
         expect(alert.exp_labels?.severity).toBeDefined();
         expect(Object.keys(alert.exp_annotations ?? {}).sort()).toEqual(['description', 'runbook_url', 'summary']);
       }
+    }
+  });
+
+  // Staple files (labels file, certificate) and responder checks (certificate, no target) share the
+  // families: the alerts on a staple's content must fire for files and say which file, not an empty
+  // target; the alerts on a handshake must need one.
+  const FILE_ALERTS = [
+    'OcspStapleInvalid',
+    'OcspStapleExpired',
+    'OcspStapleRefreshStalled',
+    'OcspStapleSignerExpiresFirst',
+    'OcspCertificateRevoked',
+    'OcspStapleStatusUnknown',
+    'OcspStapleFileRefreshStalled',
+    'OcspStapleFileUnreadable',
+  ];
+  const CHECK_ALERTS = ['OcspResponderCheckDown', 'OcspResponderCheckCertificateUnreadable', 'OcspCertificateRevoked'];
+
+  it.each(FILE_ALERTS)('%s fires on a staple file in a unit test, naming the file and its certificate', (name) => {
+    const onFiles = assertions.filter((a) => a.alertname === name).flatMap((a) => a.expAlerts).filter((e) => e.exp_labels?.file);
+    expect(onFiles.length, `${name}: no test where it fires for a file`).toBeGreaterThan(0);
+    for (const alert of onFiles) {
+      expect(alert.exp_labels?.target).toBeUndefined();
+      expect(alert.exp_annotations?.summary).toContain(alert.exp_labels!.file);
+      expect(alert.exp_annotations?.description).toContain(alert.exp_labels!.file);
+      expect(alert.exp_annotations?.description).toContain(alert.exp_labels!.certificate);
+      expect(alert.exp_annotations?.description).not.toMatch(/\(\)|target \)|\btarget\b/);
+    }
+  });
+
+  it.each(CHECK_ALERTS)('%s fires on a responder check in a unit test, naming the certificate', (name) => {
+    const onChecks = assertions
+      .filter((a) => a.alertname === name)
+      .flatMap((a) => a.expAlerts)
+      .filter((e) => e.exp_labels?.certificate && !e.exp_labels.file && !e.exp_labels.target);
+    expect(onChecks.length, `${name}: no test where it fires for a responder check`).toBeGreaterThan(0);
+    for (const alert of onChecks) {
+      expect(alert.exp_annotations?.summary).toContain(alert.exp_labels!.certificate);
+      expect(alert.exp_annotations?.description).toContain(alert.exp_labels!.certificate);
+      expect(alert.exp_annotations?.description).not.toMatch(/\(\)|\btarget\b/);
+    }
+  });
+
+  it('alerts about a server sending no staple need a handshake, which a file never has', () => {
+    for (const name of ['OcspStapleMissing', 'OcspStapleMissingMustStaple']) {
+      expect(rules.find((r) => r.alert === name)?.expr).toContain('and ocsp_probe_success == 1');
+      const silentForFiles = assertions.filter((a) => a.alertname === name && a.expAlerts.length === 0 && a.file.endsWith('files.test.yml'));
+      expect(silentForFiles.length, `${name}: files.test.yml shows it silent for a file without a staple`).toBeGreaterThan(0);
     }
   });
 

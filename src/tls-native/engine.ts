@@ -1,0 +1,174 @@
+/**
+ * The native engine behind the probe's handshake interface: the connection (direct, through a
+ * CONNECT proxy, after a STARTTLS dialogue — the same src/net/proxy.ts and src/starttls/ as Node's
+ * engine), then `HandshakeClient` over the socket, within the probe's deadline. A completed
+ * handshake ends with the client's last flight and a close_notify, so the server logs a clean
+ * connection; a failed one sends the alert the failure calls for. What the engine does not speak
+ * (the server refuses every suite, group or version offered) comes back as `fallback`, for the
+ * caller to run Node's handshake instead.
+ */
+import * as net from 'node:net';
+import { openTunnel } from '../net/proxy.js';
+import type { HandshakeRequest, HandshakeResult } from '../probe/tls.js';
+import { negotiateStarttls, StarttlsError } from '../starttls/index.js';
+import { messageOf, messageWithCode } from '../util/errors.js';
+import { HandshakeClient } from './client.js';
+import type { Version } from './client-hello.js';
+import { PeerAlertError, TlsAlertError, UnsupportedError } from './errors.js';
+
+export type NativeHandshakeResult = HandshakeResult | { ok: 'fallback'; why: string };
+
+export interface NativeVersions {
+  minVersion: Version;
+  maxVersion: Version;
+}
+
+/** As in probe/tls.ts: the dialogue and the proxy get this long past the deadline to report where they stood. */
+const TIMEOUT_GRACE_MS = 250;
+/** How long a completed connection may take to close after our close_notify before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+export function nativeHandshake(request: HandshakeRequest, versions: NativeVersions): Promise<NativeHandshakeResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let phase: 'proxy' | 'connect' | 'starttls' | 'tls' = 'connect';
+    let socket: net.Socket | undefined;
+    const step = request.onStep ?? (() => undefined);
+
+    const finish = (result: NativeHandshakeResult, lastWords: Buffer | null = null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (socket) {
+        if (lastWords && socket.writable) closeAfter(socket, lastWords);
+        else socket.destroy();
+      }
+      resolve(result);
+    };
+
+    const onDeadline = (graceUsed = false): void => {
+      if ((phase === 'starttls' || phase === 'proxy') && !graceUsed) {
+        timer = setTimeout(() => onDeadline(true), TIMEOUT_GRACE_MS);
+        return;
+      }
+      if (phase === 'proxy') {
+        finish({ ok: false, reason: 'proxy', error: `proxy ${request.proxy?.shown}: no answer to CONNECT within the probe's budget` });
+        return;
+      }
+      const error = { connect: 'TCP connect timed out', starttls: `${request.starttls?.protocol} STARTTLS dialogue timed out`, tls: 'TLS handshake timed out' }[phase];
+      finish({ ok: false, reason: 'timeout', error });
+    };
+    const remaining = request.deadlineMs - Date.now();
+    let timer = setTimeout(() => onDeadline(), Math.max(0, remaining));
+    if (remaining <= 0) return;
+
+    const runTls = (connected: net.Socket): void => {
+      phase = 'tls';
+      let client: HandshakeClient;
+      try {
+        client = new HandshakeClient({ serverName: request.serverName, ...versions });
+      } catch (error) {
+        finish({ ok: false, reason: 'tls', error: messageOf(error) });
+        return;
+      }
+      const fail = (error: unknown): void => {
+        if (error instanceof UnsupportedError) {
+          finish({ ok: 'fallback', why: error.message });
+          return;
+        }
+        if (error instanceof TlsAlertError || error instanceof PeerAlertError) {
+          finish({ ok: false, reason: 'tls', error: error.message }, client.failureAlert(error));
+          return;
+        }
+        finish({ ok: false, reason: 'tls', error: messageOf(error) }, client.failureAlert(error));
+      };
+      connected.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        try {
+          const { send, outcome } = client.receive(chunk);
+          for (const bytes of send) connected.write(bytes);
+          if (outcome) {
+            step(`TLS handshake done (native engine): ${outcome.protocol}, ${outcome.cipher}, ${outcome.chainDer.length} certificate(s)`);
+            finish({ ok: true, staple: outcome.staple, chainDer: outcome.chainDer, protocol: outcome.protocol, cipher: outcome.cipher }, client.closeNotify());
+          }
+        } catch (error) {
+          fail(error);
+        }
+      });
+      connected.removeAllListeners('end');
+      connected.once('end', () => finish({ ok: false, reason: 'tls', error: 'connection closed during handshake' }));
+      connected.write(client.start());
+      connected.resume();
+    };
+
+    const upgrade = (connected: net.Socket): void => {
+      const starttls = request.starttls;
+      if (!starttls) {
+        runTls(connected);
+        return;
+      }
+      phase = 'starttls';
+      negotiateStarttls(connected, starttls.protocol, { serverName: starttls.name, deadlineMs: request.deadlineMs }).then(
+        () => {
+          if (settled) return;
+          step(`${starttls.protocol} STARTTLS accepted`);
+          runTls(connected);
+        },
+        (error: unknown) => {
+          const timedOut = error instanceof StarttlsError && error.code === 'ERR_STARTTLS_TIMEOUT';
+          finish({ ok: false, reason: timedOut ? 'timeout' : 'starttls', error: messageOf(error) });
+        },
+      );
+    };
+
+    const attach = (connected: net.Socket): void => {
+      socket = connected;
+      connected.on('error', (error: NodeJS.ErrnoException) => {
+        finish({ ok: false, reason: phase === 'connect' ? 'connect' : phase === 'proxy' ? 'proxy' : 'tls', error: messageWithCode(error) });
+      });
+      connected.once('close', () => {
+        finish({ ok: false, reason: phase === 'connect' ? 'connect' : 'tls', error: phase === 'connect' ? 'connection closed before it was established' : 'connection closed during handshake' });
+      });
+    };
+
+    const proxy = request.proxy;
+    if (proxy) {
+      phase = 'proxy';
+      openTunnel({ proxy, host: request.address, port: request.port, deadlineMs: request.deadlineMs, localAddress: request.localAddress }).then(
+        (tunnel) => {
+          if (settled) {
+            tunnel.destroy();
+            return;
+          }
+          attach(tunnel);
+          upgrade(tunnel);
+        },
+        (error: unknown) => finish({ ok: false, reason: 'proxy', error: messageOf(error) }),
+      );
+      return;
+    }
+    let plain: net.Socket;
+    try {
+      const local = request.localAddress ? { localAddress: request.localAddress, family: net.isIP(request.localAddress) } : {};
+      plain = net.connect({ host: request.address, port: request.port, ...local });
+    } catch (error) {
+      finish({ ok: false, reason: 'connect', error: messageWithCode(error) });
+      return;
+    }
+    attach(plain);
+    plain.setNoDelay(true);
+    plain.once('connect', () => {
+      if (!settled) upgrade(plain);
+    });
+  });
+}
+
+/** Writes the last record(s), then ends the connection; cut after CLOSE_GRACE_MS whatever the peer does. */
+function closeAfter(socket: net.Socket, lastWords: Buffer): void {
+  const cut = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+  cut.unref();
+  socket.removeAllListeners('data');
+  socket.on('data', () => undefined);
+  socket.once('close', () => clearTimeout(cut));
+  socket.end(lastWords);
+}
