@@ -26,6 +26,7 @@ import { isValidHostname, parseTargetAddress } from './target.js';
 import { isLowerTlsVersion, SUPPORTED_TLS_VERSION_NAMES, tlsVersionName, tlsVersionNamed } from './tls-version.js';
 import { readConfigFileText, Walker, withoutKind, type Fields } from './walker.js';
 import { parseStapleFiles } from './staple-files.js';
+import { parseExtraLabels } from './labels.js';
 import { parseResponderChecks } from './responder-checks.js';
 
 export interface ParseOptions {
@@ -481,31 +482,9 @@ function parseTarget(w: Walker, node: unknown, path: string, parent: unknown): T
     else config.serverName = serverName;
   }
   if (pairs?.has('labels')) {
-    const pair = pairs.get('labels')!;
-    const labels = w.mapping(pair.value, `${path}.labels`, null, pair.key);
-    if (!labels) ok = false;
-    for (const [name, label] of labels ?? []) {
-      const labelPath = `${path}.labels.${name}`;
-      if (!LABEL_NAME.test(name)) {
-        w.report(label.key, labelPath, 'invalid label name (use letters, digits and "_", not starting with a digit)');
-        ok = false;
-      } else if (name.startsWith('__')) {
-        w.report(label.key, labelPath, 'label names starting with "__" are reserved for Prometheus');
-        ok = false;
-      } else if (RESERVED_LABEL_NAMES.includes(name)) {
-        w.report(label.key, labelPath, `label "${name}" is set by the exporter itself (reserved: ${RESERVED_LABEL_NAMES.join(', ')})`);
-        ok = false;
-      }
-      const v = w.deref(label.value);
-      if (isScalar(v) && (typeof v.value === 'number' || typeof v.value === 'boolean')) {
-        w.report(v, labelPath, `label values must be strings (quote it: "${String(v.source ?? v.value)}")`);
-        ok = false;
-        continue;
-      }
-      const value = w.string(v, labelPath, label.key);
-      if (value === undefined) ok = false;
-      else config.labels[name] = value;
-    }
+    const labels = parseExtraLabels(w, pairs.get('labels')!, `${path}.labels`);
+    if (labels) config.labels = labels;
+    else ok = false;
   }
   return ok ? { config, node: n, moduleNode, path } : undefined;
 }
@@ -565,7 +544,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   const global = parseGlobal(w, at('global')?.value, at('global')?.key);
   const modules = parseModules(w, at('modules')?.value, at('modules')?.key, options.env ?? process.env);
   const targets = parseTargets(w, at('targets')?.value, at('targets')?.key, modules);
-  const stapleFiles = parseStapleFiles(w, at('staple_files')?.value, at('staple_files')?.key);
+  const stapleFiles = parseStapleFiles(w, at('staple_files')?.value, at('staple_files')?.key, modules);
   const responderChecks = parseResponderChecks(w, at('responder_checks')?.value, at('responder_checks')?.key, modules);
   if (w.problems.length > 0) throw new ConfigError(w.sortedProblems().map(withoutKind));
   if (global.responderAllowlist) {

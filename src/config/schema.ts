@@ -33,6 +33,9 @@ export const RESERVED_LABEL_NAMES: readonly string[] = [
   'fingerprint_sha256',
   'ocsp_url',
   'depth',
+  // Identity labels of the staple_files series (src/config/staple-files.ts).
+  'file',
+  'certificate',
 ];
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 

@@ -406,9 +406,14 @@ export class Walker {
     return undefined;
   }
 
+  /** A file name of the document as an absolute path: relative names resolve against the document's directory. */
+  resolvePath(name: string): string {
+    return isAbsolute(name) ? name : resolve(this.baseDir, name);
+  }
+
   /** Reads a file named in the document; relative names resolve against the document's directory. */
   readReferencedFile(node: unknown, path: string, name: string): { resolved: string; text: string } | undefined {
-    const resolved = isAbsolute(name) ? name : resolve(this.baseDir, name);
+    const resolved = this.resolvePath(name);
     try {
       return { resolved, text: this.readFile(resolved) };
     } catch (error) {

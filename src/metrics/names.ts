@@ -153,7 +153,25 @@ export const PROBE_METRICS = {
  * `ocsp_cert_*` families above, which file series share with probed ones. Identity labels `file`
  * and `certificate` instead of target, address, module. On /metrics only.
  */
-export const STAPLE_FILE_METRICS = {} as const satisfies Record<string, MetricFamily>;
+export const STAPLE_FILE_METRICS = {
+  fileReadable: family(
+    'ocsp_staple_file_readable',
+    'Whether the staple file and its certificate file were read and the certificate parsed (1) or not (0); an empty staple file is readable and means no staple.',
+  ),
+  fileError: family(
+    'ocsp_staple_file_error',
+    'Why the staple file or its certificate could not be used: 1 for the reason, 0 for every other reason (all 0 when readable).',
+    ['reason'],
+  ),
+  fileModified: family('ocsp_staple_file_modified_timestamp_seconds', 'When the staple file was last written (its mtime, Unix time); absent when it cannot be looked at.'),
+  fileRewriteDeadline: family(
+    'ocsp_staple_file_rewrite_deadline_timestamp_seconds',
+    "When the refresh job should have rewritten the staple file by (Unix time): its mtime plus rewrite_within times the staple's usable window (thisUpdate to the earlier of nextUpdate and the delegated signer's notAfter); absent without an end.",
+  ),
+} as const satisfies Record<string, MetricFamily>;
+
+/** Identity labels of every staple file series, before the entry's configured extra labels. */
+export const STAPLE_FILE_LABELS = ['file', 'certificate'] as const;
 
 /**
  * Families of the responders checked on their own (config `responder_checks`), besides the
@@ -168,7 +186,11 @@ export const RESPONDER_CHECK_METRICS = {} as const satisfies Record<string, Metr
  * are left out on purpose: they never carry a target's extra labels.
  */
 function assertReservedLabelsListed(): void {
-  const used = [...ADDRESS_LABELS, ...Object.values(PROBE_METRICS).flatMap((f: MetricFamily) => f.labels)];
+  const used = [
+    ...ADDRESS_LABELS,
+    ...STAPLE_FILE_LABELS,
+    ...[PROBE_METRICS, STAPLE_FILE_METRICS].flatMap((group: Record<string, MetricFamily>) => Object.values(group).flatMap((f) => f.labels)),
+  ];
   for (const label of used) {
     if (!RESERVED_LABEL_NAMES.includes(label)) {
       throw new Error(`label "${label}" of a per-address metric family is missing from RESERVED_LABEL_NAMES (src/config/schema.ts)`);

@@ -13,7 +13,10 @@ import type { SingleResponseInfo } from '../ocsp/types.js';
 import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 import { RESERVED_LABEL_NAMES, type Config } from '../config/schema.js';
-import { CERT_STATUSES, PROBE_METRICS, type MetricFamily } from './names.js';
+import { CERT_STATUSES, PROBE_METRICS, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
+import { STAPLE_FILE_ERROR_REASONS } from '../files/read.js';
+import type { StapleFileResult } from '../files/types.js';
+import type { CertificateFacts } from '../x509/types.js';
 import { stapleEnd } from '../ocsp/verify.js';
 
 /** Receives the samples of one result; every sample also carries the result's `identityLabels`. */
@@ -94,23 +97,27 @@ export function mapProbeResult(result: ProbeResult, sink: SeriesSink): void {
   if (result.tls) sink.sample(M.tlsInfo, 1, [result.tls.version, result.tls.cipher]);
   if (result.chain) sink.sample(M.chainVerified, flag(result.chain.verified));
 
-  const leaf = result.leaf;
-  if (leaf) {
-    sink.sample(M.certMustStaple, flag(leaf.mustStaple));
-    sink.sample(M.certHasOcspUrl, flag(leaf.ocspUrls.length > 0));
-    sink.sample(M.certNotAfter, seconds(leaf.notAfter));
-    sink.sample(M.certInfo, 1, [leaf.subject, leaf.issuer, leaf.serialNumber, leaf.fingerprintSha256, leaf.ocspUrls[0] ?? '']);
-  }
+  if (result.leaf) mapLeaf(sink, result.leaf);
 
   if (result.issuerFetch) sink.sample(M.issuerFetchSuccess, flag(result.issuerFetch.used));
   sink.sample(M.staplePresent, flag(result.staple?.present === true));
   if (result.staple?.present) mapStaple(sink, result.staple);
-  mapRevocation(sink, result);
+  mapRevocation(sink, trustedAnswers(result));
   if (result.responder) mapResponder(sink, result.responder);
   for (const chain of result.chainResponders ?? []) mapChainResponder(sink, chain);
 }
 
-function mapStaple(sink: SeriesSink, staple: StapleResult): void {
+/** The certificate's own facts: the same for a probed leaf and a certificate file. */
+function mapLeaf(sink: SeriesSink, leaf: CertificateFacts): void {
+  const M = PROBE_METRICS;
+  sink.sample(M.certMustStaple, flag(leaf.mustStaple));
+  sink.sample(M.certHasOcspUrl, flag(leaf.ocspUrls.length > 0));
+  sink.sample(M.certNotAfter, seconds(leaf.notAfter));
+  sink.sample(M.certInfo, 1, [leaf.subject, leaf.issuer, leaf.serialNumber, leaf.fingerprintSha256, leaf.ocspUrls[0] ?? '']);
+}
+
+/** A present staple's series: the same for a probed staple and a staple file. */
+function mapStaple(sink: SeriesSink, staple: Pick<StapleResult, 'sizeBytes' | 'verdict'>): void {
   const M = PROBE_METRICS;
   sink.sample(M.stapleSize, staple.sizeBytes);
   const verdict = staple.verdict;
@@ -149,16 +156,23 @@ function mapStaple(sink: SeriesSink, staple: StapleResult): void {
 }
 
 /**
- * `ocsp_cert_revoked` from the trustworthy answers only: a valid staple and a verified answer of the
- * responder asked directly (when the module asks it). Revoked when any of them says so; without
- * any, absent: "no staple" is not "good".
+ * The trustworthy answers about a probed leaf: a valid staple and a verified answer of the
+ * responder asked directly (when the module asks it).
  */
-function mapRevocation(sink: SeriesSink, result: ProbeResult): void {
+function trustedAnswers(result: ProbeResult): SingleResponseInfo[] {
   const trusted: SingleResponseInfo[] = [];
   const stapled = result.staple?.verdict;
   if (stapled?.valid && stapled.single) trusted.push(stapled.single);
   const asked = result.responder?.verdict;
   if (result.responder?.up && asked?.valid && asked.single) trusted.push(asked.single);
+  return trusted;
+}
+
+/**
+ * `ocsp_cert_revoked` from the trustworthy answers only. Revoked when any of them says so; without
+ * any, absent: "no staple" is not "good".
+ */
+function mapRevocation(sink: SeriesSink, trusted: readonly SingleResponseInfo[]): void {
   if (trusted.length === 0) return;
   const revoked = trusted.find((single) => single.certStatus === 'revoked');
   sink.sample(PROBE_METRICS.certRevoked, flag(revoked !== undefined));
@@ -194,5 +208,42 @@ function mapChainResponder(sink: SeriesSink, chain: ChainResponderResult): void 
   const verdict = chain.responder.verdict;
   if (chain.responder.up && verdict?.valid && verdict.single) {
     sink.sample(M.chainCertRevoked, flag(verdict.single.certStatus === 'revoked'), [depth]);
+  }
+}
+
+/** The labels of every series of a staple file: `file`, `certificate`, then its usable extra labels sorted by name. */
+export function stapleFileIdentity(result: StapleFileResult): Array<[name: string, value: string]> {
+  const labels: Array<[string, string]> = [
+    ['file', result.file],
+    ['certificate', result.certificate],
+  ];
+  for (const name of Object.keys(result.labels).filter(isUsableExtraLabel).sort()) labels.push([name, result.labels[name]!]);
+  return labels;
+}
+
+/**
+ * Every sample of one staple file. The staple's own series as a probed staple's (the same
+ * functions); a file that cannot be used is `ocsp_staple_file_readable 0` plus the reason, with the
+ * certificate's series when it was read and `ocsp_staple_present 0` when only the staple file is
+ * missing (the server has nothing to staple).
+ */
+export function mapStapleFileResult(result: StapleFileResult, sink: SeriesSink): void {
+  const F = STAPLE_FILE_METRICS;
+  sink.sample(F.fileReadable, flag(result.readable));
+  for (const reason of STAPLE_FILE_ERROR_REASONS) sink.sample(F.fileError, flag(result.problem?.reason === reason), [reason]);
+  if (result.modifiedAtMs !== null) sink.sample(F.fileModified, result.modifiedAtMs / 1000);
+  if (result.leaf) mapLeaf(sink, result.leaf);
+  if (result.stapleMissing) sink.sample(PROBE_METRICS.staplePresent, 0);
+  if (!result.readable || !result.staple) return;
+  const staple = result.staple;
+  sink.sample(PROBE_METRICS.staplePresent, flag(staple.present));
+  if (!staple.present) return;
+  mapStaple(sink, staple);
+  const verdict = staple.verdict;
+  mapRevocation(sink, verdict?.valid && verdict.single ? [verdict.single] : []);
+  const end = verdict ? stapleEnd(verdict) : null;
+  if (verdict?.single && end && result.modifiedAtMs !== null) {
+    const windowMs = new Date(end).getTime() - new Date(verdict.single.thisUpdate).getTime();
+    sink.sample(F.fileRewriteDeadline, (result.modifiedAtMs + result.rewriteWithin * windowMs) / 1000);
   }
 }

@@ -41,7 +41,7 @@ function kindOf(stats: Stats): string {
  * for a regular file. The type is checked with fstat on the opened descriptor, after symbolic
  * links are followed, so a link to /dev/zero or a FIFO swapped in after a stat cannot get past it.
  */
-function openRegularFile(path: string): number {
+export function openRegularFile(path: string): number {
   const fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const stats = fstatSync(fd);
@@ -62,7 +62,7 @@ function pause(ms: number): void {
  * Reads `fd` to its end, at most `maxBytes`: it stops one chunk past the cap with
  * {@link FileTooLargeError}, so the cap holds whatever the file's size claims to be.
  */
-function readDescriptorCapped(fd: number, maxBytes: number): Buffer {
+export function readDescriptorCapped(fd: number, maxBytes: number): Buffer {
   const chunks: Buffer[] = [];
   let total = 0;
   const chunk = Buffer.allocUnsafe(Math.min(64 * 1024, maxBytes + 1));

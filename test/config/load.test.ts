@@ -77,7 +77,7 @@ const INVALID: Record<string, string> = {
   'label-double-underscore': 'label-double-underscore.yaml:4: targets[0].labels.__tenant: label names starting with "__" are reserved for Prometheus',
   'label-invalid-name': 'label-invalid-name.yaml:4: targets[0].labels.team-name: invalid label name (use letters, digits and "_", not starting with a digit)',
   'label-reserved':
-    'label-reserved.yaml:4: targets[0].labels.module: label "module" is set by the exporter itself (reserved: target, address, module, reason, problem, status, version, cipher, subject, issuer, serial, fingerprint_sha256, ocsp_url, depth)',
+    'label-reserved.yaml:4: targets[0].labels.module: label "module" is set by the exporter itself (reserved: target, address, module, reason, problem, status, version, cipher, subject, issuer, serial, fingerprint_sha256, ocsp_url, depth, file, certificate)',
   'label-value-not-string': 'label-value-not-string.yaml:4: targets[0].labels.tier: label values must be strings (quote it: "1")',
   'missing-ca-file': `missing-ca-file.yaml:3: modules.internal.ca_file: cannot read "certs/missing-ca.pem" (${join(TESTDATA, 'certs/missing-ca.pem')}): no such file`,
   'module-name-invalid': 'module-name-invalid.yaml:2: modules.strict mode: module names may contain only letters, digits, "_" and "-"',
