@@ -124,7 +124,7 @@ describe('GET /target', () => {
     expect(res.body).toContain('<span class="badge b-invalid">invalid</span>');
     expect(res.body).toMatch(/Staple: +INVALID, 471 bytes/);
     expect(res.body).toContain('  - bad_signature: the signature does not verify with the signer&#39;s key');
-    expect(res.body).toContain('<td data-label="Issuer" class="subject">CN=Evil CA</td>');
+    expect(res.body).toContain('<td data-label="Issuer" class="subject"><div>CN=Evil CA</div></td>');
     expect(res.body).toContain('Probe of evil.test:443 (address 192.0.2.10:443, module default)');
     expect(res.body).not.toContain('<script>');
     expect(res.body).not.toContain('<img');

@@ -46,11 +46,11 @@ function chainTable(result: ProbeResult): string {
   const rows = presented
     .map(
       (cert, index) => `<tr>
-<td data-label="#">${index === 0 ? 'leaf' : index}</td>
-<td data-label="Subject" class="subject">${shown(cert.subject)}</td>
-<td data-label="Issuer" class="subject">${shown(cert.issuer)}</td>
-<td data-label="Serial" class="mono">${shown(cert.serial)}</td>
-<td data-label="Valid">${shown(cert.notBefore)} to ${shown(cert.notAfter)}</td>
+<td data-label="#"><div>${index === 0 ? 'leaf' : index}</div></td>
+<td data-label="Subject" class="subject"><div>${shown(cert.subject)}</div></td>
+<td data-label="Issuer" class="subject"><div>${shown(cert.issuer)}</div></td>
+<td data-label="Serial" class="mono"><div>${shown(cert.serial)}</div></td>
+<td data-label="Valid"><div>${shown(cert.notBefore)} to ${shown(cert.notAfter)}</div></td>
 </tr>`,
     )
     .join('\n');

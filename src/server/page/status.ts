@@ -106,7 +106,8 @@ function labelsText(labels: Record<string, string>): string {
 
 function stapleCell(row: Row, nowMs: number): string {
   const { endMs, ageShare } = row.verdict;
-  const staple = row.result?.staple;
+  if (!row.result) return '<span class="muted">—</span>';
+  const staple = row.result.staple;
   if (!staple?.present) return '<span class="muted">none</span>';
   const parts: string[] = [];
   if (endMs !== null) {
@@ -115,7 +116,7 @@ function stapleCell(row: Row, nowMs: number): string {
   } else parts.push('<span class="muted">no end given</span>');
   if (ageShare !== null) {
     const percent = Math.round(ageShare * 100);
-    parts.push(`<meter min="0" max="1" low="0.5" high="0.75" optimum="0" value="${Math.min(1, Math.max(0, ageShare)).toFixed(3)}">${percent}%</meter> ${percent}% of its window`);
+    parts.push(`<meter min="0" max="1" low="0.5" high="0.75" optimum="0" value="${Math.min(1, Math.max(0, ageShare)).toFixed(3)}">${percent}%</meter> <span class="share">${percent}% of its window</span>`);
   }
   parts.push(`<span class="muted">${staple.sizeBytes} bytes</span>`);
   return parts.join('<br>');
@@ -147,6 +148,11 @@ function stateCell(verdict: AddressVerdict): string {
   return `${badge(verdict.state)}${tag}<br><span class="muted">${shown(verdict.summary)}</span>`;
 }
 
+/** A labelled cell; its content in one element, so on a phone the label and the value are the card's two columns. */
+function cell(label: string, html: string): string {
+  return `<td data-label="${label}"><div>${html}</div></td>`;
+}
+
 function rowHtml(row: Row, nowMs: number): string {
   const { result, target } = row;
   const where = [result?.address ?? `${target.host}:${target.port}`, `module ${target.module}`, target.serverName ? `SNI ${target.serverName}` : null].filter(Boolean).join(' · ');
@@ -157,11 +163,11 @@ function rowHtml(row: Row, nowMs: number): string {
   return `<tr class="row-${row.verdict.state}">
 <td class="state" data-label="State">${stateCell(row.verdict)}</td>
 <td class="target" data-label="Target"><a href="${detailHref(target.target, target.module, result?.address ?? null)}">${shown(target.target)}</a><br><span class="muted">${shown(where)}</span>${labels ? `<br><span class="muted">${shown(labels)}</span>` : ''}</td>
-<td data-label="Staple">${stapleCell(row, nowMs)}</td>
-<td data-label="Certificate">${certificateCell(result, nowMs)}</td>
-<td data-label="TLS">${result?.tls ? escapeHtml(result.tls.version) : '<span class="muted">—</span>'}</td>
-<td data-label="Last probe">${probe}</td>
-<td data-label="Responder">${responderCell(result, nowMs)}</td>
+${cell('Staple', stapleCell(row, nowMs))}
+${cell('Certificate', certificateCell(result, nowMs))}
+${cell('TLS', result?.tls ? escapeHtml(result.tls.version) : '<span class="muted">—</span>')}
+${cell('Last probe', probe)}
+${cell('Responder', responderCell(result, nowMs))}
 </tr>`;
 }
 
@@ -196,11 +202,11 @@ function historyHtml(history: readonly HistoryEntry[], nowMs: number): string {
       const r = entry.result;
       const verdict = verdictOf(r, entry.atMs);
       return `<tr>
-<td data-label="When">${timeTag(entry.atMs, nowMs)}</td>
+${cell('When', timeTag(entry.atMs, nowMs))}
 <td class="state" data-label="State">${badge(verdict.state)}</td>
 <td class="target" data-label="Target"><a href="${hrefOf('target', { entry: String(entry.id) })}">${shown(r.target)}</a><br><span class="muted">${shown(r.address)} · module ${shown(r.module)}</span></td>
-<td data-label="Source">${entry.source === 'probe' ? '/probe' : 'sweep'}</td>
-<td data-label="Duration">${r.durationSeconds.toFixed(3)} s</td>
+${cell('Source', entry.source === 'probe' ? '/probe' : 'sweep')}
+${cell('Duration', `${r.durationSeconds.toFixed(3)} s`)}
 </tr>`;
     })
     .join('\n');
@@ -224,10 +230,10 @@ function aboutHtml(config: Config, version: string): string {
 <li><a href="-/healthy">/-/healthy</a>, <a href="-/ready">/-/ready</a>, <code>POST /-/reload</code></li>
 </ul>
 <h2 id="modules">Modules</h2>
-<table class="modules"><thead><tr><th>Name</th><th>Timeout (s)</th><th>Server name</th><th>All addresses</th></tr></thead>
+<div class="scroll"><table class="modules"><thead><tr><th>Name</th><th>Timeout (s)</th><th>Server name</th><th>All addresses</th></tr></thead>
 <tbody>
 ${moduleRows}
-</tbody></table>
+</tbody></table></div>
 <footer>ocsp-stapling-exporter ${escapeHtml(version)} · configuration: ${shown(config.file ?? 'built-in default')}</footer>`;
 }
 

@@ -18,6 +18,7 @@ h2{font-size:1.1rem;margin:2rem 0 .5rem}
 .sub,.muted{color:var(--muted)}
 .sub{margin:0 0 1rem;font-size:.9rem}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85em}
+.mono{overflow-wrap:anywhere}
 pre{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.75rem;overflow-x:auto;white-space:pre-wrap;word-break:break-word}
 .counts{display:flex;flex-wrap:wrap;gap:.4rem;margin:.5rem 0 1rem;padding:0;list-style:none}
 .counts a{display:inline-flex;align-items:center;gap:.35rem;text-decoration:none;color:var(--fg);border:1px solid var(--line);border-radius:999px;padding:.15rem .6rem .15rem .2rem;background:var(--card)}
@@ -38,6 +39,8 @@ th,td{text-align:left;vertical-align:top;padding:.45rem .6rem;border-bottom:1px 
 th{font-size:.8rem;color:var(--muted);font-weight:600;white-space:nowrap}
 td .muted{font-size:.85em}
 td.target a{font-weight:600;word-break:break-all}
+td.state{max-width:17rem}
+.share{white-space:nowrap}
 .subject{word-break:break-word}
 meter{width:5rem;height:.7rem;vertical-align:middle}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
@@ -49,12 +52,14 @@ body{padding:.75rem .75rem 2rem}
 table.status thead{display:none}
 table.status,table.status tbody,table.status tr,table.status td{display:block;width:100%}
 table.status tr{border:1px solid var(--line);border-radius:8px;margin:0 0 .75rem;padding:.4rem .2rem;background:var(--card)}
-table.status td{border:0;padding:.2rem .6rem}
-table.status td[data-label]::before{content:attr(data-label);display:block;font-size:.72rem;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
+table.status td{border:0;padding:.2rem .6rem;display:grid;grid-template-columns:6.5rem minmax(0,1fr);gap:.5rem}
+table.status td[data-label]::before{content:attr(data-label);font-size:.72rem;line-height:1.9;color:var(--muted);text-transform:uppercase;letter-spacing:.03em}
+table.status td.state,table.status td.target{display:block;max-width:none}
 table.status td.state::before,table.status td.target::before{display:none}
-table.status td.state{float:right}
 .filter input{min-width:0}
+li code{word-break:break-all}
 }
+.scroll{overflow-x:auto}
 `;
 
 const CSS_HASH = createHash('sha256').update(PAGE_CSS).digest('base64');
