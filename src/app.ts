@@ -18,6 +18,7 @@ import type { LookupFn } from './net/resolve.js';
 import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
 import type { SeriesSource } from './metrics/series.js';
+import { createResponderCheckSource } from './sources/responder-checks.js';
 import { createStapleFileSource } from './files/source.js';
 import { ProbeHistory } from './server/history.js';
 import { registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
@@ -183,6 +184,7 @@ export function buildApp(deps: AppDeps): App {
 
   // Series of /metrics besides the sweep's: staple files on disk, responders checked on their own.
   const seriesSources: SeriesSource[] = [];
+  seriesSources.push(createResponderCheckSource({ now, moduleView: (module) => ownSockets.applyTo(module), ...(lookup ? { lookup } : {}) }));
   seriesSources.push(createStapleFileSource({ now, warn: (fields, message) => server.log.warn(fields, `staple file: ${message}`) }));
 
   let processRegistry: Registry | null = null;

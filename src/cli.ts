@@ -14,8 +14,10 @@ import { messageOf } from './util/errors.js';
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
                          [--probe.workers N] [--history.limit N] [--config.check]
+                         [--config.auto-reload [--config.auto-reload-interval DURATION]]
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer]
                          [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--json]
+  ocsp-stapling-exporter check --responder-check CERT.pem [--issuer ISSUER.pem] [--module NAME] [--config.file FILE] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version
 
@@ -25,6 +27,8 @@ Without --config.file, serve runs the built-in demo lab on loopback.
 const OPTIONS = {
   'config.file': { type: 'string' },
   'config.check': { type: 'boolean' },
+  'config.auto-reload': { type: 'boolean' },
+  'config.auto-reload-interval': { type: 'string' },
   'web.listen-address': { type: 'string' },
   'web.config.file': { type: 'string' },
   'log.level': { type: 'string' },
@@ -42,6 +46,7 @@ const OPTIONS = {
   issuer: { type: 'string' },
   at: { type: 'string' },
   'clock-skew': { type: 'string' },
+  'responder-check': { type: 'string' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -70,6 +75,10 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         if (rest.length > 0) throw new UsageError(`inspect takes no positional arguments (got "${rest.join(' ')}")`);
         return runInspect(parseInspectArgs(values), io);
       case 'check': {
+        if (values['responder-check'] !== undefined) {
+          const { parseResponderCheckArgs, runResponderCheck } = await import('./commands/responder-check.js');
+          return await runResponderCheck(parseResponderCheckArgs(values, rest), io);
+        }
         const { parseCheckArgs, runCheck } = await import('./commands/check.js');
         return await runCheck(parseCheckArgs(values, rest), io);
       }

@@ -178,7 +178,37 @@ export const STAPLE_FILE_LABELS = ['file', 'certificate'] as const;
  * `ocsp_responder_*` and `ocsp_cert_*` families above, which they share with probes that query
  * the responder. Identity label `certificate`. On /metrics only.
  */
-export const RESPONDER_CHECK_METRICS = {} as const satisfies Record<string, MetricFamily>;
+export const RESPONDER_CHECK_METRICS = {
+  certificateReadable: family(
+    'ocsp_responder_check_certificate_readable',
+    'Whether the certificate file (and the issuer file, when one is configured) was read and holds a certificate (1) or not (0); without it the responder is not asked.',
+  ),
+  certificateError: family(
+    'ocsp_responder_check_certificate_error',
+    'Why the certificate file (or issuer file) could not be used: 1 for the reason, 0 for every other reason (all 0 when readable).',
+    ['reason'],
+  ),
+  responseStatus: family(
+    'ocsp_responder_response_status',
+    "responseStatus of the responder's answer (RFC 6960 §4.2.1): 1 for the stated status (tryLater: the CA cannot sign now), 0 for the others; absent without a parseable answer.",
+    ['status'],
+  ),
+  producedAt: family('ocsp_responder_produced_at_timestamp_seconds', "producedAt of the responder's verified answer (Unix time): when the CA last signed it."),
+  secondsUntilNextUpdate: family(
+    'ocsp_responder_seconds_until_next_update',
+    "Seconds from the scrape until the nextUpdate of the responder's verified answer; negative once passed, absent without nextUpdate.",
+  ),
+  signerNotAfter: family(
+    'ocsp_responder_signer_not_after_timestamp_seconds',
+    "notAfter of the delegated responder certificate that signed the responder's answer (Unix time), also when it has expired; absent when the issuer signs itself.",
+  ),
+} as const satisfies Record<string, MetricFamily>;
+
+/** Identity label of every responder check series, before the entry's configured extra labels. */
+export const RESPONDER_CHECK_LABELS = ['certificate'] as const;
+
+/** RFC 6960 §4.2.1 responseStatus values of `ocsp_responder_response_status`, always all six. */
+export const RESPONSE_STATUSES = ['successful', 'malformedRequest', 'internalError', 'tryLater', 'sigRequired', 'unauthorized'] as const;
 
 /**
  * Fails at module load when a per-address label is missing from RESERVED_LABEL_NAMES: the loader
@@ -189,7 +219,8 @@ function assertReservedLabelsListed(): void {
   const used = [
     ...ADDRESS_LABELS,
     ...STAPLE_FILE_LABELS,
-    ...[PROBE_METRICS, STAPLE_FILE_METRICS].flatMap((group: Record<string, MetricFamily>) => Object.values(group).flatMap((f) => f.labels)),
+    ...RESPONDER_CHECK_LABELS,
+    ...[PROBE_METRICS, STAPLE_FILE_METRICS, RESPONDER_CHECK_METRICS].flatMap((group: Record<string, MetricFamily>) => Object.values(group).flatMap((f) => f.labels)),
   ];
   for (const label of used) {
     if (!RESERVED_LABEL_NAMES.includes(label)) {

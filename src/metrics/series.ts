@@ -13,9 +13,11 @@ import type { SingleResponseInfo } from '../ocsp/types.js';
 import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 import { RESERVED_LABEL_NAMES, type Config } from '../config/schema.js';
-import { CERT_STATUSES, PROBE_METRICS, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
+import { CERT_STATUSES, PROBE_METRICS, RESPONDER_CHECK_METRICS, RESPONSE_STATUSES, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
 import { STAPLE_FILE_ERROR_REASONS } from '../files/read.js';
 import type { StapleFileResult } from '../files/types.js';
+import type { ResponderCheckResult } from '../sources/responder-check-result.js';
+import { CERTIFICATE_FILE_REASONS } from '../sources/responder-check-files.js';
 import type { CertificateFacts } from '../x509/types.js';
 import { stapleEnd } from '../ocsp/verify.js';
 
@@ -245,5 +247,45 @@ export function mapStapleFileResult(result: StapleFileResult, sink: SeriesSink):
   if (verdict?.single && end && result.modifiedAtMs !== null) {
     const windowMs = new Date(end).getTime() - new Date(verdict.single.thisUpdate).getTime();
     sink.sample(F.fileRewriteDeadline, (result.modifiedAtMs + result.rewriteWithin * windowMs) / 1000);
+  }
+}
+
+/** The labels of every series of a responder check: `certificate`, then its usable extra labels sorted by name. */
+export function responderCheckIdentity(result: ResponderCheckResult): Array<[name: string, value: string]> {
+  const labels: Array<[string, string]> = [['certificate', result.certificate]];
+  for (const name of Object.keys(result.labels).filter(isUsableExtraLabel).sort()) labels.push([name, result.labels[name]!]);
+  return labels;
+}
+
+/**
+ * Every sample of one responder check. The responder's series exactly as a probe with
+ * query_responder has them (mapResponder), revocation from a verified answer only, and what a
+ * CA-downtime monitor needs beyond those: the answer's responseStatus (tryLater), when the CA
+ * signed it, the time left to its nextUpdate and the delegated signer's expiry. An unusable
+ * certificate file is `..._certificate_readable 0` plus the reason, and nothing was asked.
+ */
+export function mapResponderCheckResult(result: ResponderCheckResult, sink: SeriesSink): void {
+  const R = RESPONDER_CHECK_METRICS;
+  sink.sample(R.certificateReadable, flag(result.problem === null));
+  for (const reason of CERTIFICATE_FILE_REASONS) sink.sample(R.certificateError, flag(result.problem?.reason === reason), [reason]);
+  if (result.leaf) mapLeaf(sink, result.leaf);
+  const responder = result.responder;
+  if (!responder) return;
+  mapResponder(sink, responder);
+  const verdict = responder.verdict;
+  const status = verdict?.response?.responseStatus;
+  if (status) for (const stated of RESPONSE_STATUSES) sink.sample(R.responseStatus, flag(status === stated), [stated]);
+  // Also from an answer refused because that certificate expired (signer_expired): the cause shows.
+  const signer = verdict?.signatureValid ? verdict.signer : null;
+  if (signer?.kind === 'delegated' && signer.notAfter) sink.sample(R.signerNotAfter, seconds(signer.notAfter));
+  const verified = responder.up && verdict?.valid ? verdict : null;
+  mapRevocation(sink, verified?.single ? [verified.single] : []);
+  if (!verified) return;
+  const producedAt = verified.response?.basic?.producedAt;
+  if (producedAt) sink.sample(R.producedAt, seconds(producedAt));
+  const nextUpdate = verified.single?.nextUpdate;
+  if (nextUpdate) {
+    const nextUpdateMs = new Date(nextUpdate).getTime();
+    sink.sampleAt(R.secondsUntilNextUpdate, (nowMs) => (nextUpdateMs - nowMs) / 1000);
   }
 }
