@@ -138,7 +138,12 @@ export function buildApp(deps: AppDeps): App {
   // Once listening, each module's responder queries and caIssuers fetches also refuse the exporter's
   // own sockets (src/responder/destinations.ts): a certificate must not aim it at its own /-/reload.
   const ownSockets = new ExporterSockets();
-  const probe: ProbeFn = (target, module, deadlineMs) => unawareProbe(target, ownSockets.applyTo(module), deadlineMs);
+  let handshakeFallbacks = 0;
+  const probe: ProbeFn = async (target, module, deadlineMs) => {
+    const results = await unawareProbe(target, ownSockets.applyTo(module), deadlineMs);
+    for (const result of results) if (result.handshake?.fallback) handshakeFallbacks++;
+    return results;
+  };
   const isAllowed = deps.isAllowed ?? isAllowedByConfig;
 
   const limits = { ...HTTP_SERVER_LIMITS, ...deps.httpLimits };
@@ -246,6 +251,7 @@ export function buildApp(deps: AppDeps): App {
       configLastReloadSuccessful: store.lastReloadSuccessful,
       configLastReloadSuccessTimestampSeconds: store.lastReloadSuccessTimestampSeconds ?? null,
       targets: store.current.targets.length,
+      handshakeFallbacks,
     }),
     configStatus: () => ({
       loadedAtSeconds: store.lastReloadSuccessTimestampSeconds ?? null,

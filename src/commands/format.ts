@@ -56,6 +56,13 @@ export function describeProblem(problem: OcspProblem): string {
   return PROBLEM_TEXT[problem] ?? problem;
 }
 
+/** Which engine ran the handshake, for the TLS line: ", native engine" or ", node engine (native handed over: …)". */
+function engineNote(result: ProbeResult): string {
+  const handshake = result.handshake;
+  if (!handshake) return '';
+  return `, ${handshake.engine} engine${handshake.fallback ? ` (the native engine handed over: ${handshake.fallback})` : ''}`;
+}
+
 /**
  * The verdict on one probed address as `check` prints it, one line each: the TLS parameters, the
  * chain, the issuer fetch, the certificate, the staple and each problem in plain words, the CA's
@@ -72,7 +79,7 @@ export function checkLines(result: ProbeResult, now: Date): string[] {
     row('Probe', `FAILED (${result.failureReason}): ${result.error ?? ''}`);
     return lines;
   }
-  row('TLS', `${result.tls?.version} ${result.tls?.cipher}, ${result.durationSeconds.toFixed(3)} s`);
+  row('TLS', `${result.tls?.version} ${result.tls?.cipher}, ${result.durationSeconds.toFixed(3)} s${engineNote(result)}`);
   row('Chain', result.chain?.verified ? `verified (${result.chain.length} certificates)` : `NOT verified: ${result.chain?.error ?? 'unknown'}`);
   const fetch = result.issuerFetch;
   if (fetch) row('Issuer fetch', fetch.used ? `from ${fetch.url} (${fetch.source}), verified to have issued the leaf` : `FAILED (${fetch.problem}): ${fetch.error ?? ''}`);

@@ -74,6 +74,7 @@ const MODULE_KEYS = [
   'proxy_ca_file',
   'no_proxy',
   'source_ip_address',
+  'handshake',
 ];
 const TARGET_KEYS = ['target', 'module', 'server_name', 'labels'];
 
@@ -372,7 +373,23 @@ function parseModule(w: Walker, name: string, node: unknown, keyNode: unknown, b
   parseModuleTlsVersions(f, module);
   parseModuleTrustFile(f, module);
   parseModuleClientCertificate(w, f, module);
+  parseModuleHandshake(f, module);
   return module;
+}
+
+/** `handshake`: which TLS client runs the probe (src/probe/engines.ts); the native one sends no client certificate. */
+function parseModuleHandshake(f: Fields, module: ModuleConfig): void {
+  const text = f.string('handshake');
+  if (text === undefined) return;
+  if (text !== 'native' && text !== 'node') {
+    f.report('handshake', `unknown handshake engine "${text}" (use native or node)`);
+    return;
+  }
+  if (text === 'native' && module.clientCertPem) {
+    f.report('handshake', 'the native engine does not send client certificates (client_cert_file): use handshake: node, or leave handshake unset');
+    return;
+  }
+  module.handshake = text;
 }
 
 function parseGlobal(w: Walker, node: unknown, keyNode: unknown): GlobalConfig {

@@ -117,6 +117,11 @@ export interface ModuleConfig {
    */
   sourceIpAddress?: string | null;
   /**
+   * `handshake`: `native` (the project's TLS client, src/tls-native/) or `node` (Node's TLS). Absent →
+   * the default engine (src/probe/engines.ts), Node's for a module with a client certificate.
+   */
+  handshake?: 'native' | 'node';
+  /**
    * Not a module key: where this module's responder queries and caIssuers fetches may go. The loader
    * sets it on every module from `global.responder_allowlist`; the app adds its own listen sockets
    * once it listens (src/app.ts). Absent → no allowlist, loopback refused (src/responder/destinations.ts).

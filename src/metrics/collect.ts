@@ -6,7 +6,7 @@
  * baseline of `bench/render.ts`. Both are done at scrape time into a registry the caller creates for
  * that one response, so series of removed targets simply are not there next time.
  */
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ProbeResult } from '../probe/types.js';
 import { ADDRESS_LABELS, EXPORTER_METRICS, type MetricFamily } from './names.js';
 import { identityLabels, isUsableExtraLabel, mapProbeResult, type SeriesSink } from './series.js';
@@ -80,6 +80,8 @@ export interface ExporterState {
   /** Null when no load ever succeeded (the series is then absent). */
   configLastReloadSuccessTimestampSeconds: number | null;
   targets: number;
+  /** Probes the native engine handed over to Node's (src/probe/engines.ts), since start. */
+  handshakeFallbacks?: number;
   /** Null before the first sweep. */
   lastSweep: { durationSeconds: number; probed: number; reused: number } | null;
 }
@@ -96,6 +98,7 @@ export function addExporterMetrics(registry: Registry, state: ExporterState): vo
     gauge(M.configLastReloadSuccessTimestamp).set(state.configLastReloadSuccessTimestampSeconds);
   }
   gauge(M.targets).set(state.targets);
+  new Counter({ name: M.handshakeFallbacks.name, help: M.handshakeFallbacks.help, registers: [registry] }).inc(state.handshakeFallbacks ?? 0);
   if (state.lastSweep) {
     gauge(M.sweepDuration).set(state.lastSweep.durationSeconds);
     const probes = gauge(M.sweepProbes);

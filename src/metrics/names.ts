@@ -243,6 +243,10 @@ export const EXPORTER_METRICS = {
   ),
   targets: family('ocsp_exporter_targets', 'Number of static targets in the configuration.'),
   sweepDuration: family('ocsp_exporter_sweep_duration_seconds', 'How long the last sweep over the static targets took.'),
+  handshakeFallbacks: family(
+    'ocsp_exporter_handshake_fallbacks_total',
+    "Probes the native TLS engine handed over to Node's because the server wanted what it does not offer (a suite, group or version), since the exporter started.",
+  ),
   sweepProbes: family(
     'ocsp_exporter_sweep_probes',
     'Targets in the last sweep by how their result was obtained: probed afresh or reused (younger than min_probe_interval).',

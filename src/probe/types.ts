@@ -96,6 +96,8 @@ export interface ProbeResult {
   responder?: ResponderResult | null;
   /** The caIssuers fetch of an issuer the chain and the CA file lacked (module `fetch_issuer`); absent when none was made. */
   issuerFetch?: (Omit<IssuerFetch, 'issuerDer'> & { /** The fetched certificate issued the leaf and was used. */ used: boolean }) | null;
+  /** Which TLS client ran the handshake (module `handshake`), and why the native one handed over; absent when no handshake ran. */
+  handshake?: { engine: 'native' | 'node'; fallback: string | null } | null;
   /** Each intermediate's status from its issuer's responder (module `query_chain_responders`); absent when not asked. */
   chainResponders?: ChainResponderResult[] | null;
   /** The probe's own steps with their times (see log.ts); absent when none were recorded. */
