@@ -14,6 +14,7 @@ import { messageOf } from './util/errors.js';
 const USAGE = `Usage:
   ocsp-stapling-exporter [serve] [--config.file FILE] [--web.listen-address HOST:PORT] [--log.level LEVEL] [--web.config.file FILE]
                          [--probe.workers N] [--history.limit N] [--config.check]
+                         [--config.auto-reload [--config.auto-reload-interval DURATION]]
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer]
                          [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--json]
   ocsp-stapling-exporter check --responder-check CERT.pem [--issuer ISSUER.pem] [--module NAME] [--config.file FILE] [--json]
@@ -26,6 +27,8 @@ Without --config.file, serve runs the built-in demo lab on loopback.
 const OPTIONS = {
   'config.file': { type: 'string' },
   'config.check': { type: 'boolean' },
+  'config.auto-reload': { type: 'boolean' },
+  'config.auto-reload-interval': { type: 'string' },
   'web.listen-address': { type: 'string' },
   'web.config.file': { type: 'string' },
   'log.level': { type: 'string' },

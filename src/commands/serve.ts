@@ -1,13 +1,16 @@
 /**
  * `serve`: the daemon. Loads the config file (or, without one, starts the built-in demo lab and
  * probes it), serves the HTTP endpoints, reloads on SIGHUP and shuts down cleanly on SIGTERM or
- * SIGINT. `--config.check` validates the file and exits.
+ * SIGINT. `--config.check` validates the file and exits; `--config.auto-reload` also reloads when the
+ * file changes.
  */
 import { availableParallelism } from 'node:os';
 import { buildApp, DEFAULT_HISTORY_LIMIT } from '../app.js';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile } from '../config/load.js';
 import { ConfigStore } from '../config/store.js';
+import { parseDuration } from '../config/duration.js';
+import { DEFAULT_AUTO_RELOAD_INTERVAL_SECONDS, watchConfigFile, type ConfigWatcher } from '../config/watch.js';
 import { startDemoLab, type DemoLab } from '../demo/lab.js';
 import { createProbePool, type ProbePool } from '../probe/pool.js';
 import { WebAccess } from '../server/auth.js';
@@ -32,6 +35,34 @@ export interface ServeOptions {
   webConfigFile: string | null;
   /** Recent probes kept for the status page; 0 keeps none. */
   historyLimit: number;
+  /** `--config.auto-reload`: reload the config file when its content changes (src/config/watch.ts). */
+  configAutoReload: boolean;
+  /** `--config.auto-reload-interval`: how often the file's content is checked, seconds. */
+  configAutoReloadIntervalSeconds: number;
+}
+
+/** Bounds of `--config.auto-reload-interval` (Prometheus' `--config.auto-reload-interval` allows 1s at least). */
+const MIN_AUTO_RELOAD_INTERVAL_SECONDS = 1;
+const MAX_AUTO_RELOAD_INTERVAL_SECONDS = 24 * 3600;
+
+/** `--config.auto-reload` and its interval; the interval alone, or either without a file to watch, is a usage error. */
+function parseAutoReloadArgs(values: Record<string, string | boolean | undefined>, configFile: string | null): Pick<ServeOptions, 'configAutoReload' | 'configAutoReloadIntervalSeconds'> {
+  const configAutoReload = values['config.auto-reload'] === true;
+  const intervalText = values['config.auto-reload-interval'];
+  if (typeof intervalText === 'string' && !configAutoReload) throw new UsageError('--config.auto-reload-interval has no effect without --config.auto-reload');
+  if (configAutoReload && !configFile) throw new UsageError('--config.auto-reload needs --config.file FILE (the demo lab has no file to watch)');
+  let seconds = DEFAULT_AUTO_RELOAD_INTERVAL_SECONDS;
+  if (typeof intervalText === 'string') {
+    try {
+      seconds = parseDuration(intervalText);
+    } catch {
+      seconds = NaN;
+    }
+    if (!(seconds >= MIN_AUTO_RELOAD_INTERVAL_SECONDS && seconds <= MAX_AUTO_RELOAD_INTERVAL_SECONDS)) {
+      throw new UsageError(`--config.auto-reload-interval: expected a duration from 1s to 1d (e.g. 30s, 2m), got "${intervalText}"`);
+    }
+  }
+  return { configAutoReload, configAutoReloadIntervalSeconds: seconds };
 }
 
 /** The most `--history.limit` may ask for: each kept probe costs a few KiB (src/server/history.ts). */
@@ -54,7 +85,7 @@ export function parseServeArgs(values: Record<string, string | boolean | undefin
   if (!(historyLimit >= 0 && historyLimit <= MAX_HISTORY_LIMIT)) {
     throw new UsageError(`--history.limit: expected 0 to ${MAX_HISTORY_LIMIT} (0 keeps no recent probes), got "${historyText}"`);
   }
-  return { configFile, configCheck, host, port, logLevel, probeWorkers, webConfigFile, historyLimit };
+  return { configFile, configCheck, host, port, logLevel, probeWorkers, webConfigFile, historyLimit, ...parseAutoReloadArgs(values, configFile) };
 }
 
 /** `HOST:PORT`, `:PORT` (all interfaces) or `[v6]:PORT`. */
@@ -112,6 +143,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     io.stderr(`ocsp-stapling-exporter: demo lab with ${demo.endpoints.length} endpoints (${demo.endpoints.map((e) => e.name).join(', ')})\n`);
   }
   io.stderr(`ocsp-stapling-exporter: serving ${shown}/metrics\n`);
+  const watcher = options.configAutoReload && options.configFile ? watchForReload(app, options.configFile, options.configAutoReloadIntervalSeconds) : null;
 
   return new Promise<number>((resolve) => {
     const onHup = (): void => {
@@ -122,6 +154,7 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
       process.off('SIGHUP', onHup);
       process.off('SIGTERM', onStop);
       process.off('SIGINT', onStop);
+      watcher?.close();
       void app
         .close()
         .then(() => pool?.close())
@@ -134,6 +167,19 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
     process.on('SIGHUP', onHup);
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
+  });
+}
+
+/** `--config.auto-reload`: a changed file is reloaded as on SIGHUP (same log lines and metrics, last good kept). */
+function watchForReload(app: ReturnType<typeof buildApp>, file: string, intervalSeconds: number): ConfigWatcher {
+  return watchConfigFile({
+    file,
+    intervalMs: intervalSeconds * 1000,
+    onChange: () => {
+      app.server.log.info({ file }, 'config file changed; reloading');
+      app.reloadConfig();
+    },
+    onWatchError: (message) => app.server.log.warn({ file, error: message }, 'cannot watch the config directory; checking the file at each interval only'),
   });
 }
 

@@ -155,6 +155,10 @@ function suffix(f: Fields, key: string, fallback: string): string | undefined {
     f.report(key, 'is a file name ending, not a path (no "/")');
     return undefined;
   }
+  if (value !== undefined && hasGlobMagic(value)) {
+    f.report(key, 'is a literal file name ending (no *, ? or [)');
+    return undefined;
+  }
   return value;
 }
 

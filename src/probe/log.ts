@@ -10,7 +10,9 @@
  * `escapeForTerminal`, so a hostile certificate cannot forge log lines or drive a terminal; the
  * text is bounded ({@link MAX_LOG_TEXT_CHARS}).
  */
-import { checkLines, iso } from '../commands/format.js';
+import { checkLines, describeProblem, iso } from '../commands/format.js';
+import type { OcspProblem } from '../ocsp/types.js';
+import { TRANSPORT_PROBLEMS, type ResponderProblem, type ResponderResult } from '../responder/types.js';
 import { escapeForTerminal } from '../util/text.js';
 import type { ProbeResult } from './types.js';
 
@@ -46,9 +48,35 @@ export function probeLogText(result: ProbeResult): string {
     out.line(`      validity  ${cert.notBefore} to ${cert.notAfter}`);
   });
   out.line('Verdict:');
-  // The very wording `check` prints; judged at the probe's time, not the reader's.
+  // The very wording `check` prints (already escaped); judged at the probe's time, not the reader's.
   for (const line of checkLines(result, new Date(result.startedAtMs + endedMs)).slice(1)) out.raw(`  ${line}`);
+  if (result.responder) responderLines(out, 'Responder query (query_responder)', result.responder);
+  for (const chained of result.chainResponders ?? []) {
+    responderLines(out, `Chain responder query for [${chained.depth}] ${chained.subject} (issuer from ${chained.issuerSource ?? 'nowhere'})`, chained.responder);
+  }
   return out.text();
+}
+
+/** One responder exchange, step by step: the URL and where it came from, the request, the answer and its judgement. */
+function responderLines(out: BoundedText, title: string, responder: ResponderResult): void {
+  out.line(`${title}:`);
+  out.line(`  URL        ${responder.url ?? 'none'}${responder.urlSource ? ` (from ${responder.urlSource === 'aia' ? "the certificate's AIA" : 'responder_url'})` : ''}`);
+  if (responder.source === null) {
+    out.line(`  not asked: ${responder.error ?? responder.problems.join(', ')}`);
+    return;
+  }
+  const fetched = responder.fetchedAtMs === null ? '' : ` at ${iso(new Date(responder.fetchedAtMs))}`;
+  const took = responder.durationSeconds === null ? '' : ` in ${responder.durationSeconds.toFixed(3)} s`;
+  out.line(`  request    ${responder.method ?? '?'} (answer from ${responder.source}${fetched}${took})`);
+  out.line(`  answer     ${responder.httpStatus === null ? 'no HTTP status' : `HTTP ${responder.httpStatus}`}`);
+  const single = responder.verdict?.single;
+  out.line(`  verdict    ${responder.up ? 'up' : 'DOWN or invalid'}${single ? `, ${single.certStatus}` : ''}${responder.problems.length > 0 ? `; problems ${responder.problems.join(', ')}` : ''}`);
+  for (const problem of responder.problems) if (isOcspProblem(problem)) out.line(`    - ${problem}: ${describeProblem(problem)}`);
+  if (responder.error) out.line(`  error      ${responder.error}`);
+}
+
+function isOcspProblem(problem: ResponderProblem): problem is OcspProblem {
+  return !(TRANSPORT_PROBLEMS as readonly string[]).includes(problem);
 }
 
 function timeOf(ms: number): string {

@@ -15,12 +15,14 @@ import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';
 import { addressRefusal } from '../net/guard.js';
 import { proxyFor } from '../net/proxy.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn, type ResolvedAddress } from '../net/resolve.js';
-import { handshake, secureContextFor, type HandshakeResult } from './tls.js';
+import { secureContextFor, type HandshakeResult } from './tls.js';
+import { handshakeWithEngine } from './engines.js';
 import { failedResult, type ResultSubject } from './failure.js';
 import { stapleVerdictOf, type ProbeResult, type ProbeTarget, type StapleResult } from './types.js';
 import { messageOf } from '../util/errors.js';
 import { fetchIssuer, type IssuerFetch } from '../responder/issuer.js';
 import { findIssuer } from '../x509/certificate.js';
+import { presentedCertificates, stapleStep, StepRecorder } from './record.js';
 
 export interface ProbeDeps {
   lookup?: LookupFn;
@@ -67,17 +69,27 @@ export async function probeTarget(
     // Through a proxy, a name is the proxy's to resolve (CONNECT carries it as written); the guard
     // below then sees only IP literals. An IP literal is still checked against ip_protocol.
     const proxy = proxyFor(module, target.host, target.port);
+    const steps = new StepRecorder(startedAtMs);
     const resolved = proxy && !isIP(target.host) ? null : await resolveProbeAddresses(target, module, deadlineMs, deps.lookup);
-    if (resolved && !resolved.ok) return [resolved.failure];
+    if (resolved && !resolved.ok) {
+      steps.add(`resolving ${target.host} (ip_protocol ${module.ipProtocol}) failed`);
+      return [{ ...resolved.failure, log: steps.lines }];
+    }
     const addresses = resolved ? resolved.addresses : [{ address: target.host }];
+    steps.add(resolutionStep(target.host, module, proxy?.shown ?? null, addresses));
     return await Promise.all(
       addresses.map(async ({ address }) => {
         const addressStartedMs = Date.now();
         const probed = formatAddress(address, target.port);
+        const addressSteps = steps.fork();
         // After resolution, so a name pointing at a metadata address cannot pass (guard.ts).
         const refusal = addressRefusal(address, module);
-        if (refusal) return failedResult({ ...base, address: probed }, 'blocked', refusal, secondsSince(addressStartedMs));
-        const result = await handshake({
+        if (refusal) {
+          addressSteps.add(`${probed} refused by the address guard`);
+          return { ...failedResult({ ...base, address: probed }, 'blocked', refusal, secondsSince(addressStartedMs)), log: addressSteps.lines };
+        }
+        addressSteps.add(connectingStep(probed, module, proxy?.shown ?? null));
+        const result = await handshakeWithEngine(module, {
           address,
           port: target.port,
           serverName,
@@ -86,7 +98,9 @@ export async function probeTarget(
           starttls: module.starttls ? { protocol: module.starttls, name: serverName ?? target.host } : null,
           proxy,
           localAddress: module.sourceIpAddress ?? null,
+          onStep: (text) => addressSteps.add(text),
         });
+        if (result.ok) addressSteps.add(stapleStep(result.staple));
         const issuerFetch = result.ok && module.fetchIssuer ? await fetchMissingIssuer(result.chainDer, module, deadlineMs, deps) : null;
         const { judged, issuerDer } = judge(result, {
           issuerFetch,
@@ -98,9 +112,17 @@ export async function probeTarget(
           now: deps.now ?? Date.now,
           keepParsedResponse: deps.keepParsedResponse === true,
         });
+        if (issuerFetch) addressSteps.add(`caIssuers fetch done (${issuerFetch.url ?? 'no URL'})`);
+        if (result.ok) {
+          addressSteps.add('chain and staple judged');
+          judged.presented = presentedCertificates(result.chainDer);
+        }
         if (result.ok && (module.queryResponder || module.queryChainResponders)) {
           await askResponders(judged, result.chainDer, issuerDer, module, deadlineMs, deps);
+          addressSteps.add('responder queries done');
         }
+        judged.log = addressSteps.lines;
+        judged.handshake = { engine: result.engine, fallback: result.fallback };
         return judged;
       }),
     );
@@ -108,6 +130,22 @@ export async function probeTarget(
     const subject = { ...base, address: formatAddress(target.host, target.port) };
     return [failedResult(subject, 'internal', messageOf(error), secondsSince(startedAtMs))];
   }
+}
+
+/** How the probe found its addresses: resolved, given as an IP literal, or left to the proxy. */
+function resolutionStep(host: string, module: ModuleConfig, proxy: string | null, addresses: readonly ResolvedAddress[] | { address: string }[]): string {
+  if (proxy && !isIP(host)) return `${host} is resolved by the proxy ${proxy} (CONNECT carries the name)`;
+  if (isIP(host)) return `${host} is an IP address: nothing to resolve`;
+  const each = module.probeAllAddresses ? ' (probe_all_addresses: each is probed)' : '';
+  return `resolved ${host} (ip_protocol ${module.ipProtocol}) to ${addresses.map((a) => a.address).join(', ')}${each}`;
+}
+
+/** Where the connection goes, and through what. */
+function connectingStep(probed: string, module: ModuleConfig, proxy: string | null): string {
+  const from = module.sourceIpAddress ? ` from ${module.sourceIpAddress} (source_ip_address)` : '';
+  const via = proxy ? ` through the proxy ${proxy}` : '';
+  const starttls = module.starttls ? `, STARTTLS ${module.starttls} first` : '';
+  return `connecting to ${probed}${via}${from}${starttls}`;
 }
 
 export type ResolvedTarget = { ok: true; addresses: ResolvedAddress[] } | { ok: false; failure: ProbeResult };

@@ -33,6 +33,11 @@ export interface HandshakeRequest {
   proxy?: ProxyRoute | null;
   /** Bind the connection (to the target, or to the proxy) to this local IP (module `source_ip_address`). */
   localAddress?: string | null;
+  /**
+   * Told of each step as it completes (TCP connected, tunnel open, STARTTLS done, handshake done),
+   * for the probe's log (log.ts); the text may hold what the network sent and is escaped when shown.
+   */
+  onStep?: (text: string) => void;
 }
 
 export type HandshakeResult =
@@ -107,6 +112,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       const error = { connect: 'TCP connect timed out', starttls: `${request.starttls?.protocol} STARTTLS dialogue timed out`, tls: 'TLS handshake timed out' }[phase];
       finish({ ok: false, reason: 'timeout', error });
     };
+    const step = request.onStep ?? noStep;
     const remaining = request.deadlineMs - Date.now();
     let timer = setTimeout(() => onDeadline(), Math.max(0, remaining));
     if (remaining <= 0) return;
@@ -133,6 +139,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
 
       socket.once('connect', () => {
         phase = 'tls';
+        if (!over) step(`TCP connected to ${endpointOf(socket!.remoteAddress, socket!.remotePort)} from ${endpointOf(socket!.localAddress, socket!.localPort)}`);
       });
       // Node's types say Buffer, but Node passes null when the server sent no status (OpenSSL has none).
       socket.on('OCSPResponse', (response: Buffer) => {
@@ -143,6 +150,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
         const cipher = s.getCipher();
         const protocol = s.getProtocol() ?? 'unknown';
         const cipherName = cipher?.standardName ?? cipher?.name ?? 'unknown';
+        step(`TLS handshake done (${protocol}, ${cipherName})`);
         finish({
           ok: true,
           staple,
@@ -177,6 +185,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       negotiateStarttls(connected, starttls.protocol, { serverName: starttls.name, deadlineMs: request.deadlineMs }).then(
         () => {
           if (settled) return;
+          step(`STARTTLS (${starttls.protocol}) done: the server agreed to start TLS`);
           phase = 'tls';
           startTls(connected);
         },
@@ -197,6 +206,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
             tunnel.destroy();
             return;
           }
+          step(`tunnel open: proxy ${proxy.shown} (connected from ${endpointOf(tunnel.localAddress, tunnel.localPort)}) answered CONNECT ${endpointOf(request.address, request.port)} with 2xx`);
           // Past the proxy's answer, the tunnel's failures are the handshake's (or the dialogue's, which reports them itself).
           tunnel.on('error', (error: NodeJS.ErrnoException) => {
             if (phase === 'tls') finish({ ok: false, reason: 'tls', error: messageWithCode(error, cleanOpensslMessage) });
@@ -227,7 +237,10 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     upgraded.once('close', () => {
       if (phase === 'connect') finish({ ok: false, reason: 'connect', error: 'connection closed before it was established' });
     });
-    upgraded.once('connect', () => upgradeAndShake(upgraded));
+    upgraded.once('connect', () => {
+      step(`TCP connected to ${endpointOf(upgraded.remoteAddress, upgraded.remotePort)} from ${endpointOf(upgraded.localAddress, upgraded.localPort)}`);
+      upgradeAndShake(upgraded);
+    });
   });
 }
 
@@ -257,6 +270,14 @@ function closeCleanly(socket: tls.TLSSocket, plain: net.Socket | undefined): voi
   // The peer's answer to close_notify is not read; its data are discarded, not buffered.
   socket.on('data', () => undefined);
   socket.end();
+}
+
+function noStep(): void {}
+
+/** `ip:port`, `[v6]:port`, or what is known of it. */
+function endpointOf(address: string | undefined, port: number | undefined): string {
+  const host = address === undefined ? '?' : address.includes(':') ? `[${address}]` : address;
+  return `${host}:${port ?? '?'}`;
 }
 
 /** `localAddress` (and the matching family, so a name resolves to an address the socket can reach) for net/tls.connect. */

@@ -15,7 +15,8 @@ import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
 import type { SeriesSource } from '../metrics/series.js';
 import { neverThrows } from '../probe/failure.js';
-import type { ProbeFn, ProbeTarget } from '../probe/types.js';
+import { probeLogText } from '../probe/log.js';
+import type { ProbeFn, ProbeResult, ProbeTarget } from '../probe/types.js';
 import type { LookupFn } from '../net/resolve.js';
 import { probeInSlots } from '../scheduler/probe-in-slots.js';
 import type { SlotRunner } from '../scheduler/slots.js';
@@ -190,6 +191,9 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return badRequest(reply, `invalid server_name "${serverName}": expected a DNS name (SNI carries no IP addresses, RFC 6066 §3)`);
     }
 
+    const debug = debugParam(query);
+    if ('error' in debug) return badRequest(reply, debug.error);
+
     if (!ctx.isAllowed(config, parsed.host, parsed.port)) {
       // No file path: the answer goes to anyone who can reach /probe; the operator knows the file.
       return reply
@@ -214,12 +218,34 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
     // The sweep's slots, and at most /probe's share of them: /probe traffic can neither push probes
     // past global.concurrency nor take every slot from the /metrics sweep.
     const slotted = { probe, now: ctx.now, noSlotError: NO_PROBE_SLOT, ...(ctx.lookup ? { lookup: ctx.lookup } : {}) };
-    const { results } = await probeInSlots(slotted, ctx.probeSlots, target, module, requestDeadlineMs);
+    const { results, measured } = await probeInSlots(slotted, ctx.probeSlots, target, module, requestDeadlineMs);
+    const atMs = ctx.now();
     for (const r of results) {
       if (!r.success) request.log.debug({ target: r.target, address: r.address, reason: r.failureReason, error: r.error }, 'probe failed');
+      if (measured) ctx.history?.record('probe', r, atMs);
     }
-    return reply.type(Registry.PROMETHEUS_CONTENT_TYPE).send(renderProbeMetrics(results, ctx.now()));
+    const metrics = renderProbeMetrics(results, atMs);
+    if (debug.value) return reply.type(TEXT).send(debugAnswer(results, metrics));
+    return reply.type(Registry.PROMETHEUS_CONTENT_TYPE).send(metrics);
   });
+}
+
+/** `debug`: absent or `false` → the metrics; `true` → the probe's log and then the metrics; anything else is refused. */
+function debugParam(query: Record<string, string | string[] | undefined>): { value: boolean } | { error: string } {
+  const param = singleParam(query, 'debug');
+  if ('error' in param) return param;
+  if (param.value === undefined || param.value === 'false') return { value: false };
+  if (param.value === 'true') return { value: true };
+  return { error: `invalid parameter "debug": "${excerptOf(param.value, 64, { oneLine: true })}" (expected true or false)` };
+}
+
+/**
+ * `/probe?debug=true`, as blackbox_exporter answers it: each probed address's log (src/probe/log.ts,
+ * escaped and bounded per address), then the metrics the same probe would have returned.
+ */
+function debugAnswer(results: readonly ProbeResult[], metrics: string): string {
+  const logs = results.map((result) => probeLogText(result)).join('\n');
+  return `Logs for the probe:\n${logs}\n\n\nMetrics that would have been returned:\n${metrics}`;
 }
 
 /** The non-empty strings of `parts`, strings and iterables of strings alike, in order. */

@@ -62,12 +62,13 @@ function targetAt(port: number, labels: Record<string, string> = {}): ProbeTarge
   return { target: `127.0.0.1:${port}`, host: '127.0.0.1', port, module: 'lab', serverName: 'localhost', labels };
 }
 
-/** Results without what differs between any two probes of the same server (when, how long). */
+/** Results without what differs between any two probes of the same server (when, how long, from which local port). */
 function comparable(results: ProbeResult[]): unknown {
-  return results.map(({ durationSeconds, startedAtMs, ...rest }) => {
+  return results.map(({ durationSeconds, startedAtMs, log, ...rest }) => {
     expect(durationSeconds).toBeGreaterThanOrEqual(0);
     expect(startedAtMs).toBeGreaterThan(0);
-    return JSON.parse(JSON.stringify(rest)) as unknown;
+    const steps = (log ?? []).map((line) => line.text.replace(/:\d+\b/g, ':PORT'));
+    return JSON.parse(JSON.stringify({ ...rest, steps })) as unknown;
   });
 }
 

@@ -89,9 +89,9 @@ const target = (host = '127.0.0.1'): ProbeTarget => ({ target: `${host}:${tlsPor
 const moduleWith = (extra: Partial<ModuleConfig>): ModuleConfig => ({ ...defaultModule('m'), timeoutSeconds: 3, caPem: pki.root.pem, responderDestinations: LOOPBACK_ALLOWED, ...extra });
 const viaProxy = (extra: Partial<ModuleConfig> = {}): ModuleConfig => moduleWith({ proxy: parseProxyUrl(proxy.url), ...extra });
 
-/** A result without what differs between two runs: timing. */
+/** A result without what differs between two runs: timing, and the log (it names the proxy and local ports). */
 function timeless(result: ProbeResult): unknown {
-  const { durationSeconds: _d, startedAtMs: _s, ...rest } = result;
+  const { durationSeconds: _d, startedAtMs: _s, log: _l, ...rest } = result;
   const responder = rest.responder ? { ...rest.responder, durationSeconds: 0, fetchedAtMs: 0, source: 'x' } : rest.responder;
   return { ...rest, ...(rest.responder ? { responder } : {}) };
 }
