@@ -128,7 +128,7 @@ function certificateCell(result: ProbeResult | null, nowMs: number): string {
   return [
     `<span class="subject">${shown(leaf.subject)}</span>`,
     `<span class="muted">serial <span class="mono">${shown(leaf.serialNumber)}</span></span>`,
-    `<span class="muted">notAfter ${iso(leaf.notAfter)} (${timeTag(new Date(leaf.notAfter).getTime(), nowMs)})</span>`,
+    `<span class="muted">notAfter ${iso(leaf.notAfter)?.slice(0, 10)} (${timeTag(new Date(leaf.notAfter).getTime(), nowMs)})</span>`,
     `<span class="muted">Must-Staple: ${leaf.mustStaple ? 'yes' : 'no'}</span>`,
   ].join('<br>');
 }

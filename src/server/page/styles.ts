@@ -42,7 +42,7 @@ td.target a{font-weight:600;word-break:break-all}
 td.state{max-width:17rem}
 .share{white-space:nowrap}
 .subject{word-break:break-word}
-meter{width:5rem;height:.7rem;vertical-align:middle}
+meter{width:3.5rem;height:.7rem;vertical-align:middle}
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem;margin:0}
 dl.facts dt{color:var(--muted)}dl.facts dd{margin:0;word-break:break-word}
 .empty{padding:1rem;border:1px dashed var(--line);border-radius:6px;color:var(--muted)}
