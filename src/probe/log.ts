@@ -32,12 +32,13 @@ export function probeLogText(result: ProbeResult): string {
   const startedAt = new Date(result.startedAtMs);
   out.line(`Probe of ${result.target} (address ${result.address}, module ${result.module}) started at ${iso(startedAt)}`);
   for (const step of result.log ?? []) out.line(`${timeOf(step.atMs)} ${step.text}`);
-  const endedMs = Math.round(result.durationSeconds * 1000);
+  // The duration (ocsp_probe_duration_seconds) counts from the address's own start, after resolution.
+  const took = `${result.durationSeconds.toFixed(3)} s`;
   if (!result.success) {
-    out.line(`${timeOf(endedMs)} probe failed (${result.failureReason}): ${result.error ?? ''}`);
+    out.line(`Outcome: probe failed (${result.failureReason}) after ${took}: ${result.error ?? ''}`);
     return out.text();
   }
-  out.line(`${timeOf(endedMs)} probe done`);
+  out.line(`Outcome: handshake completed (ocsp_probe_duration_seconds ${result.durationSeconds.toFixed(3)})`);
   if (result.tls) out.line(`TLS: ${result.tls.version}, cipher ${result.tls.cipher}, SNI ${result.serverName ?? 'none sent'}`);
   const presented = result.presented ?? [];
   out.line(`Presented chain: ${result.chain?.length ?? presented.length} certificate(s)`);
@@ -49,7 +50,8 @@ export function probeLogText(result: ProbeResult): string {
   });
   out.line('Verdict:');
   // The very wording `check` prints (already escaped); judged at the probe's time, not the reader's.
-  for (const line of checkLines(result, new Date(result.startedAtMs + endedMs)).slice(1)) out.raw(`  ${line}`);
+  const judgedAt = new Date(result.startedAtMs + Math.max(result.durationSeconds * 1000, result.log?.at(-1)?.atMs ?? 0));
+  for (const line of checkLines(result, judgedAt).slice(1)) out.raw(`  ${line}`);
   if (result.responder) responderLines(out, 'Responder query (query_responder)', result.responder);
   for (const chained of result.chainResponders ?? []) {
     responderLines(out, `Chain responder query for [${chained.depth}] ${chained.subject} (issuer from ${chained.issuerSource ?? 'nowhere'})`, chained.responder);
