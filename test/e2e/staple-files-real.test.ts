@@ -50,6 +50,8 @@ const HAPROXY_CLOCK_OFFSET_SECONDS = -9000;
 const BACKDATE_MS = 3 * 3_600_000;
 /** The stalled file was last written this long ago (its 24 h staple, issued 3 h ago, lasts 21 h more). */
 const STALLED_AGE_SECONDS = 13 * 3600;
+/** Two scrapes a few steps apart: the clock-relative series (age, seconds until) move by at most this. */
+const BETWEEN_SCRAPES_SECONDS = 30;
 
 /** What every judged staple file must say, as its probe does (among all the shared families compared). */
 const CORE_FAMILIES = [
@@ -88,6 +90,8 @@ describe.skipIf(gate.skip)('staple files against real HAProxy and nginx', () => 
   const haproxyTarget = (site: HaproxySite): string => targetOf(haproxy.port(site));
   const pairFile = (): string => nginx.staplingFilePath('pair');
   const pairTarget = (): string => targetOf(nginx.port('pair'));
+  /** An explicit pair whose staple the refresh job never wrote. */
+  const neverWritten = (): string => path.join(lab.dir, 'never-written.ocsp');
 
   function configYaml(): string {
     return [
@@ -107,10 +111,13 @@ describe.skipIf(gate.skip)('staple files against real HAProxy and nginx', () => 
       `  - staple: ${pairFile()}`,
       `    certificate: ${leaves.pair.certPath}`,
       `    issuer: ${lab.pki.intermediate.certPath}`,
+      `  - staple: ${neverWritten()}`,
+      `    certificate: ${lab.leaves.ecdsa.certPath}`,
       '',
     ].join('\n');
   }
 
+  // Longer than the default: a lab, two servers, the exporter and Prometheus (~15 s, twice that on a busy machine).
   beforeAll(async () => {
     const started = Date.now();
     lab = await Lab.start({ name: 'staple-files-real' });
@@ -140,7 +147,7 @@ describe.skipIf(gate.skip)('staple files against real HAProxy and nginx', () => 
     // Prometheus' first scrape lands ~6 s after its start: start it now, the alert test comes last.
     if (!prometheusGate.skip) rules = await startRulesPrometheus(exporter.baseUrl);
     console.info(`staple-files-real setup: ${Date.now() - started} ms (${JSON.stringify({ ...lab.timings, haproxyStartMs: haproxy.startupMs, nginxStartMs: nginx.startupMs })})`);
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await rules?.stop();
@@ -253,7 +260,7 @@ describe.skipIf(gate.skip)('staple files against real HAProxy and nginx', () => 
 
       const after = await scrapeBoth(stapleOf('walk'), haproxyTarget('walk'));
       // The probe still sees the expired staple, exactly as before.
-      expect(compareStapleFacts(after.probe, before.probe)).toEqual({ onlyLeft: [], onlyRight: [], differing: [] });
+      expect(compareStapleFacts(after.probe, before.probe, { clockToleranceSeconds: BETWEEN_SCRAPES_SECONDS })).toEqual({ onlyLeft: [], onlyRight: [], differing: [] });
       // The file is judged for what it holds: the other leaf's good answer.
       const text = await describeOcspResponse(wrong);
       expect(text.serial).toBe(leaves.elsewhere.serial);
@@ -290,7 +297,7 @@ describe.skipIf(gate.skip)('staple files against real HAProxy and nginx', () => 
       const errors = find(gone.scrape, M.error, { file: stapleOf('walk') });
       expect(errors.filter((s) => s.value === 1).map((s) => s.labels.reason)).toEqual(['missing']);
       // HAProxy keeps the staple in memory: the probe says the same as before.
-      expect(compareStapleFacts(gone.probe, before.probe)).toEqual({ onlyLeft: [], onlyRight: [], differing: [] });
+      expect(compareStapleFacts(gone.probe, before.probe, { clockToleranceSeconds: BETWEEN_SCRAPES_SECONDS })).toEqual({ onlyLeft: [], onlyRight: [], differing: [] });
       // Nothing is judged: no staple series claim anything about a file that is not there.
       expect(gone.file.get('ocsp_staple_present')).toBe(0);
       expect(gone.file.get('ocsp_staple_valid')).toBeUndefined();
@@ -367,9 +374,36 @@ describe.skipIf(gate.skip)('staple files against real HAProxy and nginx', () => 
       expect(firing[0]!.labels).toMatchObject({ severity: 'warning', certificate: bundleOf('stalled') });
       expect(firing[0]!.annotations.summary).toContain(stapleOf('stalled'));
       expect(firing[0]!.annotations.runbook_url).toMatch(/docs\/runbook\.md#ocspstaplefilerefreshstalled$/);
-      // Not even pending for the fresh file, the rewritten walk file or the nginx pair.
+      // Not even pending for the fresh file, the rewritten walk file, the nginx pair or the file never written.
       const all = (await prometheus.alerts()).filter((a) => a.labels.alertname === 'OcspStapleFileRefreshStalled');
       expect(all.map((a) => a.labels.file)).toEqual([stapleOf('stalled')]);
+    });
+
+    it.skipIf(prometheusGate.skip)('the other file rules in the same Prometheus: a file never written is unreadable, a revoked file and its server both alert', async () => {
+      const unreadable = await waitFor(
+        async () => {
+          const alerts = await rules!.alerts('OcspStapleFileUnreadable');
+          return alerts.length > 0 ? alerts : null;
+        },
+        15_000,
+        { what: 'OcspStapleFileUnreadable to fire', intervalMs: 250, diagnostics: () => rules!.prometheus.diagnostics() },
+      );
+      expect(unreadable.map((a) => [a.labels.file, a.labels.reason])).toEqual([[neverWritten(), 'missing']]);
+      expect(unreadable[0]!.annotations.summary).toBe(`Staple file ${neverWritten()} cannot be read: missing`);
+
+      // The walk file and the HAProxy site serving it hold the same revoked staple: one alert each.
+      const revoked = await waitFor(
+        async () => {
+          const alerts = await rules!.alerts('OcspCertificateRevoked');
+          return alerts.length >= 2 ? alerts : null;
+        },
+        15_000,
+        { what: 'OcspCertificateRevoked for the walk file and its server', intervalMs: 250 },
+      );
+      const bySource = revoked.map((a) => (a.labels.file ? `file ${a.labels.file}` : `target ${a.labels.target}`)).sort();
+      expect(bySource).toEqual([`file ${stapleOf('walk')}`, `target ${haproxyTarget('walk')}`]);
+      const fileAlert = revoked.find((a) => a.labels.file)!;
+      expect(fileAlert.annotations.summary).toBe(`Certificate ${bundleOf('walk')} of staple file ${stapleOf('walk')} is revoked`);
     });
   });
 });
