@@ -3,17 +3,21 @@
  * kind needs; the pieces agree with each other (labels, selectors, port names and numbers, config
  * path) and with the Dockerfile (user, port, command); the probe paths exist on a real app; the
  * ConfigMap's config loads with the real loader and allows the Probe's targets; the
- * PrometheusRule is exactly the alert rule file (and passes promtool).
+ * PrometheusRule is exactly the alert rule file (and passes promtool); the staple-files example
+ * mounts every path its config names, and nothing but certificates and staples.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { isAllowedByConfig } from '../../src/net/allowlist.js';
 import { parseConfig } from '../../src/config/load.js';
+import { createStapleFileSource } from '../../src/files/source.js';
+import { renderProbeMetrics } from '../../src/metrics/render.js';
+import { makeTestPki, stapleFor } from '../helpers/pki.js';
 import { parseTargetParam } from '../../src/server/routes.js';
 import { requireTools, runTool } from '../grafana/tools.js';
 import { FakeStore } from '../server/fakes.js';
@@ -191,5 +195,123 @@ describe('ConfigMap', () => {
   it('holds a config the real loader accepts', () => {
     const config = parseConfig(configMap.data['config.yaml'], '/etc/ocsp-stapling-exporter/config.yaml');
     expect(config.targets.length).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * deploy/kubernetes/examples/staple-files: the base plus staple_files and responder_checks read
+ * from Secret volumes. Its patches are merged into the base here as kustomize's strategic merge
+ * would (lists of containers, volumes and volumeMounts by name), then every path the config names
+ * must be provided by a mounted volume item, and the config, with those files materialised under a
+ * temporary root, must load with the real loader and give readable staple-file series.
+ */
+describe('example: staple files and responder checks from Secrets', () => {
+  const EXAMPLE = join(DIR, 'examples/staple-files');
+  const kustomization = parse(readFileSync(join(EXAMPLE, 'kustomization.yaml'), 'utf8')) as Manifest;
+  const patches = (kustomization.patches as { path: string }[]).map((p) => parse(readFileSync(join(EXAMPLE, p.path), 'utf8')) as Manifest);
+  const patchOf = (kind: string): Manifest => patches.find((p) => p.kind === kind)!;
+  const configText = patchOf('ConfigMap').data['config.yaml'] as string;
+  const config = parse(configText) as { staple_files: { haproxy: string }[]; responder_checks: { certificate: string }[] };
+
+  /** The base Deployment's pod with the patch merged in by name, as kustomize does. */
+  function mergedPod(): Manifest {
+    const merged = structuredClone(pod);
+    const patchPod = patchOf('Deployment').spec.template.spec;
+    merged.securityContext = { ...merged.securityContext, ...patchPod.securityContext };
+    const byName = (base: Manifest[], extra: Manifest[]): Manifest[] => [
+      ...base.map((b) => ({ ...b, ...(extra.find((e) => e.name === b.name) ?? {}) })),
+      ...extra.filter((e) => !base.some((b) => b.name === e.name)),
+    ];
+    merged.volumes = byName(merged.volumes, patchPod.volumes ?? []);
+    for (const c of patchPod.containers) {
+      const target = merged.containers.find((m: Manifest) => m.name === c.name);
+      expect(target, `patch container ${c.name} exists in the base`).toBeDefined();
+      target.volumeMounts = byName(target.volumeMounts, c.volumeMounts ?? []);
+    }
+    return merged;
+  }
+
+  /** Every file a mount provides: mount path + item path, with the Secret key it comes from. */
+  function providedFiles(merged: Manifest): Map<string, { secret: string; key: string }> {
+    const files = new Map<string, { secret: string; key: string }>();
+    for (const mount of merged.containers[0].volumeMounts as Manifest[]) {
+      const volume = (merged.volumes as Manifest[]).find((v) => v.name === mount.name)!;
+      const secrets: Manifest[] = volume.secret ? [{ ...volume.secret, name: volume.secret.secretName }] : (volume.projected?.sources ?? []).map((s: Manifest) => s.secret).filter(Boolean);
+      for (const secret of secrets) for (const item of secret.items ?? []) files.set(`${mount.mountPath}/${item.path}`, { secret: secret.name, key: item.key });
+    }
+    return files;
+  }
+
+  /** The glob syntax staple_files and responder_checks accept (* ? in a segment), as a RegExp. */
+  const globRegExp = (pattern: string): RegExp =>
+    new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+
+  it('is a kustomize overlay of the base whose patches name the base’s Deployment and ConfigMap', () => {
+    expect(kustomization.resources).toEqual(['../..']);
+    expect(patches.map((p) => `${p.kind}/${p.metadata.name}`).sort()).toEqual([`ConfigMap/${configMap.metadata.name}`, `Deployment/${deployment.metadata.name}`]);
+    expect(patches.every((p) => p.metadata.namespace === undefined)).toBe(true);
+  });
+
+  it('mounts only certificates and staples, read-only, readable by the image’s group, beside (not inside) the config directory', () => {
+    const merged = mergedPod();
+    expect(merged.securityContext.fsGroup).toBe(merged.securityContext.runAsGroup);
+    const configMount = merged.containers[0].volumeMounts.find((m: Manifest) => m.name === 'config').mountPath as string;
+    const added = patchOf('Deployment').spec.template.spec.containers[0].volumeMounts as Manifest[];
+    expect(added.length).toBeGreaterThan(0);
+    for (const mount of added) {
+      expect(mount.readOnly, mount.name).toBe(true);
+      expect(mount.mountPath.startsWith(`${configMount}/`), `${mount.mountPath} inside ${configMount}`).toBe(false);
+    }
+    const files = providedFiles(merged);
+    // Never the private key: a kubernetes.io/tls Secret's tls.key stays out of the exporter's pod.
+    expect([...files.values()].filter((f) => f.key !== 'tls.crt' && f.key !== 'ocsp')).toEqual([]);
+    for (const volume of patchOf('Deployment').spec.template.spec.volumes as Manifest[]) {
+      expect((volume.secret ?? volume.projected).defaultMode, volume.name).toBe(0o440);
+    }
+  });
+
+  it('every path in the config is a mounted file: each HAProxy bundle with its .ocsp beside it, each checked tls.crt', () => {
+    const files = [...providedFiles(mergedPod()).keys()];
+    expect(config.staple_files.length).toBeGreaterThan(0);
+    for (const entry of config.staple_files) {
+      const bundles = files.filter((f) => globRegExp(entry.haproxy).test(f));
+      expect(bundles.length, `${entry.haproxy} matches a mounted file`).toBeGreaterThan(0);
+      for (const bundle of bundles) expect(files, `${bundle}.ocsp is mounted beside ${bundle}`).toContain(`${bundle}.ocsp`);
+    }
+    expect(config.responder_checks.length).toBeGreaterThan(0);
+    for (const entry of config.responder_checks) {
+      const matched = files.filter((f) => globRegExp(entry.certificate).test(f));
+      expect(matched.length, `${entry.certificate} matches mounted files`).toBeGreaterThan(1);
+      for (const file of matched) expect(file).toMatch(/\/tls\.crt$/);
+    }
+  });
+
+  it('with the mounted files in place, the real loader accepts the config and the staple files are read and valid', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ocsp-exporter-pod-'));
+    try {
+      const pki = await makeTestPki();
+      const bundle = pki.leafEcdsa.pem + pki.intermediate.pem;
+      const staple = await stapleFor(pki, pki.leafEcdsa);
+      const provided = providedFiles(mergedPod());
+      for (const [file, { key }] of provided) {
+        mkdirSync(join(root, dirname(file)), { recursive: true });
+        writeFileSync(join(root, file), key === 'ocsp' ? staple : bundle);
+      }
+      // The same config with every mounted directory under the temporary root.
+      const mountRoots = [...new Set([...provided.keys()].map((f) => f.split('/').slice(0, 3).join('/')))];
+      let text = configText;
+      for (const prefix of mountRoots) text = text.split(`${prefix}/`).join(`${root}${prefix}/`);
+      const loaded = parseConfig(text, join(root, 'etc/ocsp-stapling-exporter/config.yaml'));
+      expect(loaded.stapleFiles).toHaveLength(config.staple_files.length);
+      expect(loaded.responderChecks).toHaveLength(config.responder_checks.length);
+      // The staple-file source as /metrics runs it: the projected bundle and its staple, judged valid.
+      const subjects = await createStapleFileSource({ now: () => Date.now() }).collect({ ...loaded, modules: { ...loaded.modules, default: { ...loaded.modules.default!, caPem: pki.root.pem } } }, Infinity);
+      const text2 = renderProbeMetrics([], Date.now(), subjects);
+      const stapleFile = `${root}/etc/ocsp-stapling-exporter-staples/www/www.example.com.pem.ocsp`;
+      expect(text2).toContain(`ocsp_staple_file_readable{file="${stapleFile}",certificate="${root}/etc/ocsp-stapling-exporter-staples/www/www.example.com.pem",source="kubernetes-secret"} 1`);
+      expect(text2).toMatch(new RegExp(`ocsp_staple_valid\\{file="${stapleFile.replace(/[.]/g, '\\.')}"[^}]*\\} 1`));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

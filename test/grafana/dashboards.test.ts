@@ -62,7 +62,7 @@ describe('dashboards', () => {
       }
     });
 
-    it.each(panels.map((p) => [p.title, p] as const))('panel "%s" has the datasource variable, a unit, a description and queries', (_title, panel) => {
+    it.each(panels.filter((p) => p.type !== 'row').map((p) => [p.title, p] as const))('panel "%s" has the datasource variable, a unit, a description and queries', (_title, panel) => {
       expect(panel.datasource).toEqual(DATASOURCE);
       expect(panel.fieldConfig?.defaults?.unit, 'fieldConfig.defaults.unit').toMatch(/^\w+$/);
       expect(panel.description?.length ?? 0).toBeGreaterThan(30);
@@ -95,6 +95,40 @@ describe('dashboards', () => {
       expect(rules).toContain('and ocsp_staple_stale == 1\n            and ocsp_staple_seconds_until_end >= 0');
       expect(rules).toContain('-ocsp_staple_seconds_until_end > 0');
     });
+  });
+
+  it('the overview has a row for staple files and one for responder checks, each with only its own series', () => {
+    const overview = dashboards.find((d) => d.dashboard.uid === 'ocsp-stapling-overview')!.dashboard;
+    const rows = overview.panels.filter((p) => p.type === 'row');
+    expect(rows.map((r) => r.title)).toEqual(['Staple files', 'Responder checks']);
+    // A row owns the panels below it up to the next row; the probe panels come before the first row.
+    const [files, checks] = rows as [Panel, Panel];
+    const below = (row: Panel, next?: Panel) =>
+      overview.panels.filter((p) => p.type !== 'row' && p.gridPos.y > row.gridPos.y && (next === undefined || p.gridPos.y < next.gridPos.y));
+    const queries = (ps: Panel[]) => ps.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    const fileQueries = queries(below(files, checks));
+    const checkQueries = queries(below(checks));
+    expect(fileQueries.length).toBeGreaterThan(5);
+    expect(checkQueries.length).toBeGreaterThan(5);
+    // Every selector in a row picks that source's series: files by `file`, checks by the absence of
+    // target and file (or families only checks have); nothing there filters on the probe variables.
+    for (const expr of fileQueries) {
+      expect(expr).not.toContain('$target');
+      for (const selector of expr.match(/ocsp_\w+\{[^}]*\}/g) ?? []) expect(selector, expr).toMatch(/^ocsp_staple_file_\w+\{|file!=""/);
+    }
+    for (const expr of checkQueries) {
+      expect(expr).not.toContain('$target');
+      for (const selector of expr.match(/ocsp_\w+\{[^}]*\}/g) ?? []) expect(selector, expr).toMatch(/^ocsp_responder_check_\w+\{|target="",file=""/);
+    }
+    // Probe panels (above the rows) never see file or check series: "All" targets is `.+`, which an
+    // absent target label does not match.
+    const target = overview.templating.list.find((v) => v.name === 'target') as { allValue?: string };
+    expect(target.allValue).toBe('.+');
+    for (const panel of overview.panels.filter((p) => p.gridPos.y < files.gridPos.y && p.type !== 'row')) {
+      for (const t of panel.targets ?? []) {
+        for (const selector of t.expr.match(/ocsp_(?!exporter_)\w+\{[^}]*\}/g) ?? []) expect(selector, `${panel.title}: ${t.expr}`).toContain('target=~"$target"');
+      }
+    }
   });
 
   it('the overview links to the drill-down by uid', () => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { waitFor } from '../e2e/lab/wait.js';
 import { allPanels, interpolate, loadDashboards, type Panel } from './dashboards.js';
-import { STATUS_VALUE, startStaticMetricsSource, type MetricsSource } from './metrics-source.js';
+import { FILE_STATUS_VALUE, STATUS_VALUE, startStaticMetricsSource, type MetricsSource } from './metrics-source.js';
 import { startPrometheus, type RunningPrometheus } from './prometheus.js';
 import { REPO_ROOT, RULES_FILE, requireTools } from './tools.js';
 
@@ -83,7 +83,10 @@ describe.skipIf(gate.skip)('dashboards and alerts against a real Prometheus', ()
     await source?.close();
   });
 
-  const overviewVars = { job: STATIC_JOB, target: '.*', address: '.*' };
+  // Grafana fills "All" with the variable's allValue: `.+` for target, so the probe panels leave out
+  // staple files and responder checks (they have no target label).
+  const targetAll = (overview.templating.list.find((v) => v.name === 'target') as { allValue?: string }).allValue!;
+  const overviewVars = { job: STATIC_JOB, target: targetAll, address: '.*' };
 
   async function runPanel(panel: Panel, variables: Record<string, string>): Promise<number[]> {
     const counts: number[] = [];
@@ -137,6 +140,52 @@ describe.skipIf(gate.skip)('dashboards and alerts against a real Prometheus', ()
     expect(none.map((s) => s.value[1])).toEqual(['0']);
   });
 
+  it('the staple file and responder check counts match what the source serves', async () => {
+    const files = (state: keyof typeof FILE_STATUS_VALUE): number => source!.files.filter((f) => f.state === state).length;
+    const checks = (state: string): number => source!.checks.filter((c) => c.state === state).length;
+    const expected: Record<string, number> = {
+      'Staple files': source!.files.length,
+      // Valid responses, also in a file past its deadline or holding an old answer, or saying revoked.
+      'Valid file staples': files('valid') + files('refresh_stalled') + files('old_answer') + files('revoked'),
+      'Past rewrite deadline': files('refresh_stalled') + files('expired'),
+      'Unreadable files': files('unreadable'),
+      'Responder checks': source!.checks.length,
+      'Responder check down': checks('down'),
+      'Revoked (checked)': checks('revoked'),
+      'Unreadable certificates': checks('unreadable'),
+    };
+    const got: Record<string, number> = {};
+    for (const title of Object.keys(expected)) {
+      const panel = allPanels(overview).find((p) => p.title === title && p.type === 'stat');
+      expect(panel, title).toBeDefined();
+      const result = await prometheus!.query(interpolate(panel!.targets![0]!.expr, overviewVars));
+      got[title] = Number(result[0]?.value[1]);
+    }
+    expect(got).toEqual(expected);
+  });
+
+  it('the staple files table gives each file its state and read error; the checks table each certificate its answer', async () => {
+    const files = allPanels(overview).find((p) => p.title === 'Staple files' && p.type === 'table')!;
+    const query = async (panel: typeof files, refId: string) =>
+      prometheus!.query(interpolate(panel.targets!.find((t) => t.refId === refId)!.expr, overviewVars));
+    const status = Object.fromEntries((await query(files, 'A')).map((s) => [s.metric.file, Number(s.value[1])]));
+    expect(status).toEqual(Object.fromEntries(source!.files.map((f) => [f.file, FILE_STATUS_VALUE[f.state]])));
+    const reasons = Object.fromEntries((await query(files, 'G')).map((s) => [s.metric.file, s.metric.reason]));
+    expect(reasons).toEqual({ '/etc/haproxy/certs/new.pem.ocsp': 'missing', '/etc/nginx/ocsp/broken.der': 'bad_certificate' });
+    // The stalled job's deadline passed about an hour ago; the fresh file's is 11 hours ahead.
+    const due = Object.fromEntries((await query(files, 'F')).map((s) => [s.metric.file, Number(s.value[1])]));
+    expect(due['/etc/haproxy/certs/shop.pem.ocsp']).toBeCloseTo(-3600, -2);
+    expect(due['/etc/haproxy/certs/www.pem.ocsp']).toBeCloseTo(11 * 3600, -2);
+
+    const checks = allPanels(overview).find((p) => p.title === 'Checked certificates')!;
+    const up = Object.fromEntries((await query(checks, 'A')).map((s) => [s.metric.certificate, Number(s.value[1])]));
+    expect(up).toEqual(
+      Object.fromEntries(source!.checks.filter((c) => c.state !== 'unreadable').map((c) => [c.certificate, c.state === 'down' ? 0 : 1])),
+    );
+    const said = Object.fromEntries((await query(checks, 'B')).map((s) => [s.metric.certificate, s.metric.status]));
+    expect(said).toEqual(Object.fromEntries(source!.checks.filter((c) => c.state === 'good' || c.state === 'revoked').map((c) => [c.certificate, c.state])));
+  });
+
   it('the status column gives each address its state', async () => {
     const table = allPanels(overview).find((p) => p.title === 'Targets')!;
     const status = table.targets!.find((t) => t.refId === 'A')!;
@@ -161,17 +210,24 @@ describe.skipIf(gate.skip)('dashboards and alerts against a real Prometheus', ()
     const alerts = await waitFor(
       async () => {
         const firing = (await prometheus!.alerts()).filter((a) => a.labels.alertname === 'OcspCertificateRevoked' && a.state === 'firing');
-        return firing.length === 2 ? firing : null;
+        return firing.length === 4 ? firing : null;
       },
       15_000,
-      { what: 'OcspCertificateRevoked firing for both scrape jobs', intervalMs: 250 },
+      { what: 'OcspCertificateRevoked firing for both scrape jobs, the revoked staple file and the revoked responder check', intervalMs: 250 },
     );
-    for (const alert of alerts) {
+    // The staple file and the responder check that say revoked, named in the summary.
+    const onFile = alerts.find((a) => a.labels.file);
+    expect(onFile?.labels).toMatchObject({ job: STATIC_JOB, file: '/etc/nginx/ocsp/revoked.der', certificate: '/etc/nginx/certs/revoked.pem' });
+    expect(onFile?.annotations.summary).toContain('/etc/nginx/ocsp/revoked.der');
+    const onCheck = alerts.find((a) => !a.labels.file && !a.labels.target);
+    expect(onCheck?.labels).toMatchObject({ job: STATIC_JOB, certificate: '/etc/ocsp-stapling-exporter/tls/legacy/tls.crt', ca: 'internal' });
+    expect(onCheck?.annotations.description).toMatch(/responder check.*revoked at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC/);
+    for (const alert of alerts.filter((a) => a.labels.target)) {
       expect(alert.labels).toMatchObject({ severity: 'critical', target: 'revoked.example.test:443', address: '192.0.2.15:443' });
       expect(alert.annotations.runbook_url).toMatch(/docs\/runbook\.md#ocspcertificaterevoked$/);
       expect(alert.annotations.description).toMatch(/revoked at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC/);
     }
-    expect(alerts.map((a) => a.labels.job).sort()).toEqual([PROBE_JOB, STATIC_JOB]);
+    expect(alerts.filter((a) => a.labels.target).map((a) => a.labels.job).sort()).toEqual([PROBE_JOB, STATIC_JOB]);
     // Alerts with a `for:` are at most pending this early: nothing else may be firing.
     const others = (await prometheus!.alerts()).filter((a) => a.labels.alertname !== 'OcspCertificateRevoked' && a.state === 'firing');
     expect(others).toEqual([]);

@@ -1,8 +1,9 @@
 /**
  * A source of realistic ocsp-stapling-exporter metrics for the dashboard and alert checks: a tiny
- * HTTP server that renders fixed probe results (one per staple state) through the exporter's own
- * mapping (src/metrics/collect.ts) at each scrape, so ages and countdowns move with the clock as they
- * do in the real exporter. It answers `/metrics` (every result plus the exporter's own families) and
+ * HTTP server that renders fixed probe results (one per staple state), staple files and responder
+ * checks (one per state each) through the exporter's own mapping and writer (src/metrics/series.ts,
+ * render.ts) at each scrape, so ages and countdowns move with the clock as they do in the real
+ * exporter. It answers `/metrics` (every result, file and check plus the exporter's own families) and
  * `/probe?target=` (that target's results only), like the exporter.
  *
  * The real exporter will replace it: anything that returns a `MetricsSource` (base URL, the targets
@@ -11,10 +12,14 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { addExporterMetrics, addProbeMetrics } from '../../src/metrics/collect.js';
+import { addExporterMetrics } from '../../src/metrics/collect.js';
+import { renderProbeMetrics } from '../../src/metrics/render.js';
+import { mapResponderCheckResult, mapStapleFileResult, responderCheckIdentity, stapleFileIdentity, type SeriesSubject } from '../../src/metrics/series.js';
+import type { StapleFileResult } from '../../src/files/types.js';
 import type { OcspProblem } from '../../src/ocsp/types.js';
 import type { ProbeResult } from '../../src/probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../../src/responder/types.js';
+import type { ResponderCheckResult } from '../../src/sources/responder-check-result.js';
 import { failedResult, leafFacts, okResult, single, verdict } from '../metrics/fixtures.js';
 
 /** The staple states the dashboards tell apart, and the value of their "Status" column. */
@@ -36,11 +41,42 @@ export interface SourceAddress {
   state: StapleState;
 }
 
+/** The staple file states the overview's Staple files table tells apart, and its "Status" value. */
+export const FILE_STATUS_VALUE = {
+  unreadable: 0,
+  revoked: 1,
+  expired: 2,
+  invalid: 3,
+  no_staple: 4,
+  refresh_stalled: 5,
+  old_answer: 6,
+  valid: 7,
+} as const;
+export type StapleFileState = keyof typeof FILE_STATUS_VALUE;
+
+export interface SourceFile {
+  file: string;
+  certificate: string;
+  state: StapleFileState;
+}
+
+/** The responder check states: a verified answer (good or revoked), no verified answer, no certificate. */
+export type ResponderCheckState = 'good' | 'revoked' | 'down' | 'unreadable';
+
+export interface SourceCheck {
+  certificate: string;
+  state: ResponderCheckState;
+}
+
 export interface MetricsSource {
   /** e.g. `http://127.0.0.1:41234`; `/metrics` and `/probe?target=` live below it. */
   baseUrl: string;
   /** Every address the source reports on `/metrics`, with its expected state. */
   addresses: readonly SourceAddress[];
+  /** Every staple file it reports on `/metrics`, with its expected state. */
+  files: readonly SourceFile[];
+  /** Every responder check it reports on `/metrics`, with its expected state. */
+  checks: readonly SourceCheck[];
   close(): Promise<void>;
 }
 
@@ -188,9 +224,83 @@ export function fixtureResults(nowMs: number): { results: ProbeResult[]; address
   };
 }
 
+/** A staple file judged as the file source judges one: `staple` null when it could not be read. */
+function stapleFile(
+  file: string,
+  certificate: string,
+  nowMs: number,
+  options: { modifiedAgoH: number; staple?: ProbeResult | null; problem?: 'missing' | 'bad_certificate'; labels?: Record<string, string> },
+): StapleFileResult {
+  const fromProbe = options.staple?.staple ?? null;
+  const unreadable = options.problem !== undefined;
+  return {
+    file,
+    certificate,
+    labels: options.labels ?? {},
+    readable: !unreadable,
+    problem: unreadable ? { reason: options.problem!, message: `${options.problem === 'missing' ? file : certificate}: ${options.problem}` } : null,
+    modifiedAtMs: options.problem === 'missing' ? null : nowMs - options.modifiedAgoH * HOUR_MS,
+    leaf: options.problem === 'bad_certificate' ? null : leafFacts(),
+    staple: unreadable || !fromProbe ? null : { present: fromProbe.present, sizeBytes: fromProbe.sizeBytes, verdict: fromProbe.verdict },
+    stapleMissing: options.problem === 'missing',
+    issuerSource: unreadable ? null : 'bundle',
+    rewriteWithin: 0.5,
+  };
+}
+
+/**
+ * One staple file per state, in HAProxy's layout (`<crt>.ocsp` beside the bundle) and nginx's explicit
+ * pairs. Staples have 24 h windows: the rewrite deadline is the mtime plus 12 h.
+ */
+export function fixtureFiles(nowMs: number): { results: StapleFileResult[]; files: SourceFile[] } {
+  const staple = (options: Parameters<typeof stapled>[3]): ProbeResult => stapled('file', 'file', nowMs, options);
+  const entries: [StapleFileState, StapleFileResult][] = [
+    ['valid', stapleFile('/etc/haproxy/certs/www.pem.ocsp', '/etc/haproxy/certs/www.pem', nowMs, { modifiedAgoH: 1, staple: staple({ thisUpdateAgoH: 1, validityH: 24 }), labels: { site: 'www' } })],
+    // The cron job last ran 13 h ago: past its deadline (12 h after), the staple usable for 11 h more.
+    ['refresh_stalled', stapleFile('/etc/haproxy/certs/shop.pem.ocsp', '/etc/haproxy/certs/shop.pem', nowMs, { modifiedAgoH: 13, staple: staple({ thisUpdateAgoH: 13, validityH: 24 }) })],
+    // Rewritten 10 minutes ago, with an answer 14 h old: on time, but the answer is stale.
+    ['old_answer', stapleFile('/etc/nginx/ocsp/api.der', '/etc/nginx/certs/api.pem', nowMs, { modifiedAgoH: 1 / 6, staple: staple({ thisUpdateAgoH: 14, validityH: 24 }) })],
+    ['revoked', stapleFile('/etc/nginx/ocsp/revoked.der', '/etc/nginx/certs/revoked.pem', nowMs, { modifiedAgoH: 1, staple: staple({ thisUpdateAgoH: 1, validityH: 24, status: 'revoked' }) })],
+    ['invalid', stapleFile('/etc/nginx/ocsp/badsig.der', '/etc/nginx/certs/badsig.pem', nowMs, { modifiedAgoH: 1, staple: staple({ thisUpdateAgoH: 1, validityH: 24, valid: false, problems: ['bad_signature'] }) })],
+    ['expired', stapleFile('/etc/haproxy/certs/old.pem.ocsp', '/etc/haproxy/certs/old.pem', nowMs, { modifiedAgoH: 30, staple: staple({ thisUpdateAgoH: 30, validityH: 24, valid: false, problems: ['expired'] }) })],
+    ['unreadable', stapleFile('/etc/haproxy/certs/new.pem.ocsp', '/etc/haproxy/certs/new.pem', nowMs, { modifiedAgoH: 0, problem: 'missing' })],
+    ['unreadable', stapleFile('/etc/nginx/ocsp/broken.der', '/etc/nginx/certs/broken.pem', nowMs, { modifiedAgoH: 2, problem: 'bad_certificate' })],
+  ];
+  return { results: entries.map(([, r]) => r), files: entries.map(([state, r]) => ({ file: r.file, certificate: r.certificate, state })) };
+}
+
+/** One responder check per state, for certificates of an internal CA mounted from Kubernetes secrets. */
+export function fixtureChecks(nowMs: number): { results: ResponderCheckResult[]; checks: SourceCheck[] } {
+  const check = (certificate: string, responder: ResponderResult | null, unreadable = false): ResponderCheckResult => ({
+    certificate,
+    labels: { ca: 'internal' },
+    module: 'default',
+    problem: unreadable ? { reason: 'missing', message: `${certificate}: missing` } : null,
+    leaf: unreadable ? null : leafFacts(),
+    issuerSource: unreadable ? null : 'bundle',
+    responder,
+    checkedAtMs: nowMs - 1000,
+  });
+  const entries: [ResponderCheckState, ResponderCheckResult][] = [
+    ['good', check('/etc/ocsp-stapling-exporter/tls/api/tls.crt', asked(nowMs, { status: 'good', thisUpdateAgoH: 2 }))],
+    ['revoked', check('/etc/ocsp-stapling-exporter/tls/legacy/tls.crt', asked(nowMs, { status: 'revoked', thisUpdateAgoH: 1 }))],
+    ['down', check('/etc/ocsp-stapling-exporter/tls/vpn/tls.crt', asked(nowMs, { problem: 'timeout' }))],
+    ['unreadable', check('/etc/ocsp-stapling-exporter/tls/gone/tls.crt', null, true)],
+  ];
+  return { results: entries.map(([, r]) => r), checks: entries.map(([state, r]) => ({ certificate: r.certificate, state })) };
+}
+
+function subjectsAt(nowMs: number): SeriesSubject[] {
+  return [
+    ...fixtureFiles(nowMs).results.map((r): SeriesSubject => ({ identity: stapleFileIdentity(r), mapInto: (sink) => mapStapleFileResult(r, sink) })),
+    ...fixtureChecks(nowMs).results.map((r): SeriesSubject => ({ identity: responderCheckIdentity(r), mapInto: (sink) => mapResponderCheckResult(r, sink) })),
+  ];
+}
+
 async function render(results: readonly ProbeResult[], nowMs: number, withExporter: boolean): Promise<{ body: string; contentType: string }> {
+  // The exporter's own writer for the per-address families (and, on /metrics, files and checks in the same blocks).
+  const perAddress = renderProbeMetrics(results, nowMs, withExporter ? subjectsAt(nowMs) : []);
   const registry = new Registry();
-  addProbeMetrics(registry, results, nowMs);
   if (withExporter) {
     addExporterMetrics(registry, {
       version: '0.0.0-test',
@@ -201,7 +311,7 @@ async function render(results: readonly ProbeResult[], nowMs: number, withExport
       lastSweep: { durationSeconds: 0.42, probed: results.length, reused: 0 },
     });
   }
-  return { body: await registry.metrics(), contentType: registry.contentType };
+  return { body: perAddress + (await registry.metrics()), contentType: registry.contentType };
 }
 
 /** Starts the static source on a free loopback port. */
@@ -234,6 +344,8 @@ export async function startStaticMetricsSource(): Promise<MetricsSource> {
   return {
     baseUrl: `http://127.0.0.1:${port}`,
     addresses: fixtureResults(Date.now()).addresses,
+    files: fixtureFiles(Date.now()).files,
+    checks: fixtureChecks(Date.now()).checks,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
