@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import type { Config } from '../../src/config/schema.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
+import { MAX_ROWS } from '../../src/server/page/status.js';
 import { PAGE_CSS } from '../../src/server/page/styles.js';
 import { VERSION } from '../../src/version.js';
 import { failedResult, leafFacts, NOW_MS, okResult, verdict } from '../metrics/fixtures.js';
@@ -109,6 +110,36 @@ describe('GET /', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['cache-control']).toBe('no-store');
   });
+
+  it('renders at most MAX_ROWS rows, worst first, while the counts cover every address', async () => {
+    const many = makeConfig(Array.from({ length: MAX_ROWS + 20 }, (_, i) => target(`${i < 3 ? 'down' : 'ok'}.test:${1000 + i}`)));
+    const { app } = make(many);
+    await app.server.inject('/metrics');
+    const res = await app.server.inject('/');
+    const states = rowStates(res.body);
+    expect(states).toHaveLength(MAX_ROWS);
+    expect(states.slice(0, 3)).toEqual(['probe_failed', 'probe_failed', 'probe_failed']);
+    expect(res.body).toContain(`Showing the worst ${MAX_ROWS} of ${MAX_ROWS + 20}`);
+    expect(res.body).toContain(`<span class="badge b-valid">valid</span><span class="n">${MAX_ROWS + 17}</span>`);
+  });
+
+  it('shows the responder’s answer when the module asked it', async () => {
+    const config = makeConfig([target('ok.test:443')]);
+    const fake = fakeProbe({
+      answer: (t) => [
+        okResult({
+          target: t.target,
+          module: t.module,
+          responder: { url: 'http://ocsp.example.test/', urlSource: 'aia', method: 'GET', up: true, source: 'network', durationSeconds: 0.05, fetchedAtMs: NOW_MS - 60_000, httpStatus: 200, problems: [], error: null, verdict: verdict() },
+        }),
+      ],
+    });
+    const app = buildApp({ store: new FakeStore(config), probe: fake.probe, now: () => NOW_MS, logLevel: 'silent', processMetrics: false });
+    apps.push(app);
+    await app.server.inject('/metrics');
+    const res = await app.server.inject('/');
+    expect(res.body).toMatch(/<td data-label="Responder"><div>good <span class="muted">via network<\/span> <span class="muted"><time datetime="[^"]+" title="[^"]+">1m ago<\/time><\/span><\/div><\/td>/);
+  });
 });
 
 describe('GET /target', () => {
@@ -151,6 +182,6 @@ describe('GET /target', () => {
     const res = await app.server.inject(`/target?entry=${id}`);
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain(`Probe ${id}, by a sweep`);
-    expect(res.body).toContain('probe failed (connect): connection refused');
+    expect(res.body).toMatch(/probe failed \(connect\) after [0-9.]+ s: connection refused/);
   });
 });
