@@ -8,7 +8,7 @@
  * and reports RSS and heap at the start and the end.
  *
  *   npm run bench -- [--targets 100,1000,10000] [--concurrency 64] [--repeat 3] [--threads N]
- *                    [--contenders limit,exporter,exporter-1thread,blackbox] [--soak 100]
+ *                    [--contenders limit,exporter,exporter-1thread,native,blackbox] [--soak 100]
  *                    [--soak-targets 1000] [--steady-after 10000] [--no-build] [--out bench/results]
  *
  * The steady state is measured once the prober's process has made `--steady-after` probes (the cold
@@ -45,7 +45,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '64' },
     repeat: { type: 'string', default: '3' },
     threads: { type: 'string', default: String(os.availableParallelism()) },
-    contenders: { type: 'string', default: 'limit,exporter,exporter-1thread,blackbox' },
+    contenders: { type: 'string', default: 'limit,exporter,exporter-1thread,native,blackbox' },
     soak: { type: 'string', default: '0' },
     'soak-targets': { type: 'string', default: '1000' },
     'no-build': { type: 'boolean', default: false },
@@ -66,7 +66,7 @@ const timeoutSeconds = Number(values.timeout);
 const steadyAfterProbes = Number(values['steady-after']);
 let contenders = values.contenders.split(',').filter(Boolean) as ContenderName[];
 for (const c of contenders) {
-  if (!['limit', 'exporter', 'exporter-1thread', 'blackbox'].includes(c)) throw new Error(`unknown contender "${c}"`);
+  if (!['limit', 'exporter', 'exporter-1thread', 'native', 'blackbox'].includes(c)) throw new Error(`unknown contender "${c}"`);
 }
 for (const [name, n] of [['targets', Math.min(...sizes)], ['concurrency', concurrency], ['repeat', repeat], ['threads', threads]] as const) {
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
@@ -149,7 +149,9 @@ async function main(): Promise<void> {
               ? await runLimit(ctx)
               : contender === 'blackbox'
                 ? await runBlackbox(ctx)
-                : await runExporter(ctx, caPem, contender === 'exporter' ? threads : 0);
+                : contender === 'native'
+                  ? await runExporter(ctx, caPem, threads, 5, 'native')
+                  : await runExporter(ctx, caPem, contender === 'exporter' ? threads : 0);
           mine.push(figures);
           runs.push(figures);
           log(
@@ -192,6 +194,11 @@ interface SizeSummary {
   exporterOverBlackboxSteady: number | null;
   exporterOverSingleThread: number | null;
   singleThreadOverBlackbox: number | null;
+  /** The native engine (module `handshake: native`) against blackbox_exporter and Node's engine. */
+  nativeOverBlackbox: number | null;
+  nativeOverExporter: number | null;
+  nativeCpuOverBlackbox: number | null;
+  nativeSteadyCpuOverBlackbox: number | null;
   contenders: Record<string, Summary>;
 }
 
@@ -235,6 +242,11 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
     return x !== null && y !== null ? x / y : null;
   };
   const steady = (c: string) => (by[c]?.warmProbesPerSecond as number | null | undefined) ?? null;
+  const cpuRatio = (a: string, b: string, key: 'sweepCpuMsPerProbe' | 'warmCpuMsPerProbe' = 'sweepCpuMsPerProbe') => {
+    const x = by[a]?.[key] as number | null | undefined;
+    const y = by[b]?.[key] as number | null | undefined;
+    return typeof x === 'number' && typeof y === 'number' && y > 0 ? x / y : null;
+  };
   const exporterSteady = steady('exporter');
   const limitSteady = steady('limit');
   const blackboxSteady = steady('blackbox');
@@ -246,6 +258,10 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
     exporterOverBlackboxSteady: exporterSteady !== null && blackboxSteady !== null ? exporterSteady / blackboxSteady : null,
     exporterOverSingleThread: ratio('exporter', 'exporter-1thread'),
     singleThreadOverBlackbox: ratio('exporter-1thread', 'blackbox'),
+    nativeOverBlackbox: ratio('native', 'blackbox'),
+    nativeOverExporter: ratio('native', 'exporter'),
+    nativeCpuOverBlackbox: cpuRatio('native', 'blackbox'),
+    nativeSteadyCpuOverBlackbox: cpuRatio('native', 'blackbox', 'warmCpuMsPerProbe'),
     contenders: by,
   };
 }
@@ -303,6 +319,19 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
     fixed(s.singleThreadOverBlackbox, 2),
   ]);
   process.stdout.write(`${table(['N', 'exporter/limit', 'exporter/limit steady', 'exporter/blackbox', 'exporter/blackbox steady', 'exporter/1-thread', '1-thread/blackbox'], ratioRows)}\n`);
+  if (summaries.some((s) => s.contenders['native'])) {
+    // The native engine's goals (issue: CPU per probe at most half of blackbox_exporter's, at least twice its probes/s).
+    const nativeRows = summaries.map((s) => [
+      `${s.targets}`,
+      fixed(s.contenders['native']?.sweepCpuMsPerProbe as number | null, 3),
+      fixed(s.contenders['native']?.warmCpuMsPerProbe as number | null, 3),
+      fixed(s.nativeCpuOverBlackbox, 2),
+      fixed(s.nativeSteadyCpuOverBlackbox, 2),
+      fixed(s.nativeOverBlackbox, 2),
+      fixed(s.nativeOverExporter, 2),
+    ]);
+    process.stdout.write(`\n${table(['N', 'native CPU ms/probe', 'native steady CPU ms', 'native/blackbox CPU', 'native/blackbox CPU steady', 'native/blackbox probes/s', 'native/exporter probes/s'], nativeRows)}\n`);
+  }
   if (soak) {
     const s = summariseSoak(soak);
     process.stdout.write(

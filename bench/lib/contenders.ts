@@ -23,7 +23,7 @@ import { percentile } from './stats.js';
 const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export type ContenderName = 'limit' | 'exporter' | 'exporter-1thread' | 'blackbox';
+export type ContenderName = 'limit' | 'exporter' | 'exporter-1thread' | 'native' | 'blackbox';
 
 export interface RunFigures {
   contender: ContenderName;
@@ -138,10 +138,16 @@ export async function runLimit(ctx: RunContext): Promise<RunFigures> {
 // ---------------------------------------------------------------------------------------------
 // The exporter
 
-export function benchConfig(ctx: Pick<RunContext, 'fleet' | 'targets' | 'concurrency' | 'timeoutSeconds'>, caPem: string, minProbeIntervalSeconds: number): Config {
+export function benchConfig(
+  ctx: Pick<RunContext, 'fleet' | 'targets' | 'concurrency' | 'timeoutSeconds'>,
+  caPem: string,
+  minProbeIntervalSeconds: number,
+  handshake: 'native' | 'node' = 'node',
+): Config {
   const module: ModuleConfig = {
     ...DEFAULT_MODULE,
     name: 'bench',
+    handshake,
     timeoutSeconds: ctx.timeoutSeconds,
     serverName: SERVER_NAME,
     caFile: ctx.fleet.trustPath,
@@ -188,8 +194,8 @@ function mustScrape(result: Awaited<ReturnType<typeof get>>, what: string): stri
   return result.body;
 }
 
-export async function runExporter(ctx: RunContext, caPem: string, workers: number, cachedScrapes = 5): Promise<RunFigures> {
-  const exporter = await startExporter(ctx, benchConfig(ctx, caPem, 3600), workers);
+export async function runExporter(ctx: RunContext, caPem: string, workers: number, cachedScrapes = 5, handshake: 'native' | 'node' = 'node'): Promise<RunFigures> {
+  const exporter = await startExporter(ctx, benchConfig(ctx, caPem, 3600, handshake), workers);
   try {
     const pid = exporter.proc.pid;
     const cpu0 = cpuSeconds(pid);
@@ -238,7 +244,7 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
     const mid = cached[Math.floor(cached.length / 2)]!;
     const ok = Math.min(valid, success.filter((v) => v === 1).length);
     return {
-      contender: workers > 0 ? 'exporter' : 'exporter-1thread',
+      contender: handshake === 'native' ? 'native' : workers > 0 ? 'exporter' : 'exporter-1thread',
       targets: n,
       concurrency: ctx.concurrency,
       wallSeconds: sweepSeconds,
