@@ -15,7 +15,9 @@
  * - A stalled refresher: a file whose mtime is 13 h old holding a staple valid for 21 h more has
  *   passed its rewrite deadline (mtime + half the window) while file and probe both say valid; the
  *   real rule OcspStapleFileRefreshStalled, evaluated by a real Prometheus scraping the exporter
- *   (`for:` shortened), fires for it and not for a freshly written file.
+ *   (`for:` shortened), fires for it and not for a freshly written file. In the same Prometheus,
+ *   OcspStapleFileUnreadable fires for a pair never written, and OcspCertificateRevoked for the
+ *   revoked file and for the server serving it.
  * - The file removed: `ocsp_staple_file_readable 0`, `ocsp_staple_file_error{reason="missing"} 1`,
  *   the probe unaffected; written again: readable.
  *
