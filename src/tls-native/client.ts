@@ -9,7 +9,8 @@
  * for Node's handshake (x509/chain.ts). Everything is bounded: record and message sizes, bytes,
  * records and certificates; a violation is a `TlsAlertError`, the server's alert a `PeerAlertError`.
  */
-import { createHash, randomBytes, timingSafeEqual, X509Certificate, verify as verifySignature, constants as cryptoConstants, type Hash, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, verify as verifySignature, constants as cryptoConstants, type Hash, type KeyObject } from 'node:crypto';
+import { readCertificateInfo } from '../x509/certificate.js';
 import { handshakeMessage, Reader, u16, u24, u8, vector } from './bytes.js';
 import { buildClientHello, OFFERED_GROUPS, type Version } from './client-hello.js';
 import {
@@ -521,11 +522,16 @@ export class HandshakeClient {
 
   private leafPublicKey(): KeyObject {
     if (!this.leafKey) {
+      // The project's certificate reader: cached by fingerprint, so the probe's own reading of the
+      // leaf afterwards, and the next probe of a server with the same certificate, parse nothing again.
+      let key: KeyObject | null = null;
       try {
-        this.leafKey = new X509Certificate(this.chainDer[0]!).publicKey;
+        key = readCertificateInfo(this.chainDer[0]!).publicKey();
       } catch {
-        throw new TlsAlertError('bad_certificate', 'the server\'s certificate does not parse');
+        key = null;
       }
+      if (!key) throw new TlsAlertError('bad_certificate', 'the server\'s certificate does not parse');
+      this.leafKey = key;
     }
     return this.leafKey;
   }
