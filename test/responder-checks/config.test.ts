@@ -7,7 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../src/config/load.js';
+import { RESPONDER_CHECK_KEYS } from '../../src/config/responder-checks.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 
@@ -79,6 +81,34 @@ describe('responder_checks config', () => {
   it('refuses the same certificate file twice: its series would be duplicated', () => {
     expect(problems('responder_checks:\n  - certificate: certs/a.pem\n  - certificate: ./certs/a.pem\n    module: internal\n')).toEqual([
       `7: responder_checks[1].certificate: "${join(dir, 'certs/a.pem')}" is already checked by responder_checks[0]`,
+    ]);
+  });
+});
+
+describe('config.example.yaml responder_checks', () => {
+  const example = join(__dirname, '..', '..', 'config.example.yaml');
+  const text = readFileSync(example, 'utf8');
+  const block = text.slice(text.indexOf('# responder_checks:'));
+
+  it('shows every key of an entry', () => {
+    for (const key of RESPONDER_CHECK_KEYS) expect(block, key).toMatch(new RegExp(`^#\\s+(?:- )?${key}:`, 'm'));
+  });
+
+  it('loads with the section uncommented (its files as stand-ins in a directory of their own)', () => {
+    const uncommented = block
+      .split('\n')
+      .filter((line) => /^#( |$)/.test(line) && !/^# [A-Z]/.test(line))
+      .map((line) => line.replace(/^# ?/, ''))
+      .join('\n')
+      .replace(/\/etc\/ssl\/private\/www\.example\.com\.pem/, 'certs/a.pem')
+      .replace('"/etc/haproxy/certs/*.pem"', '"certs/*.pem"')
+      .replace('certs/vpn.crt', 'certs/b.pem')
+      .replace('certs/vpn-issuing-ca.crt', 'issuer.pem');
+    const config = parseConfig(`modules:\n  internal: {}\n${uncommented}\n`, join(dir, 'example.yml'));
+    expect(config.responderChecks?.map((e) => [e.glob, e.module, e.labels, e.issuer !== null])).toEqual([
+      [false, 'default', {}, false],
+      [true, 'internal', { team: 'edge' }, false],
+      [false, 'default', {}, true],
     ]);
   });
 });
