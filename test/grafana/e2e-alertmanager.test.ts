@@ -10,14 +10,19 @@
  * checked to differ in nothing else, and the durations themselves are covered by the promtool unit
  * tests in grafana/alerts/tests. The same Prometheus then runs every dashboard query against the real
  * exporter's series, and every metric name the dashboards and rules use must be in its output.
+ * The exporter also reads staple files in HAProxy's layout (fresh, written by a refresh job that
+ * stalled 13 h ago, missing) and checks the responder of two certificate files (one through a dead
+ * responder), so the file and responder-check alerts and dashboard rows meet the real sources too.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
 import { defaultModule, type Config } from '../../src/config/schema.js';
+import { chainPem } from '../../src/pki/index.js';
 import { startDemoLab, type DemoCase, type DemoLab } from '../../src/demo/lab.js';
 import { EXPORTER_METRICS, PROBE_METRICS } from '../../src/metrics/names.js';
 import { freePort } from '../e2e/lab/ports.js';
@@ -80,6 +85,9 @@ const EXPECTED_ALERTS: Record<Case, string[]> = {
   responder_down: ['OcspResponderDown'],
 };
 const HEALTHY: Case[] = ['good', 'fresh', 'no_ocsp_url'];
+/** The staple files (HAProxy layout, by bundle name) and responder checks, with the alerts each must raise. */
+const FILE_ALERTS: Record<string, string[]> = { fresh: [], stalled: ['OcspStapleFileRefreshStalled'], nostaple: ['OcspStapleFileUnreadable'] };
+const CHECK_ALERTS: Record<string, string[]> = { fresh: [], stalled: ['OcspResponderCheckDown'], gone: ['OcspResponderCheckCertificateUnreadable'] };
 /** Targets the `/probe` job asks for (module default). */
 const PROBED_CASES: Case[] = ['fresh', 'goes_stale'];
 
@@ -107,6 +115,12 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
 
   function caseOf(labels: Record<string, string>): Case | undefined {
     return (labels.demo_case as Case | undefined) ?? caseOfTarget.get(labels.target ?? '');
+  }
+  /** Which probed case, staple file or responder check a series or alert is about. */
+  function subjectOf(labels: Record<string, string>): string {
+    if (labels.file) return `file ${path.basename(labels.file, '.pem.ocsp')}`;
+    if (labels.certificate && !labels.target) return `check ${path.basename(labels.certificate, '.pem')}`;
+    return caseOf(labels) ?? `unknown target ${labels.target}`;
   }
 
   beforeAll(async () => {
@@ -145,6 +159,34 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
       ...ours.map(([name, target, module]) => ({ target, host: '127.0.0.1', port: Number(target.split(':')[1]), module, serverName: null, labels: { demo_case: name } })),
     ];
     for (const t of config.targets) caseOfTarget.set(t.target, t.labels.demo_case as Case);
+
+    // HAProxy's layout: bundles (leaf and chain) with <bundle>.ocsp beside them. The stalled job wrote
+    // its last staple 13 h ago (valid 24 h): past its rewrite deadline (12 h), still usable.
+    const certDir = path.join(tmp, 'haproxy');
+    mkdirSync(certDir);
+    for (const name of new Set([...Object.keys(FILE_ALERTS), ...Object.keys(CHECK_ALERTS)])) writeFileSync(path.join(certDir, `${name}.pem`), chainPem(pki.leaf));
+    writeFileSync(path.join(certDir, 'fresh.pem.ocsp'), await pki.staple());
+    const stalledAtS = Math.floor(Date.now() / 1000) - 13 * 3600;
+    writeFileSync(path.join(certDir, 'stalled.pem.ocsp'), await pki.staple({ thisUpdate: new Date(stalledAtS * 1000), nextUpdate: new Date((stalledAtS + 24 * 3600) * 1000) }));
+    utimesSync(path.join(certDir, 'stalled.pem.ocsp'), stalledAtS, stalledAtS);
+    const sources = parseConfig(
+      [
+        'modules: { default: {}, responder_down: {} }',
+        'staple_files:',
+        `  - haproxy: ${certDir}/*.pem`,
+        'responder_checks:',
+        `  - certificate: ${certDir}/fresh.pem`,
+        `  - certificate: ${certDir}/stalled.pem`,
+        '    module: responder_down',
+        `  - certificate: ${certDir}/gone.pem`,
+      ].join('\n'),
+      path.join(tmp, 'sources.yaml'),
+    );
+    // Loaded while it existed, removed since (a Secret's key dropped): the check cannot read it. Out of
+    // the staple_files glob too, so that source never sees it.
+    rmSync(path.join(certDir, 'gone.pem'));
+    config.stapleFiles = sources.stapleFiles;
+    config.responderChecks = sources.responderChecks;
     exporter = await startExporter(config);
     timings.labAndExporterMs = Date.now() - t0;
 
@@ -256,7 +298,7 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
     await sleep(5000);
     expect(webhook!.rejected).toEqual([]);
     const firing = webhook!.alerts.filter((a) => a.status === 'firing');
-    const got = new Set(firing.map((a) => `${caseOf(a.labels) ?? `unknown target ${a.labels.target}`} ${a.labels.job} ${a.labels.alertname}${a.labels.problem ? `/${a.labels.problem}` : ''}`));
+    const got = new Set(firing.map((a) => `${subjectOf(a.labels)} ${a.labels.job} ${a.labels.alertname}${a.labels.problem ? `/${a.labels.problem}` : ''}`));
     const expected = new Set<string>();
     for (const [name, alerts] of Object.entries(EXPECTED_ALERTS) as [Case, string[]][]) {
       for (const alert of alerts) {
@@ -264,6 +306,12 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
         if (PROBED_CASES.includes(name)) expected.add(`${name} ${PROBE_JOB} ${alert}`);
       }
     }
+    // Staple files and responder checks are on /metrics only. The stalled file's staple is also older
+    // than half its window: OcspStapleRefreshStalled yields to the file alert.
+    for (const [name, alerts] of Object.entries(FILE_ALERTS)) for (const alert of alerts) expected.add(`file ${name} ${METRICS_JOB} ${alert}`);
+    for (const [name, alerts] of Object.entries(CHECK_ALERTS)) for (const alert of alerts) expected.add(`check ${name} ${METRICS_JOB} ${alert}`);
+    const fileAlert = firing.find((a) => a.labels.alertname === 'OcspStapleFileUnreadable');
+    expect(fileAlert?.labels).toMatchObject({ reason: 'missing', severity: 'warning', certificate: expect.stringMatching(/\/nostaple\.pem$/) });
     expect([...got].sort()).toEqual([...expected].sort());
     // Critical alerts went to the critical receiver, warnings to the warning one.
     for (const alert of firing) expect(alert.path, alert.labels.alertname).toBe(`/alerts/${alert.labels.severity}`);
@@ -279,7 +327,9 @@ describe.skipIf(gate.skip)('Prometheus → Alertmanager → webhook against the 
     const dashboards = loadDashboards();
     const overview = dashboards.find((d) => d.dashboard.uid === 'ocsp-stapling-overview')!.dashboard;
     const drill = dashboards.find((d) => d.dashboard.uid === 'ocsp-stapling-target')!.dashboard;
-    const overviewVars = { job: METRICS_JOB, target: '.*', address: '.*' };
+    // "All" targets is the variable's allValue (`.+`: files and checks have no target label).
+    const targetAll = (overview.templating.list.find((v) => v.name === 'target') as { allValue?: string }).allValue!;
+    const overviewVars = { job: METRICS_JOB, target: targetAll, address: '.*' };
 
     async function runPanel(panel: Panel, variables: Record<string, string>): Promise<number[]> {
       const counts: number[] = [];
