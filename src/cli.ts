@@ -18,6 +18,7 @@ const USAGE = `Usage:
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer]
                          [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--json]
   ocsp-stapling-exporter check --responder-check CERT.pem [--issuer ISSUER.pem] [--module NAME] [--config.file FILE] [--json]
+  ocsp-stapling-exporter check --file STAPLE --cert CERT.pem [--issuer ISSUER.pem] [--module NAME] [--config.file FILE] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
   ocsp-stapling-exporter --version
 
@@ -47,6 +48,7 @@ const OPTIONS = {
   at: { type: 'string' },
   'clock-skew': { type: 'string' },
   'responder-check': { type: 'string' },
+  file: { type: 'string' },
   version: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -75,6 +77,10 @@ export async function main(argv: string[], io: CommandIO = processIO): Promise<n
         if (rest.length > 0) throw new UsageError(`inspect takes no positional arguments (got "${rest.join(' ')}")`);
         return runInspect(parseInspectArgs(values), io);
       case 'check': {
+        if (values['file'] !== undefined) {
+          const { parseCheckFileArgs, runCheckFile } = await import('./commands/check-file.js');
+          return await runCheckFile(parseCheckFileArgs(values, rest), io);
+        }
         if (values['responder-check'] !== undefined) {
           const { parseResponderCheckArgs, runResponderCheck } = await import('./commands/responder-check.js');
           return await runResponderCheck(parseResponderCheckArgs(values, rest), io);

@@ -3,7 +3,7 @@
  * OCSP problem means in plain words, and text from certificates and servers made safe to print.
  */
 import type { OcspProblem } from '../ocsp/types.js';
-import type { ProbeResult } from '../probe/types.js';
+import type { ProbeResult, StapleVerdict } from '../probe/types.js';
 import { escapeForTerminal } from '../util/text.js';
 
 export function iso(date: Date | null | undefined): string | null {
@@ -94,16 +94,32 @@ export function checkLines(result: ProbeResult, now: Date): string[] {
     row('Staple', `MISSING${severity}`);
     return lines;
   }
-  const verdict = staple.verdict!;
+  lines.push(...stapleLines({ sizeBytes: staple.sizeBytes, verdict: staple.verdict! }, staple.issuerSource, now));
+  appendResponder(lines, result, now);
+  return lines;
+}
+
+/** One `Label:   value` line of check's report, the value escaped for a terminal. */
+export function reportRow(label: string, value: string): string {
+  return `${(label + ':').padEnd(14)}${escapeForTerminal(value)}`;
+}
+
+/**
+ * A present staple's verdict as `check` prints it: validity, size and issuer source, the status
+ * and dates, each problem in plain words. Shared by `check HOST:PORT` and `check --file`.
+ */
+export function stapleLines(staple: { sizeBytes: number; verdict: StapleVerdict }, issuerSource: string | null, now: Date): string[] {
+  const lines: string[] = [];
+  const row = (label: string, value: string): void => void lines.push(reportRow(label, value));
+  const verdict = staple.verdict;
   const single = verdict.single;
-  row('Staple', `${verdict.valid ? 'VALID' : 'INVALID'}, ${staple.sizeBytes} bytes, issuer from ${staple.issuerSource ?? 'nowhere'}`);
+  row('Staple', `${verdict.valid ? 'VALID' : 'INVALID'}, ${staple.sizeBytes} bytes, issuer from ${issuerSource ?? 'nowhere'}`);
   if (single) {
     row('Status', single.certStatus.toUpperCase() + (single.certStatus === 'revoked' ? ` since ${iso(single.revocationTime)} (${single.revocationReason ?? 'no reason'})` : ''));
     row('This update', `${iso(single.thisUpdate)} (${formatRelative(single.thisUpdate, now)})`);
     row('Next update', single.nextUpdate ? `${iso(single.nextUpdate)} (${formatRelative(single.nextUpdate, now)})` : 'none');
   }
   for (const problem of verdict.problems) lines.push(`  - ${problem}: ${describeProblem(problem)}`);
-  appendResponder(lines, result, now);
   return lines;
 }
 

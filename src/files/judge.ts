@@ -13,12 +13,12 @@
 import { decodeCertificatesInput } from '../x509/input.js';
 import { certificateFacts, findIssuer } from '../x509/certificate.js';
 import { trustAnchorsFrom } from '../x509/chain.js';
-import { verifyOcspResponse } from '../ocsp/verify.js';
+import { stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
 import { stapleVerdictOf } from '../probe/types.js';
 import type { ModuleConfig } from '../config/schema.js';
 import { messageOf } from '../util/errors.js';
 import type { FileProblem } from './read.js';
-import type { FileIssuerSource, StapleFileStaple } from './types.js';
+import type { FileIssuerSource, StapleFileResult, StapleFileStaple } from './types.js';
 
 /** Leaf plus chain (and a root) is 2–5; more than this is not a certificate file someone meant. */
 export const MAX_BUNDLE_CERTIFICATES = 16;
@@ -124,4 +124,17 @@ export function judgeStaple(
   const staple: StapleFileStaple = { present: true, sizeBytes: stapleBytes.length, verdict: stapleVerdictOf(verdict) };
   if (keepResponse) staple.response = verdict.response;
   return staple;
+}
+
+/**
+ * When the refresh job should have rewritten the staple file by (Unix ms): its mtime plus
+ * `rewriteWithin` times the staple's usable window (thisUpdate to the earlier of nextUpdate and
+ * the delegated signer's notAfter, `stapleEnd`); null without a parsed staple with an end.
+ */
+export function rewriteDeadlineMs(result: Pick<StapleFileResult, 'modifiedAtMs' | 'staple' | 'rewriteWithin'>): number | null {
+  const verdict = result.staple?.verdict;
+  const end = verdict ? stapleEnd(verdict) : null;
+  if (!verdict?.single || !end || result.modifiedAtMs === null) return null;
+  const windowMs = new Date(end).getTime() - new Date(verdict.single.thisUpdate).getTime();
+  return result.modifiedAtMs + result.rewriteWithin * windowMs;
 }

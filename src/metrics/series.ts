@@ -16,6 +16,7 @@ import { RESERVED_LABEL_NAMES, type Config } from '../config/schema.js';
 import { CERT_STATUSES, PROBE_METRICS, RESPONDER_CHECK_METRICS, RESPONSE_STATUSES, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
 import { STAPLE_FILE_ERROR_REASONS } from '../files/read.js';
 import type { StapleFileResult } from '../files/types.js';
+import { rewriteDeadlineMs } from '../files/judge.js';
 import type { ResponderCheckResult } from '../sources/responder-check-result.js';
 import { CERTIFICATE_FILE_REASONS } from '../sources/responder-check-files.js';
 import type { CertificateFacts } from '../x509/types.js';
@@ -243,11 +244,8 @@ export function mapStapleFileResult(result: StapleFileResult, sink: SeriesSink):
   mapStaple(sink, staple);
   const verdict = staple.verdict;
   mapRevocation(sink, verdict?.valid && verdict.single ? [verdict.single] : []);
-  const end = verdict ? stapleEnd(verdict) : null;
-  if (verdict?.single && end && result.modifiedAtMs !== null) {
-    const windowMs = new Date(end).getTime() - new Date(verdict.single.thisUpdate).getTime();
-    sink.sample(F.fileRewriteDeadline, (result.modifiedAtMs + result.rewriteWithin * windowMs) / 1000);
-  }
+  const deadlineMs = rewriteDeadlineMs(result);
+  if (deadlineMs !== null) sink.sample(F.fileRewriteDeadline, deadlineMs / 1000);
 }
 
 /** The labels of every series of a responder check: `certificate`, then its usable extra labels sorted by name. */
