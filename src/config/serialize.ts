@@ -13,7 +13,7 @@ import { DEFAULT_RESPONDER_CACHE_MAX_AGE_SECONDS } from '../responder/check.js';
 import { formatDuration } from './duration.js';
 import type { ResponderCheckEntry } from './responder-checks.js';
 import type { Config, GlobalConfig, ModuleConfig, TargetConfig } from './schema.js';
-import type { StapleFileEntry } from './staple-files.js';
+import type { StapleFileEntry, StapleFileLayout } from './staple-files.js';
 import { TERMINAL_UNSAFE } from '../util/text.js';
 import { tlsVersionName } from './tls-version.js';
 
@@ -97,6 +97,8 @@ export function serializeModule(module: ModuleConfig): YamlMapping {
     ...(module.starttls ? { starttls: module.starttls } : {}),
     ...serializeModuleProxy(module),
     ...(module.sourceIpAddress ? { source_ip_address: module.sourceIpAddress } : {}),
+    // Absent means "the default engine", which is not always the same one: written only when set.
+    ...(module.handshake ? { handshake: module.handshake } : {}),
   };
   return out;
 }
@@ -139,17 +141,41 @@ export function serializeTarget(target: TargetConfig): YamlMapping {
 }
 
 /**
- * `staple_files`. The section's parser (src/config/staple-files.ts) is still a placeholder holding
- * no entries, so there is nothing to write yet; an entry reaching here would be dropped, hence the
- * error instead of a silently shorter file.
+ * `staple_files`: each entry's layout keys (paths only; HAProxy bundles often hold the private key,
+ * and their contents are never read here), then `issuer`, `module`, `labels`, `rewrite_within`.
  */
-export function serializeStapleFiles(entries: readonly StapleFileEntry[]): unknown[] {
-  if (entries.length > 0) throw new Error('staple_files cannot be shown yet: its serializer is not written');
-  return [];
+export function serializeStapleFiles(entries: readonly StapleFileEntry[]): YamlMapping[] {
+  return entries.map((entry) => ({
+    ...stapleFileLayout(entry.layout),
+    ...(entry.issuer !== null ? { issuer: entry.issuer } : {}),
+    module: entry.module,
+    ...(Object.keys(entry.labels).length > 0 ? { labels: { ...entry.labels } } : {}),
+    rewrite_within: entry.rewriteWithin,
+  }));
 }
 
-/** `responder_checks`; as {@link serializeStapleFiles}, until its parser holds entries. */
-export function serializeResponderChecks(entries: readonly ResponderCheckEntry[]): unknown[] {
-  if (entries.length > 0) throw new Error('responder_checks cannot be shown yet: its serializer is not written');
-  return [];
+function stapleFileLayout(layout: StapleFileLayout): YamlMapping {
+  switch (layout.kind) {
+    case 'haproxy':
+      return { haproxy: layout.bundles };
+    case 'pair':
+      return { staple: layout.staple, certificate: layout.certificate };
+    case 'directory':
+      return {
+        directory: layout.directory,
+        staple_directory: layout.stapleDirectory,
+        certificate_suffix: layout.certificateSuffix,
+        staple_suffix: layout.stapleSuffix,
+      };
+  }
+}
+
+/** `responder_checks`: the certificate file or glob, `issuer`, `module`, `labels`. */
+export function serializeResponderChecks(entries: readonly ResponderCheckEntry[]): YamlMapping[] {
+  return entries.map((entry) => ({
+    certificate: entry.certificate,
+    ...(entry.issuer !== null ? { issuer: entry.issuer } : {}),
+    module: entry.module,
+    ...(Object.keys(entry.labels).length > 0 ? { labels: { ...entry.labels } } : {}),
+  }));
 }

@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/load.js';
+import { KNOWN_KEYS, parseConfig } from '../../src/config/load.js';
+import { RESPONDER_CHECK_KEYS } from '../../src/config/responder-checks.js';
+import { STAPLE_FILE_KEYS } from '../../src/config/staple-files.js';
 import type { Config, ModuleConfig } from '../../src/config/schema.js';
 import { configToYaml, redactUrlCredentials, REDACTED } from '../../src/config/serialize.js';
 import { ConfigStore } from '../../src/config/store.js';
@@ -76,6 +78,7 @@ modules:
     proxy_url_file: proxy-url.txt
   from_env:
     proxy_from_environment: true
+    handshake: native
   https_proxy:
     proxy_url: https://[2001:db8::1]:3129
     proxy_ca_file: ca.pem
@@ -94,6 +97,7 @@ modules:
     fetch_issuer: true
     starttls: smtp
     source_ip_address: 127.0.0.1
+    handshake: node
 targets:
   - a.example.test:443
   - target: "[2001:db8::2]:8443"
@@ -103,6 +107,24 @@ targets:
     module: inline
     labels:
 ${labels}
+staple_files:
+  - haproxy: haproxy/*.pem
+    labels: { team: "edge\\nops" }
+  - staple: nginx/site.ocsp
+    certificate: nginx/site.pem
+    issuer: ca.pem
+    rewrite_within: 0.25
+  - directory: certs
+    staple_directory: staples
+    certificate_suffix: .crt
+    staple_suffix: .der
+    module: inline
+responder_checks:
+  - certificate: client.crt
+    issuer: ca.pem
+    module: mtls
+    labels: { owner: "#ops" }
+  - certificate: "*.crt"
 `;
 }
 
@@ -214,6 +236,26 @@ describe('GET /config', () => {
     expect(reparsed.modules['mtls']!.clientKeyPem).toBe(pki.leafEcdsa.keyPem);
     // A fixed point: the reloaded config is shown with the same text.
     expect(configToYaml(reparsed)).toBe(configToYaml(original));
+  });
+
+  it('shows staple_files and responder_checks with their paths, resolved', async () => {
+    const { body } = await getConfig();
+    expect(store.current.stapleFiles).toHaveLength(3);
+    expect(store.current.responderChecks).toHaveLength(2);
+    expect(body).toContain(`  - haproxy: ${join(dir, 'haproxy', '*.pem')}`);
+    expect(body).toContain(`    staple_directory: ${join(dir, 'staples')}`);
+    expect(body).toContain('    rewrite_within: 0.25');
+    expect(body).toContain(`  - certificate: ${join(dir, 'client.crt')}`);
+    const reparsed = parse(body);
+    expect(reparsed.stapleFiles).toEqual(store.current.stapleFiles);
+    expect(reparsed.responderChecks).toEqual(store.current.responderChecks);
+  });
+
+  it('writes every key the loader knows (a key added to the loader but not to the serializer would vanish from /config)', async () => {
+    const { body } = await getConfig();
+    const written = new Set(body.split('\n').flatMap((line) => /^\s*(?:- )?([a-z_]+):/.exec(line)?.[1] ?? []));
+    const known = [...KNOWN_KEYS.top, ...KNOWN_KEYS.global, ...KNOWN_KEYS.module, ...KNOWN_KEYS.target, ...STAPLE_FILE_KEYS, ...RESPONDER_CHECK_KEYS];
+    expect(known.filter((key) => !written.has(key))).toEqual([]);
   });
 
   it('writes durations, TLS versions and defaults in the file syntax', async () => {
