@@ -76,7 +76,8 @@ export async function probeTarget(
       return [{ ...resolved.failure, log: steps.lines }];
     }
     const addresses = resolved ? resolved.addresses : [{ address: target.host }];
-    steps.add(resolutionStep(target.host, module, proxy?.shown ?? null, addresses));
+    // Each recorded line costs ~150 bytes in every result kept: only what the result does not say.
+    if (!isIP(target.host)) steps.add(resolutionStep(target.host, module, proxy?.shown ?? null, addresses));
     return await Promise.all(
       addresses.map(async ({ address }) => {
         const addressStartedMs = Date.now();
@@ -88,7 +89,8 @@ export async function probeTarget(
           addressSteps.add(`${probed} refused by the address guard`);
           return { ...failedResult({ ...base, address: probed }, 'blocked', refusal, secondsSince(addressStartedMs)), log: addressSteps.lines };
         }
-        addressSteps.add(connectingStep(probed, module, proxy?.shown ?? null));
+        const connecting = connectingStep(probed, module, proxy?.shown ?? null);
+        if (connecting) addressSteps.add(connecting);
         const result = await handshakeWithEngine(module, {
           address,
           port: target.port,
@@ -134,14 +136,14 @@ export async function probeTarget(
 
 /** How the probe found its addresses: resolved, given as an IP literal, or left to the proxy. */
 function resolutionStep(host: string, module: ModuleConfig, proxy: string | null, addresses: readonly ResolvedAddress[] | { address: string }[]): string {
-  if (proxy && !isIP(host)) return `${host} is resolved by the proxy ${proxy} (CONNECT carries the name)`;
-  if (isIP(host)) return `${host} is an IP address: nothing to resolve`;
+  if (proxy) return `${host} is resolved by the proxy ${proxy} (CONNECT carries the name)`;
   const each = module.probeAllAddresses ? ' (probe_all_addresses: each is probed)' : '';
   return `resolved ${host} (ip_protocol ${module.ipProtocol}) to ${addresses.map((a) => a.address).join(', ')}${each}`;
 }
 
-/** Where the connection goes, and through what. */
-function connectingStep(probed: string, module: ModuleConfig, proxy: string | null): string {
+/** Where the connection goes through what, when it is more than a direct TLS connection (the result names the address). */
+function connectingStep(probed: string, module: ModuleConfig, proxy: string | null): string | null {
+  if (!proxy && !module.sourceIpAddress && !module.starttls) return null;
   const from = module.sourceIpAddress ? ` from ${module.sourceIpAddress} (source_ip_address)` : '';
   const via = proxy ? ` through the proxy ${proxy}` : '';
   const starttls = module.starttls ? `, STARTTLS ${module.starttls} first` : '';

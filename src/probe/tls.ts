@@ -150,7 +150,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
         const cipher = s.getCipher();
         const protocol = s.getProtocol() ?? 'unknown';
         const cipherName = cipher?.standardName ?? cipher?.name ?? 'unknown';
-        step(`TLS handshake done (${protocol}, ${cipherName})`);
+        step('TLS handshake done'); // version and cipher are in the result, which the log shows
         finish({
           ok: true,
           staple,

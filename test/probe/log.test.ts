@@ -16,6 +16,7 @@ import { chainPem, createCertificate, type Issued } from '../../src/pki/index.js
 import { MAX_LOG_TEXT_CHARS, probeLogText } from '../../src/probe/log.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import { MAX_RECORDED_STEPS, MAX_STEP_CHARS, StepRecorder } from '../../src/probe/record.js';
+import type { LookupFn } from '../../src/net/resolve.js';
 import type { ProbeResult, ProbeTarget } from '../../src/probe/types.js';
 import { sharedAnswerCache } from '../../src/responder/index.js';
 import { escapeForTerminal } from '../../src/util/text.js';
@@ -83,10 +84,8 @@ describe('the probe log', () => {
     const hexStart = Buffer.from(goodStaple.subarray(0, 32)).toString('hex');
     const expectedInOrder = [
       `Probe of 127.0.0.1:${goodPort} (address 127.0.0.1:${goodPort}, module m) started at `,
-      '127.0.0.1 is an IP address: nothing to resolve',
-      `connecting to 127.0.0.1:${goodPort}`,
       `TCP connected to 127.0.0.1:${goodPort} from 127.0.0.1:`,
-      'TLS handshake done (TLSv1.3, TLS_',
+      'TLS handshake done',
       `staple received: ${goodStaple.length} bytes, starting ${hexStart}…`,
       'chain and staple judged',
       'Outcome: handshake completed (ocsp_probe_duration_seconds ',
@@ -113,6 +112,25 @@ describe('the probe log', () => {
     expect(text).toMatch(/^\+\d+\.\d{3}s TLS handshake done/m);
   });
 
+  it('a name: its resolution and each address probed (probe_all_addresses), or the failure to resolve', async () => {
+    const lookup: LookupFn = async () => [
+      { address: '127.0.0.1', family: 4 },
+      { address: '127.0.0.2', family: 4 },
+    ];
+    const named: ProbeTarget = { ...targetAt(goodPort), target: `web.example.test:${goodPort}`, host: 'web.example.test' };
+    const results = await probeTarget(named, moduleWith({ probeAllAddresses: true }), Date.now() + 3000, { lookup });
+    expect(results.map((r) => r.address)).toEqual([`127.0.0.1:${goodPort}`, `127.0.0.2:${goodPort}`]);
+    for (const result of results) {
+      const text = probeLogText(result);
+      expect(text).toContain('resolved web.example.test (ip_protocol any) to 127.0.0.1, 127.0.0.2 (probe_all_addresses: each is probed)');
+      expect(text).toContain(`(address ${result.address}, module m)`);
+    }
+    const unresolved = await probeTarget(named, moduleWith(), Date.now() + 3000, { lookup: async () => [] });
+    const text = probeLogText(unresolved[0]!);
+    expect(text).toContain('resolving web.example.test (ip_protocol any) failed');
+    expect(text).toMatch(/Outcome: probe failed \(dns\)/);
+  });
+
   it('a refused connection: the steps up to the failure and the reason', async () => {
     const refused = tls.createServer();
     refused.listen(0, '127.0.0.1');
@@ -122,7 +140,7 @@ describe('the probe log', () => {
     const result = await probeOne(port, moduleWith());
     expect(result.failureReason).toBe('connect');
     const text = probeLogText(result);
-    expect(text).toContain(`connecting to 127.0.0.1:${port}`);
+    expect(text).toContain(`(address 127.0.0.1:${port}, module m)`);
     expect(text).toMatch(/Outcome: probe failed \(connect\) after \d+\.\d{3} s: .*ECONNREFUSED/);
     expect(text).not.toContain('TLS handshake done');
   });

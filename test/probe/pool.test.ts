@@ -113,13 +113,16 @@ describe('createProbePool', () => {
     expect(silent).toMatchObject({ success: false, failureReason: 'timeout', error: 'TLS handshake timed out' });
   });
 
-  it('results of one certificate share one leaf-facts object, as in-process results do', async () => {
+  it('results of one certificate share one leaf-facts object (and presented summaries), as in-process results do', async () => {
     const workers = pool({ workers: 2 });
     await workers.ready();
     const results = (await Promise.all(Array.from({ length: 6 }, () => workers.probe(targetAt(ports.good), labModule, Date.now() + 2000)))).flat();
     expect(results.every((r) => r.leaf?.subject === 'CN=localhost')).toBe(true);
     expect(new Set(results.map((r) => r.leaf)).size).toBe(1);
     expect(Object.isFrozen(results[0]!.leaf)).toBe(true);
+    // So do the presented chain's summaries (the log's), certificate by certificate.
+    expect(results.every((r) => r.presented?.length === results[0]!.presented!.length && r.presented.length > 0)).toBe(true);
+    for (let depth = 0; depth < results[0]!.presented!.length; depth++) expect(new Set(results.map((r) => r.presented![depth])).size).toBe(1);
     // Another certificate keeps its own facts.
     const [other] = await workers.probe(targetAt(ports.rsa), labModule, Date.now() + 2000);
     expect(other!.leaf?.fingerprintSha256).not.toBe(results[0]!.leaf?.fingerprintSha256);
