@@ -16,7 +16,7 @@ const USAGE = `Usage:
                          [--probe.workers N] [--history.limit N] [--config.check]
                          [--config.auto-reload [--config.auto-reload-interval DURATION]]
   ocsp-stapling-exporter check HOST:PORT [--server-name NAME] [--module NAME] [--config.file FILE] [--query-responder] [--fetch-issuer]
-                         [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--json]
+                         [--starttls smtp|imap|pop3|ftp|ldap|xmpp|postgres|mysql] [--handshake native|node] [--json]
   ocsp-stapling-exporter check --responder-check CERT.pem [--issuer ISSUER.pem] [--module NAME] [--config.file FILE] [--json]
   ocsp-stapling-exporter check --file STAPLE --cert CERT.pem [--issuer ISSUER.pem] [--module NAME] [--config.file FILE] [--json]
   ocsp-stapling-exporter inspect --response FILE [--cert LEAF.pem] [--issuer ISSUER.pem] [--at TIME] [--json]
@@ -42,6 +42,7 @@ const OPTIONS = {
   'query-responder': { type: 'boolean' },
   'fetch-issuer': { type: 'boolean' },
   starttls: { type: 'string' },
+  handshake: { type: 'string' },
   response: { type: 'string' },
   cert: { type: 'string' },
   issuer: { type: 'string' },

@@ -49,6 +49,14 @@ export function parseCheckArgs(values: Record<string, string | boolean | undefin
     if (!isStarttlsProtocol(starttls)) throw new UsageError(`check: unknown --starttls protocol "${starttls}" (use ${STARTTLS_PROTOCOLS.join(', ')})`);
     config.modules[module] = { ...config.modules[module]!, starttls };
   }
+  const handshake = values['handshake'];
+  if (typeof handshake === 'string') {
+    if (handshake !== 'native' && handshake !== 'node') throw new UsageError(`check: unknown --handshake engine "${handshake}" (use native or node)`);
+    if (handshake === 'native' && config.modules[module]!.clientCertPem) {
+      throw new UsageError(`check: module "${module}" sends a client certificate, which the native engine does not: use --handshake node`);
+    }
+    config.modules[module] = { ...config.modules[module]!, handshake };
+  }
   return {
     target,
     host: parsed.host,

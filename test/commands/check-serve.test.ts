@@ -67,6 +67,19 @@ describe('check', () => {
     expect(r.stdout).toMatch(/^Chain:\s+verified \(2 certificates\)$/m);
   });
 
+  it('--handshake native and node: the same verdict, the TLS line names the engine', async () => {
+    const native = await run('check', endpoint('good'), '--config.file', configFile, '--module', 'demo', '--handshake', 'native');
+    const node = await run('check', endpoint('good'), '--config.file', configFile, '--module', 'demo', '--handshake', 'node');
+    expect(native.code).toBe(0);
+    expect(native.stdout).toMatch(/^TLS:\s+TLSv1\.3 TLS_\S+, [\d.]+ s, native engine$/m);
+    expect(node.stdout).toMatch(/^TLS:\s+TLSv1\.3 TLS_\S+, [\d.]+ s, node engine$/m);
+    const withoutTls = (out: string) => out.split('\n').filter((line) => !line.startsWith('TLS:')).join('\n');
+    expect(withoutTls(native.stdout)).toBe(withoutTls(node.stdout));
+    const bad = await run('check', endpoint('good'), '--config.file', configFile, '--module', 'demo', '--handshake', 'rustls');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown --handshake engine "rustls" (use native or node)');
+  });
+
   it('exit 1 for a missing staple on a Must-Staple certificate, and says so', async () => {
     const r = await run('check', endpoint('must_staple_missing'), '--config.file', configFile, '--module', 'demo');
     expect(r.code).toBe(1);
