@@ -141,6 +141,8 @@ export async function runServe(options: ServeOptions, io: CommandIO): Promise<nu
   const shown = url.replace('://0.0.0.0:', '://127.0.0.1:');
   if (demo) {
     io.stderr(`ocsp-stapling-exporter: demo lab with ${demo.endpoints.length} endpoints (${demo.endpoints.map((e) => e.name).join(', ')})\n`);
+    // A first sweep now, so the status page shows the lab's states before anything scrapes /metrics.
+    void app.sweeper.sweep(store.current, Date.now() + 30_000).catch(() => undefined);
   }
   io.stderr(`ocsp-stapling-exporter: serving ${shown}/metrics\n`);
   const watcher = options.configAutoReload && options.configFile ? watchForReload(app, options.configFile, options.configAutoReloadIntervalSeconds) : null;
