@@ -12,7 +12,7 @@ import type { ResponderCheckEntry } from '../config/responder-checks.js';
 import { loadConfigFile } from '../config/load.js';
 import { emptyConfig, moduleNamed, type Config } from '../config/schema.js';
 import { globPatternProblem, hasGlobMagic } from '../files/glob.js';
-import { TRANSPORT_PROBLEMS, type ResponderProblem } from '../responder/types.js';
+import { TRANSPORT_PROBLEMS, type ResponderProblem, type TransportProblem } from '../responder/types.js';
 import type { OcspProblem } from '../ocsp/types.js';
 import { createResponderCheckSource } from '../sources/responder-checks.js';
 import type { ResponderCheckResult } from '../sources/responder-check-result.js';
@@ -81,8 +81,22 @@ function report(result: ResponderCheckResult, now: Date): Record<string, unknown
   };
 }
 
+const TRANSPORT_PROBLEM_TEXT: Record<TransportProblem, string> = {
+  no_url: 'the certificate names no OCSP responder (no AIA OCSP URL) and the module sets no responder_url',
+  bad_url: 'the URL is not an absolute http:// (or allowed https://) URL without a query string: not asked',
+  https_not_allowed: 'an https:// responder while the module does not set responder_allow_https: not asked',
+  blocked: 'the address is link-local or a metadata service (the address guard): not asked',
+  not_allowed: 'the destination is not allowed by global.responder_allowlist (loopback and the exporter itself need listing): not asked',
+  dns: 'the host name did not resolve',
+  connect: 'the connection was refused, reset or closed before a whole answer',
+  timeout: "no whole answer before the deadline (the scrape's or the module's timeout)",
+  http_status: 'an HTTP status other than 200',
+  redirect: 'a redirect, which is never followed (configure the target as responder_url instead)',
+  too_large: 'the answer is larger than 64 KiB',
+};
+
 function describe(problem: ResponderProblem): string {
-  return (TRANSPORT_PROBLEMS as readonly string[]).includes(problem) ? problem : describeProblem(problem as OcspProblem);
+  return (TRANSPORT_PROBLEMS as readonly string[]).includes(problem) ? TRANSPORT_PROBLEM_TEXT[problem as TransportProblem] : describeProblem(problem as OcspProblem);
 }
 
 function human(result: ResponderCheckResult, now: Date): string {
