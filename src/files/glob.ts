@@ -88,7 +88,8 @@ function segmentRegExp(segment: string): RegExp | null {
 /**
  * The existing paths `pattern` matches. A pattern without magic characters matches itself when
  * it exists. A directory on the way that does not exist matches nothing; one that cannot be read
- * (permission denied) is a {@link GlobError}, as is an expansion that would look at more than {@link MAX_GLOB_DIRECTORY_ENTRIES} entries; a bad pattern is a {@link GlobPatternError}.
+ * (permission denied) is a {@link GlobError}, as is an expansion that would look at more than
+ * {@link MAX_GLOB_DIRECTORY_ENTRIES} entries; a bad pattern is a {@link GlobPatternError}.
  */
 export function expandGlob(pattern: string, maxMatches: number): GlobExpansion {
   const problem = globPatternProblem(pattern);
