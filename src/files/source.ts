@@ -15,7 +15,6 @@ import { expandGlob, GlobError } from './glob.js';
 import { certificatesOf, findFileIssuer, judgeStaple, leafFacts } from './judge.js';
 import { readStampedFile, stampFile, type FileProblem, type ReadHooks } from './read.js';
 import type { FileIssuerSource, StapleFileResult } from './types.js';
-import type { CertificateFacts } from '../x509/types.js';
 import { messageOf } from '../util/errors.js';
 
 /** A staple is a few KB; RFC 6960 puts no bound on it, servers do (OpenSSL's default is 100 KB for a whole response). */
@@ -154,6 +153,8 @@ export function createPairJudge(options: Pick<StapleFileSourceOptions, 'onRead' 
     onRead,
     hooks,
   );
+  const prepared = new Map<string, PreparedPair>();
+  const seenPairs = new Set<string>();
   return {
     judgePair(entry, pair, module, nowMs, keepResponse = false) {
       const staple = staples.load(pair.staple);
@@ -161,54 +162,90 @@ export function createPairJudge(options: Pick<StapleFileSourceOptions, 'onRead' 
       const haproxyIssuer = pair.haproxyIssuer ? certificates.load(pair.haproxyIssuer) : null;
       const issuerFile = entry.issuer ? certificates.load(entry.issuer) : null;
       const stampKey = [staple.stampKey, certificate.stampKey, haproxyIssuer?.stampKey ?? '', issuerFile?.stampKey ?? ''].join('|');
-      const result: StapleFileResult = {
-        file: pair.staple,
-        certificate: pair.certificate,
-        labels: entry.labels,
-        readable: false,
-        problem: null,
-        modifiedAtMs: staple.ok ? staple.mtimeMs : null,
-        leaf: null,
-        staple: null,
-        stapleMissing: false,
-        issuerSource: null,
-        rewriteWithin: entry.rewriteWithin,
-      };
-      let leaf: { der: Uint8Array; facts: CertificateFacts } | null = null;
-      if (!certificate.ok) result.problem = certificate.problem;
-      else {
-        const facts = leafFacts(certificate.value[0]!, pair.certificate);
-        if (facts.ok) leaf = { der: certificate.value[0]!, facts: facts.facts };
-        else result.problem = facts.problem;
+      const id = `${pair.staple}\0${pair.certificate}\0${entry.issuer ?? ''}`;
+      seenPairs.add(id);
+      let ready = prepared.get(id);
+      if (!ready || ready.stampKey !== stampKey || ready.module !== module || ready.entry !== entry) {
+        ready = prepare(entry, pair, module, stampKey, staple, certificate, haproxyIssuer, issuerFile);
+        prepared.set(id, ready);
       }
-      result.leaf = leaf?.facts ?? null;
-      // A missing `<bundle>.issuer` is the usual case; any other problem with it, or with `issuer:`, is the pair's.
-      const issuerProblem = issuerFile && !issuerFile.ok ? issuerFile.problem : haproxyIssuer && !haproxyIssuer.ok && haproxyIssuer.problem.reason !== 'missing' ? haproxyIssuer.problem : null;
-      result.problem ??= staple.ok ? issuerProblem : staple.problem;
-      result.problem ??= issuerProblem;
-      if (!staple.ok && staple.problem.reason === 'missing' && leaf) result.stapleMissing = true;
-      if (staple.ok && leaf) {
-        // The issuer is looked for even when `issuer:` is unreadable: the bundle may have it.
-        const { issuerDer, source } = findFileIssuer(
-          leaf.der,
-          {
-            bundle: certificate.ok ? certificate.value.slice(1) : [],
-            haproxyIssuer: haproxyIssuer?.ok ? haproxyIssuer.value : [],
-            issuerFile: issuerFile?.ok ? issuerFile.value : [],
-          },
-          module,
-        );
-        result.issuerSource = source as FileIssuerSource | null;
-        result.staple = judgeStaple(staple.value, leaf.der, issuerDer, module, nowMs, keepResponse);
-      }
-      result.readable = result.problem === null;
-      return { result, stampKey };
+      // Only the verdict's time checks change while the files do not (verify.ts caches the rest).
+      const judged = ready.stapleBytes && ready.leafDer ? judgeStaple(ready.stapleBytes, ready.leafDer, ready.issuerDer, module, nowMs, keepResponse) : null;
+      return { result: { ...ready.base, staple: judged }, stampKey };
     },
     endScrape() {
       staples.endScrape();
       certificates.endScrape();
+      for (const id of prepared.keys()) if (!seenPairs.has(id)) prepared.delete(id);
+      seenPairs.clear();
     },
   };
+}
+
+/** A pair's files as last read: everything of its result but the staple's verdict, and what judging it takes. */
+interface PreparedPair {
+  stampKey: string;
+  module: ModuleConfig;
+  entry: StapleFileEntry;
+  base: Omit<StapleFileResult, 'staple'>;
+  stapleBytes: Buffer | null;
+  leafDer: Uint8Array | null;
+  issuerDer: Uint8Array | null;
+}
+
+function prepare(
+  entry: StapleFileEntry,
+  pair: StapleFilePair,
+  module: ModuleConfig,
+  stampKey: string,
+  staple: Loaded<Buffer>,
+  certificate: Loaded<Uint8Array[]>,
+  haproxyIssuer: Loaded<Uint8Array[]> | null,
+  issuerFile: Loaded<Uint8Array[]> | null,
+): PreparedPair {
+  const base: Omit<StapleFileResult, 'staple'> = {
+    file: pair.staple,
+    certificate: pair.certificate,
+    labels: entry.labels,
+    readable: false,
+    problem: null,
+    modifiedAtMs: staple.ok ? staple.mtimeMs : null,
+    leaf: null,
+    stapleMissing: false,
+    issuerSource: null,
+    rewriteWithin: entry.rewriteWithin,
+  };
+  let leafDer: Uint8Array | null = null;
+  if (!certificate.ok) base.problem = certificate.problem;
+  else {
+    const facts = leafFacts(certificate.value[0]!, pair.certificate);
+    if (facts.ok) {
+      leafDer = certificate.value[0]!;
+      base.leaf = facts.facts;
+    } else base.problem = facts.problem;
+  }
+  // A missing `<bundle>.issuer` is the usual case; any other problem with it, or with `issuer:`, is the pair's.
+  const issuerProblem = issuerFile && !issuerFile.ok ? issuerFile.problem : haproxyIssuer && !haproxyIssuer.ok && haproxyIssuer.problem.reason !== 'missing' ? haproxyIssuer.problem : null;
+  base.problem ??= staple.ok ? issuerProblem : staple.problem;
+  base.problem ??= issuerProblem;
+  if (!staple.ok && staple.problem.reason === 'missing' && leafDer) base.stapleMissing = true;
+  let issuerDer: Uint8Array | null = null;
+  if (staple.ok && leafDer) {
+    // The issuer is looked for even when `issuer:` is unreadable: the bundle may have it.
+    const found = findFileIssuer(
+      leafDer,
+      {
+        bundle: certificate.ok ? certificate.value.slice(1) : [],
+        haproxyIssuer: haproxyIssuer?.ok ? haproxyIssuer.value : [],
+        issuerFile: issuerFile?.ok ? issuerFile.value : [],
+      },
+      module,
+    );
+    issuerDer = found.issuerDer;
+    base.issuerSource = found.source as FileIssuerSource | null;
+  }
+  base.readable = base.problem === null;
+  return { stampKey, module, entry, base, stapleBytes: staple.ok && leafDer ? staple.value : null, leafDer, issuerDer };
 }
 
 /** What of a result decides its series besides the files' stamps: the time-dependent parts of the verdict. */
