@@ -197,7 +197,7 @@ describe('probe through a proxy', () => {
     const pool = createProbePool({ workers: 1 });
     try {
       const [result] = await pool.probe(target(), viaProxy({ sourceIpAddress: '127.0.0.2', noProxy: ['other.example'] }), Date.now() + 3000);
-      expect(result!.success).toBe(true);
+      expect(result!.success, `${result!.failureReason}: ${result!.error}`).toBe(true);
       expect(proxy.seen).toEqual([expect.objectContaining({ method: 'CONNECT', remoteAddress: '127.0.0.2' })]);
     } finally {
       await pool.close();
