@@ -70,13 +70,18 @@ export function watchConfigFile(options: ConfigWatchOptions): ConfigWatcher {
     }
     unreadableSince = null;
     seen = now;
-    options.onChange();
+    // Called from a timer: a throwing listener must neither crash the process nor stop the polling.
+    try {
+      options.onChange();
+    } catch (error) {
+      process.emitWarning(`config auto-reload: the change listener failed: ${messageOf(error)}`);
+    }
   };
 
   // One timer per purpose, re-armed with refresh() rather than created anew.
   const poll = setTimeout(function tick() {
-    check();
     if (!closed) poll.refresh();
+    check();
   }, intervalMs).unref();
   let debounce: NodeJS.Timeout | null = null;
   function soon(): void {

@@ -176,6 +176,36 @@ describe('auto-reload lifecycle', () => {
     expect(targetsOf(rig)).toEqual(['a.example.test:443']);
   });
 
+  it('a throwing listener is a warning, and polling goes on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ocsp-auto-reload-throw-'));
+    const file = writeConfig(join(dir, 'config.yaml'), yaml('a.example.test:443'));
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    let calls = 0;
+    const watcher = watchConfigFile({
+      file,
+      intervalMs: 30,
+      watchDirectory: false,
+      onChange: () => {
+        calls++;
+        throw new Error('listener broke');
+      },
+    });
+    try {
+      writeFileSync(file, yaml('b.example.test:443'));
+      await eventually(() => calls === 1, 'the first change', 5_000);
+      writeFileSync(file, yaml('c.example.test:443'));
+      await eventually(() => calls === 2, 'the second change, polled after the throw', 5_000);
+      await eventually(() => warnings.length === 2, 'both warnings', 5_000);
+      expect(warnings[0]).toBe('config auto-reload: the change listener failed: listener broke');
+    } finally {
+      watcher.close();
+      process.off('warning', onWarning);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops on close: nothing fires afterwards, by poll or by directory event', async () => {
     const rig = start({ name: 'both', watchDirectory: true, intervalMs: 20 });
     rig.watcher.close();
