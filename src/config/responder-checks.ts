@@ -8,7 +8,8 @@
  * read again only when they changed on disk, and globs are expanded again.
  */
 import { expandGlob, globPatternProblem, hasGlobMagic } from '../files/glob.js';
-import { readCertificateFile } from '../sources/responder-check-files.js';
+import { certificatesOf } from '../files/judge.js';
+import { readStampedFile } from '../files/read.js';
 import { messageOf } from '../util/errors.js';
 import { parseExtraLabels } from './labels.js';
 import type { Fields, Walker } from './walker.js';
@@ -29,6 +30,9 @@ export const RESPONDER_CHECK_KEYS = ['certificate', 'issuer', 'module', 'labels'
 
 /** Files one glob may match; past it the first ones by name are checked and the rest reported. */
 export const MAX_RESPONDER_CHECK_FILES = 1000;
+
+/** A certificate bundle with its chain is a few KiB; 1 MiB leaves room for long chains and a key. */
+export const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 
 /** Unreadable files of one glob named in the load error before "and N more". */
 const MAX_FILES_REPORTED = 3;
@@ -85,9 +89,19 @@ function parseEntry(w: Walker, node: unknown, path: string, modules: Record<stri
   return { certificate, glob, issuer, module, labels };
 }
 
+/** Why the certificate file at `path` cannot be used now, or null (the source reads it again at each change). */
+function certificateFileProblem(path: string): string | null {
+  const file = readStampedFile(path, MAX_CERTIFICATE_FILE_BYTES);
+  if (!file.ok) return file.problem.message;
+  const decoded = certificatesOf(file.bytes, path);
+  // The bundle may hold a private key: its bytes do not outlive the check.
+  file.bytes.fill(0);
+  return decoded.ok ? null : decoded.problem.message;
+}
+
 function checkCertificateFile(f: Fields, key: string, path: string): void {
-  const { read } = readCertificateFile(path);
-  if (!read.ok) f.reportFile(key, read.problem.message);
+  const problem = certificateFileProblem(path);
+  if (problem) f.reportFile(key, problem);
 }
 
 /** The pattern is usable and matches between 1 and MAX_RESPONDER_CHECK_FILES readable certificate files now. */
@@ -113,7 +127,7 @@ function checkGlob(f: Fields, pattern: string): void {
     f.reportFile('certificate', `"${pattern}" matches no file`);
     return;
   }
-  const failed = paths.map((path) => readCertificateFile(path).read).flatMap((read) => (read.ok ? [] : [read.problem.message]));
+  const failed = paths.map(certificateFileProblem).filter((problem) => problem !== null);
   if (failed.length === 0) return;
   const more = failed.length > MAX_FILES_REPORTED ? `; and ${failed.length - MAX_FILES_REPORTED} more` : '';
   f.reportFile('certificate', `${failed.length} of the ${paths.length} files "${pattern}" matches cannot be used: ${failed.slice(0, MAX_FILES_REPORTED).join('; ')}${more}`);

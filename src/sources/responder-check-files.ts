@@ -6,11 +6,9 @@
  * stamp changes, so a certificate rotated on disk is picked up at the next scrape and an unchanged
  * one costs one stat.
  */
+import { MAX_CERTIFICATE_FILE_BYTES } from '../config/responder-checks.js';
 import { certificatesOf } from '../files/judge.js';
 import { readStampedFile, stampFile, STAPLE_FILE_ERROR_REASONS, type FileProblem } from '../files/read.js';
-
-/** A certificate bundle with its chain is a few KiB; 1 MiB leaves room for long chains and a key. */
-export const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 
 /**
  * Values of the `reason` label of `ocsp_responder_check_certificate_error`: the staple files'
