@@ -43,14 +43,15 @@ describe('seed corpus', () => {
 });
 
 describe.each(TARGETS.map((t) => [t.name, t] as const))('fuzz %s', (_name, target) => {
-  it(`${ITERATIONS} mutated and random inputs keep the contract, none slower than 1 s`, () => {
-    const { stats, findings } = fuzzTarget(target, seeds, { seed: SEED, iterations: ITERATIONS, perInputLimitMs: 1000 });
+  const iterations = target.suiteIterations ?? ITERATIONS;
+  it(`${iterations} mutated and random inputs keep the contract, none slower than 1 s`, () => {
+    const { stats, findings } = fuzzTarget(target, seeds, { seed: SEED, iterations, perInputLimitMs: 1000 });
     const first = findings[0];
     expect(
       first ? `${first.kind}: ${first.message}\ninput (base64): ${Buffer.from(first.input).toString('base64').slice(0, 2000)}` : null,
       'save the input under test/fuzz/corpus/<target>/ and fix the parser',
     ).toBeNull();
-    expect(stats.executions).toBe(ITERATIONS);
+    expect(stats.executions).toBe(iterations);
   });
 
   it('saved regression inputs keep the contract', () => {

@@ -13,6 +13,7 @@ import { decodeOcspResponseInput, parseOcspResponse, verifyOcspResponse } from '
 import { certificateFacts, decodeCertificatesInput } from '../../src/x509/index.js';
 import type { OcspProblem } from '../../src/ocsp/types.js';
 import type { FuzzSeeds } from './seeds.js';
+import { TLS_TARGETS } from './tls-targets.js';
 
 /** mulberry32: small, fast, good enough to pick mutations; same seed → same sequence. */
 export class Rng {
@@ -245,6 +246,8 @@ export interface FuzzTarget {
   name: string;
   /** Inputs to mutate, from the seeds. */
   corpus(seeds: FuzzSeeds): Uint8Array[];
+  /** Inputs in the suite's bounded run (fuzz.test.ts) when fewer than its default: a whole TLS handshake per input costs milliseconds. */
+  suiteIterations?: number;
   /** Runs the target on `input`; throws ContractViolation when its contract is broken. */
   run(input: Uint8Array, seeds: FuzzSeeds, rng: Rng): void;
 }
@@ -336,6 +339,8 @@ export const TARGETS: FuzzTarget[] = [
       }
     },
   },
+  // The native TLS client's record layer and handshake parsers (tls-targets.ts).
+  ...TLS_TARGETS,
 ];
 
 export interface Finding {
