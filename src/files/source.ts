@@ -24,6 +24,9 @@ export const MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024;
 /** Pairs one entry may expand to; past it the entry is one `too_many_files` series. */
 export const MAX_FILES_PER_ENTRY = 1000;
 
+/** Pairs judged between two turns of the event loop (about 20-50 ms of stat calls and reads). */
+const YIELD_EVERY_PAIRS = 100;
+
 /** File endings HAProxy itself skips when it loads a `crt` directory: never taken for bundles. */
 const HAPROXY_SIDE_FILES = ['.ocsp', '.issuer', '.sctl', '.key'];
 
@@ -267,54 +270,66 @@ export function createStapleFileSource(options: StapleFileSourceOptions = {}): S
     return { identity: stapleFileIdentity(result), mapInto: (sink) => mapStapleFileResult(result, sink) };
   };
 
-  return {
-    async collect(config) {
-      // A reload may change modules (trust store, skew): every subject is made afresh.
-      if (config !== lastConfig) states = new Map();
-      lastConfig = config;
-      const nowMs = now();
-      const next = new Map<string, PairState>();
-      const subjects: SeriesSubject[] = [];
-      const keep = (result: StapleFileResult, key: string): void => {
-        const id = `${result.file}\0${result.certificate}`;
-        if (next.has(id)) return; // two entries naming the same pair: the first one's labels
-        const subject = subjectFor(key, result);
-        const previous = states.get(id);
-        const problemMessage = result.problem?.message ?? null;
-        if (problemMessage !== null && problemMessage !== previous?.problemMessage) {
-          options.warn?.({ file: result.file, certificate: result.certificate, reason: result.problem!.reason }, problemMessage);
-        }
-        next.set(id, { key, subject, problemMessage });
-        subjects.push(subject);
-      };
-      for (const entry of config.stapleFiles ?? []) {
-        const module = moduleNamed(config, entry.module) ?? moduleNamed(config, 'default')!;
-        const expansion = expandEntry(entry, options.maxFilesPerEntry);
-        if (!expansion.ok) {
-          const result: StapleFileResult = {
-            file: expansion.staple,
-            certificate: expansion.certificate,
-            labels: entry.labels,
-            readable: false,
-            problem: expansion.problem,
-            modifiedAtMs: null,
-            leaf: null,
-            staple: null,
-            stapleMissing: false,
-            issuerSource: null,
-            rewriteWithin: entry.rewriteWithin,
-          };
-          keep(result, `!${expansion.problem.reason}:${expansion.problem.message}`);
-          continue;
-        }
-        for (const pair of expansion.pairs) {
-          const { result, stampKey } = judge.judgePair(entry, pair, module, nowMs);
-          keep(result, `${stampKey}#${verdictKey(result)}`);
-        }
+  const collectNow = async (config: Config): Promise<readonly SeriesSubject[]> => {
+    // A reload may change modules (trust store, skew): every subject is made afresh.
+    if (config !== lastConfig) states = new Map();
+    lastConfig = config;
+    const nowMs = now();
+    const next = new Map<string, PairState>();
+    const subjects: SeriesSubject[] = [];
+    let judged = 0;
+    const keep = (result: StapleFileResult, key: string): void => {
+      const id = `${result.file}\0${result.certificate}`;
+      if (next.has(id)) return; // two entries naming the same pair: the first one's labels
+      const subject = subjectFor(key, result);
+      const previous = states.get(id);
+      const problemMessage = result.problem?.message ?? null;
+      if (problemMessage !== null && problemMessage !== previous?.problemMessage) {
+        options.warn?.({ file: result.file, certificate: result.certificate, reason: result.problem!.reason }, problemMessage);
       }
-      judge.endScrape();
-      states = next;
-      return subjects;
+      next.set(id, { key, subject, problemMessage });
+      subjects.push(subject);
+    };
+    for (const entry of config.stapleFiles ?? []) {
+      const module = moduleNamed(config, entry.module) ?? moduleNamed(config, 'default')!;
+      const expansion = expandEntry(entry, options.maxFilesPerEntry);
+      if (!expansion.ok) {
+        const result: StapleFileResult = {
+          file: expansion.staple,
+          certificate: expansion.certificate,
+          labels: entry.labels,
+          readable: false,
+          problem: expansion.problem,
+          modifiedAtMs: null,
+          leaf: null,
+          staple: null,
+          stapleMissing: false,
+          issuerSource: null,
+          rewriteWithin: entry.rewriteWithin,
+        };
+        keep(result, `!${expansion.problem.reason}:${expansion.problem.message}`);
+        continue;
+      }
+      for (const pair of expansion.pairs) {
+        // The file-system calls are synchronous: let the sweep's sockets be served now and then.
+        if (++judged % YIELD_EVERY_PAIRS === 0) await new Promise((resolve) => setImmediate(resolve));
+        const { result, stampKey } = judge.judgePair(entry, pair, module, nowMs);
+        keep(result, `${stampKey}#${verdictKey(result)}`);
+      }
+    }
+    judge.endScrape();
+    states = next;
+    return subjects;
+  };
+
+  // One collection at a time (it yields to the event loop): a scrape arriving meanwhile waits and
+  // then finds the files' stamps unchanged, instead of both sharing half-updated caches.
+  let running: Promise<unknown> = Promise.resolve();
+  return {
+    collect(config) {
+      const run = running.then(() => collectNow(config));
+      running = run.catch(() => {});
+      return run;
     },
   };
 }

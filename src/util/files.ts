@@ -83,7 +83,11 @@ export function readDescriptorCapped(fd: number, maxBytes: number): Buffer {
     if (total > maxBytes) throw new FileTooLargeError(maxBytes);
     chunks.push(Buffer.from(chunk.subarray(0, read)));
   }
-  return Buffer.concat(chunks, total);
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  // The file may be a key (client keys, PEM bundles with their key): no copy outlives the result.
+  chunk.fill(0);
+  if (chunks.length > 1) for (const part of chunks) part.fill(0);
+  return bytes;
 }
 
 /**

@@ -230,6 +230,19 @@ describe('reading', () => {
     expect(reads.slice(3)).toEqual([join(d, 'b.pem')]);
   });
 
+  it('two scrapes at once: collected one after the other, each file read once', async () => {
+    const d = freshDir();
+    for (let i = 0; i < 250; i++) writeFileSync(join(d, `s${i}.pem`), bundleOf());
+    const reads: string[] = [];
+    const source = createStapleFileSource({ now: () => NOW, onRead: (path) => reads.push(path) });
+    const config = configIn(d, 'staple_files:\n  - haproxy: "*.pem"\n');
+    const [a, b] = await Promise.all([source.collect(config, Infinity), source.collect(config, Infinity)]);
+    expect(a.length).toBe(250);
+    expect(b).toEqual(a);
+    expect(b[0]).toBe(a[0]);
+    expect(reads.length).toBe(250); // the bundles; their .ocsp files do not exist
+  });
+
   it('the same file judged again when time makes its verdict change', async () => {
     const d = freshDir();
     writeFileSync(join(d, 'a.pem'), bundleOf());
