@@ -173,6 +173,24 @@ describe.skipIf(gate.skip)('alert rules with promtool', () => {
       caughtBy: 'OcspResponderCheckDown',
     },
     {
+      name: 'answer-stale alert judges a quarter of the window instead of half',
+      from: 'ocsp_responder_this_update_timestamp_seconds) / 2\n',
+      to: 'ocsp_responder_this_update_timestamp_seconds) / 8\n',
+      caughtBy: 'OcspResponderCheckAnswerStale',
+    },
+    {
+      name: 'answer-stale alert also fires for probed targets',
+      from: 'time() - ocsp_responder_this_update_timestamp_seconds{target=""}',
+      to: 'time() - ocsp_responder_this_update_timestamp_seconds',
+      caughtBy: 'OcspResponderCheckAnswerStale',
+    },
+    {
+      name: 'answer-stale alert fires without a verified answer now',
+      from: '\n            and ocsp_responder_up == 1\n        for: 1h',
+      to: '\n        for: 1h',
+      caughtBy: 'OcspResponderCheckAnswerStale',
+    },
+    {
       name: 'file-refresh-stalled alert does not wait for a job running at its deadline',
       from: 'and ocsp_staple_file_readable == 1\n            and ocsp_staple_seconds_until_end >= 0\n        for: 5m',
       to: 'and ocsp_staple_file_readable == 1\n            and ocsp_staple_seconds_until_end >= 0\n        for: 0m',
@@ -257,6 +275,7 @@ describe('alert rule contract', () => {
         'OcspStapleFileUnreadable',
         'OcspResponderCheckDown',
         'OcspResponderCheckCertificateUnreadable',
+        'OcspResponderCheckAnswerStale',
       ].sort(),
     );
     const severity = Object.fromEntries(rules.map((r) => [r.alert, r.labels?.severity]));
@@ -275,6 +294,7 @@ describe('alert rule contract', () => {
       OcspStapleFileUnreadable: 'warning',
       OcspResponderCheckDown: 'warning',
       OcspResponderCheckCertificateUnreadable: 'warning',
+      OcspResponderCheckAnswerStale: 'warning',
     });
     expect(rules.find((r) => r.alert === 'OcspCertificateRevoked')?.for).toBe('0m');
   });
@@ -320,7 +340,7 @@ describe('alert rule contract', () => {
     'OcspStapleFileRefreshStalled',
     'OcspStapleFileUnreadable',
   ];
-  const CHECK_ALERTS = ['OcspResponderCheckDown', 'OcspResponderCheckCertificateUnreadable', 'OcspCertificateRevoked'];
+  const CHECK_ALERTS = ['OcspResponderCheckDown', 'OcspResponderCheckCertificateUnreadable', 'OcspResponderCheckAnswerStale', 'OcspCertificateRevoked'];
 
   it.each(FILE_ALERTS)('%s fires on a staple file in a unit test, naming the file and its certificate', (name) => {
     const onFiles = assertions.filter((a) => a.alertname === name).flatMap((a) => a.expAlerts).filter((e) => e.exp_labels?.file);
