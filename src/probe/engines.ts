@@ -6,12 +6,20 @@
  */
 import type { ModuleConfig } from '../config/schema.js';
 import { nativeHandshake } from '../tls-native/engine.js';
+import { MAX_CHAIN_LENGTH } from './presented.js';
 import { handshake, type HandshakeRequest, type HandshakeResult } from './tls.js';
 
 export type Engine = 'native' | 'node';
 
-/** The engine of a module without `handshake`. */
-export const DEFAULT_ENGINE: Engine = 'node';
+/** The engine of a module without `handshake`: `node`, unless the environment's OCSP_EXPORTER_HANDSHAKE says `native`. */
+export const DEFAULT_ENGINE: Engine = defaultEngineFrom(process.env['OCSP_EXPORTER_HANDSHAKE']);
+
+/** OCSP_EXPORTER_HANDSHAKE: switches every module without `handshake` at once (and the test suite's runs). */
+export function defaultEngineFrom(value: string | undefined): Engine {
+  if (value === undefined || value === '') return 'node';
+  if (value === 'native' || value === 'node') return value;
+  throw new Error(`OCSP_EXPORTER_HANDSHAKE="${value}": use native or node`);
+}
 
 export function engineOf(module: ModuleConfig): Engine {
   if (module.handshake) return module.handshake;
@@ -29,6 +37,7 @@ export type EngineHandshakeResult = HandshakeResult & {
 export async function handshakeWithEngine(module: ModuleConfig, request: HandshakeRequest): Promise<EngineHandshakeResult> {
   if (engineOf(module) === 'node') return { ...(await handshake(request)), engine: 'node', fallback: null };
   const native = await nativeHandshake(request, { minVersion: module.minVersion ?? 'TLSv1.2', maxVersion: module.maxVersion ?? 'TLSv1.3' });
+  if (native.ok === true) return { ...native, chainDer: native.chainDer.slice(0, MAX_CHAIN_LENGTH), engine: 'native', fallback: null };
   if (native.ok !== 'fallback') return { ...native, engine: 'native', fallback: null };
   request.onStep?.(`native engine: ${native.why}; running Node's handshake instead`);
   return { ...(await handshake(request)), engine: 'node', fallback: native.why };

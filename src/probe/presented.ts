@@ -23,8 +23,8 @@ import type * as tls from 'node:tls';
 import { BoundedCache } from '../util/cache.js';
 import { contextTag, DerCursor, readTlv, TAG } from '../x509/der.js';
 
-/** Longest chain we walk; a hostile server may send far more. */
-const MAX_CHAIN_LENGTH = 32;
+/** Longest chain we walk; a hostile server may send far more. Both engines keep this many. */
+export const MAX_CHAIN_LENGTH = 32;
 
 /** Each address gets a full read at least this often, whatever its handshakes look like. */
 export const FULL_READ_INTERVAL_MS = 5 * 60_000;

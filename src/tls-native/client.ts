@@ -9,7 +9,7 @@
  * for Node's handshake (x509/chain.ts). Everything is bounded: record and message sizes, bytes,
  * records and certificates; a violation is a `TlsAlertError`, the server's alert a `PeerAlertError`.
  */
-import { createHash, randomBytes, timingSafeEqual, verify as verifySignature, constants as cryptoConstants, type Hash, type KeyObject } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual, X509Certificate, verify as verifySignature, constants as cryptoConstants, type Hash, type KeyObject } from 'node:crypto';
 import { readCertificateInfo } from '../x509/certificate.js';
 import { handshakeMessage, Reader, u16, u24, u8, vector } from './bytes.js';
 import { buildClientHello, OFFERED_GROUPS, type Version } from './client-hello.js';
@@ -61,7 +61,8 @@ export const NATIVE_LIMITS = {
   /** All bytes the server may send before the handshake completes. */
   maxBytes: 384 * 1024,
   maxRecords: 512,
-  maxCertificates: 32,
+  /** Node's client takes a 100-certificate chain (the chain walk is capped later, x509/chain.ts). */
+  maxCertificates: 256,
   /** TLS 1.3 compatibility-mode ChangeCipherSpec records ignored (RFC 8446 §5): one is normal. */
   maxChangeCipherSpecs: 2,
 } as const;
@@ -528,7 +529,13 @@ export class HandshakeClient {
       try {
         key = readCertificateInfo(this.chainDer[0]!).publicKey();
       } catch {
-        key = null;
+        // Beyond our reader's limits (an 80 KB certificate): Node's parser has the key. The probe
+        // then reports the leaf as unreadable, as with Node's engine, and still judges the staple.
+        try {
+          key = new X509Certificate(this.chainDer[0]!).publicKey;
+        } catch {
+          key = null;
+        }
       }
       if (!key) throw new TlsAlertError('bad_certificate', 'the server\'s certificate does not parse');
       this.leafKey = key;

@@ -142,6 +142,9 @@ export function nativeHandshake(request: HandshakeRequest, versions: NativeVersi
           }
           attach(tunnel);
           upgrade(tunnel);
+          // openTunnel hands the socket over paused (a server's first bytes may already be buffered);
+          // its reader is attached now, so nothing is lost.
+          tunnel.resume();
         },
         (error: unknown) => finish({ ok: false, reason: 'proxy', error: messageOf(error) }),
       );
