@@ -337,8 +337,25 @@ describe('addExporterMetrics', () => {
     expect([...familyNames(e)].sort()).toEqual([
       'ocsp_exporter_build_info',
       'ocsp_exporter_config_last_reload_successful',
+      // A counter is there from the start, at 0, so rate() and increase() have a first sample.
+      'ocsp_exporter_handshake_fallbacks_total',
       'ocsp_exporter_targets',
     ]);
+  });
+
+  it("counts the native engine's fallbacks as a counter", async () => {
+    const registry = new Registry();
+    addExporterMetrics(registry, {
+      version: '1.2.3',
+      nodejsVersion: 'v20.20.2',
+      configLastReloadSuccessful: true,
+      configLastReloadSuccessTimestampSeconds: null,
+      targets: 0,
+      handshakeFallbacks: 3,
+      lastSweep: null,
+    });
+    const text = await registry.metrics();
+    expect(text).toContain('# TYPE ocsp_exporter_handshake_fallbacks_total counter\nocsp_exporter_handshake_fallbacks_total 3\n');
   });
 });
 
