@@ -84,11 +84,13 @@ describe.skipIf(!DOVECOT)('Dovecot (IMAP STARTTLS, POP3 STLS)', () => {
         expect(seen.wire.staple).toBeNull();
       }
     }
+    // Dovecot logs a session when its login process sees the end: let the differential's sessions land first.
+    await new Promise((r) => setTimeout(r, 1000));
     const before = await sizeOf(log);
     for (const [port, protocol] of [[imap, 'imap'], [pop3, 'pop3']] as const) await nativeProbe(port, mailModule(protocol));
-    await new Promise((r) => setTimeout(r, 500));
-    const added = await logSince(log, before);
     // ", TLS," marks a session whose handshake completed; "TLS handshaking" one cut short.
+    await waitFor(async () => ((await logSince(log, before)).match(/Disconnected: /g) ?? []).length >= 2, 5000, { what: 'two sessions in the Dovecot log', intervalMs: 100 });
+    const added = await logSince(log, before);
     expect(added.match(/Disconnected: .*, TLS, session=/g)?.length, added).toBe(2);
     expect(added).not.toMatch(/SSL_accept|TLS handshaking|SSL_read|error|failed/i);
   });
