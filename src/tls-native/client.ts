@@ -102,6 +102,10 @@ export class HandshakeClient {
   private serverRandom: Buffer = Buffer.alloc(0);
 
   private inbound: Buffer = Buffer.alloc(0);
+  /** Bytes received after `inbound` and not yet joined to it, and how many `inbound` needs for its next header or record. */
+  private inboundTail: Buffer[] = [];
+  private inboundTailLength = 0;
+  private inboundNeeded = 5;
   private handshakeBuffer: Buffer = Buffer.alloc(0);
   private bytesReceived = 0;
   private recordsReceived = 0;
@@ -165,7 +169,14 @@ export class HandshakeClient {
     if (this.bytesReceived > NATIVE_LIMITS.maxBytes) {
       throw new TlsAlertError('unexpected_message', `the server sent more than ${NATIVE_LIMITS.maxBytes / 1024} KiB without completing the handshake`);
     }
-    this.inbound = this.inbound.length === 0 ? data : Buffer.concat([this.inbound, data]);
+    // Join only once the next record header or the whole record is there: a server trickling bytes
+    // must not cost a copy of the partial record per byte (quadratic in the record size).
+    this.inboundTail.push(data);
+    this.inboundTailLength += data.length;
+    if (this.inbound.length + this.inboundTailLength < this.inboundNeeded) return { send: [], outcome: null };
+    this.inbound = this.inbound.length === 0 && this.inboundTail.length === 1 ? data : Buffer.concat([this.inbound, ...this.inboundTail]);
+    this.inboundTail = [];
+    this.inboundTailLength = 0;
     while (!this.isDone() && this.inbound.length >= 5) {
       const type = this.inbound[0]!;
       const major = this.inbound[1]!;
@@ -181,6 +192,7 @@ export class HandshakeClient {
       if (++this.recordsReceived > NATIVE_LIMITS.maxRecords) throw new TlsAlertError('unexpected_message', `more than ${NATIVE_LIMITS.maxRecords} records during the handshake`);
       this.handleRecord(type, fragment);
     }
+    this.inboundNeeded = this.inbound.length < 5 ? 5 : 5 + this.inbound.readUInt16BE(3);
     const send = this.outbox.splice(0);
     const outcome = this.isDone() ? this.outcome : null;
     return { send, outcome };

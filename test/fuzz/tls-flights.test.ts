@@ -4,7 +4,7 @@
  * the re-encrypting target, fed an unmutated flight, completes the handshake too, so its mutations
  * reach the parsers behind the record layer rather than stopping at the AEAD check.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Rng, TARGETS } from './harness.js';
 import { loadSeeds } from './seeds.js';
 import { fuzzClient, loadFlights } from './tls-flights.js';
@@ -70,6 +70,21 @@ describe('bounds the fuzz contract relies on', () => {
     let outcome = null;
     for (let at = 0; at < flight.bytes.length && !outcome; at++) outcome = trickled.receive(flight.bytes.subarray(at, at + 1)).outcome;
     expect(outcome).toEqual(expected);
+  });
+
+  it('a record trickled byte by byte is joined once, not copied per byte', () => {
+    const client = fuzzClient({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    client.start();
+    // The first 18 KiB of a 128 KiB ServerHello in one record of the TLS 1.2 maximum (RFC 5246 §6.2.3: 2^14 + 2048).
+    const record = Buffer.concat([Buffer.from([22, 3, 3, 0x48, 0x00, 2, 0x01, 0xff, 0xf0]), Buffer.alloc(0x4800 - 4)]);
+    const concat = vi.spyOn(Buffer, 'concat');
+    try {
+      for (let at = 0; at < record.length; at++) expect(client.receive(record.subarray(at, at + 1)).send).toEqual([]);
+      // Once at the header, once at the record's end (and once for the handshake buffer): before the fix, once per byte.
+      expect(concat.mock.calls.length).toBeLessThan(8);
+    } finally {
+      concat.mockRestore();
+    }
   });
 
   it('more than 384 KiB at once, or more than 512 records, is refused before it is buffered further', () => {
