@@ -96,12 +96,14 @@ async function probeOne(module: ModuleConfig, probed = target()): Promise<ProbeR
 }
 
 /**
- * A result without what differs between two runs: timing, and the responder answer's own bytes
- * (the lab responder signs a fresh answer per request: its times, signature and size change); what
- * the responder said and how it was asked stay compared.
+ * A result without what differs between two runs: timing, the probe's log (a proxied probe's names
+ * the proxy), and the responder answer's own bytes (the lab responder signs a fresh answer per
+ * request: its times, signature and size change); what the responder said and how it was asked
+ * stay compared.
  */
 function comparable(result: ProbeResult): unknown {
-  const { durationSeconds: _d, startedAtMs: _s, responder, ...rest } = result;
+  // The log differs by design: a proxied probe's says how it went through the proxy.
+  const { durationSeconds: _d, startedAtMs: _s, log: _l, responder, ...rest } = result;
   if (!responder) return rest;
   const { url, urlSource, method, up, httpStatus, problems, error, verdict } = responder;
   return { ...rest, responder: { url, urlSource, method, up, httpStatus, problems, error, valid: verdict?.valid, certStatus: verdict?.single?.certStatus } };
