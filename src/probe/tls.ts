@@ -275,7 +275,8 @@ function closeCleanly(socket: tls.TLSSocket, plain: net.Socket | undefined): voi
 function noStep(): void {}
 
 /** `ip:port`, `[v6]:port`, or what is known of it. */
-function endpointOf(address: string | undefined, port: number | undefined): string {
+/** `address:port` (`[v6]:port`) of a socket end, for the probe's log; both engines write the same steps. */
+export function endpointOf(address: string | undefined, port: number | undefined): string {
   const host = address === undefined ? '?' : address.includes(':') ? `[${address}]` : address;
   return `${host}:${port ?? '?'}`;
 }

@@ -9,7 +9,7 @@
  */
 import * as net from 'node:net';
 import { openTunnel } from '../net/proxy.js';
-import type { HandshakeRequest, HandshakeResult } from '../probe/tls.js';
+import { endpointOf, type HandshakeRequest, type HandshakeResult } from '../probe/tls.js';
 import { negotiateStarttls, StarttlsError } from '../starttls/index.js';
 import { messageOf, messageWithCode } from '../util/errors.js';
 import { HandshakeClient } from './client.js';
@@ -87,7 +87,7 @@ export function nativeHandshake(request: HandshakeRequest, versions: NativeVersi
         try {
           const { send, outcome } = client.receive(chunk);
           if (outcome) {
-            step(`TLS handshake done (native engine): ${outcome.protocol}, ${outcome.cipher}, ${outcome.chainDer.length} certificate(s)`);
+            step('TLS handshake done'); // version, cipher and engine are in the result, which the log shows
             // The last flight and the close_notify in one write: one segment, one system call.
             finish({ ok: true, staple: outcome.staple, chainDer: outcome.chainDer, protocol: outcome.protocol, cipher: outcome.cipher }, Buffer.concat([...send, client.closeNotify()]));
           } else if (send.length > 0) connected.write(send.length === 1 ? send[0]! : Buffer.concat(send));
@@ -111,7 +111,7 @@ export function nativeHandshake(request: HandshakeRequest, versions: NativeVersi
       negotiateStarttls(connected, starttls.protocol, { serverName: starttls.name, deadlineMs: request.deadlineMs }).then(
         () => {
           if (settled) return;
-          step(`${starttls.protocol} STARTTLS accepted`);
+          step(`STARTTLS (${starttls.protocol}) done: the server agreed to start TLS`);
           runTls(connected);
         },
         (error: unknown) => {
@@ -140,6 +140,7 @@ export function nativeHandshake(request: HandshakeRequest, versions: NativeVersi
             tunnel.destroy();
             return;
           }
+          step(`tunnel open: proxy ${proxy.shown} (connected from ${endpointOf(tunnel.localAddress, tunnel.localPort)}) answered CONNECT ${endpointOf(request.address, request.port)} with 2xx`);
           attach(tunnel);
           upgrade(tunnel);
           // openTunnel hands the socket over paused (a server's first bytes may already be buffered);
@@ -161,7 +162,9 @@ export function nativeHandshake(request: HandshakeRequest, versions: NativeVersi
     attach(plain);
     plain.setNoDelay(true);
     plain.once('connect', () => {
-      if (!settled) upgrade(plain);
+      if (settled) return;
+      step(`TCP connected to ${endpointOf(plain.remoteAddress, plain.remotePort)} from ${endpointOf(plain.localAddress, plain.localPort)}`);
+      upgrade(plain);
     });
   });
 }
