@@ -243,8 +243,9 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
   };
   const steady = (c: string) => (by[c]?.warmProbesPerSecond as number | null | undefined) ?? null;
   const cpuRatio = (a: string, b: string, key: 'sweepCpuMsPerProbe' | 'warmCpuMsPerProbe' = 'sweepCpuMsPerProbe') => {
-    const x = by[a]?.[key] as number | null | undefined;
-    const y = by[b]?.[key] as number | null | undefined;
+    // blackbox_exporter and the limit have no sweep-only figure: their whole run is the sweep.
+    const x = (by[a]?.[key] ?? by[a]?.cpuMsPerProbe) as number | null | undefined;
+    const y = (by[b]?.[key] ?? by[b]?.cpuMsPerProbe) as number | null | undefined;
     return typeof x === 'number' && typeof y === 'number' && y > 0 ? x / y : null;
   };
   const exporterSteady = steady('exporter');
