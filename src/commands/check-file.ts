@@ -16,7 +16,7 @@ import { DEFAULT_REWRITE_WITHIN, type StapleFileEntry } from '../config/staple-f
 import { rewriteDeadlineMs } from '../files/judge.js';
 import { createPairJudge } from '../files/source.js';
 import type { StapleFileResult } from '../files/types.js';
-import { formatRelative, iso, reportRow, stapleLines } from './format.js';
+import { formatRelative, iso, reportRow, stapleLines } from '../probe/report.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 

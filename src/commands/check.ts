@@ -12,7 +12,7 @@ import { parseTargetAddress } from '../config/target.js';
 import { probeTarget } from '../probe/probe.js';
 import { isStarttlsProtocol, STARTTLS_PROTOCOLS } from '../starttls/protocols.js';
 import type { ProbeResult } from '../probe/types.js';
-import { checkLines, iso } from './format.js';
+import { checkLines, iso } from '../probe/report.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';

@@ -10,7 +10,7 @@ import { decodeOcspResponseInput } from '../ocsp/input.js';
 import { decodeCertificatesInput } from '../x509/input.js';
 import type { OcspVerdict, SingleResponseInfo } from '../ocsp/types.js';
 import { ADVISORY_PROBLEMS, stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
-import { describeProblem, formatRelative, iso } from './format.js';
+import { describeProblem, formatRelative, iso } from '../probe/report.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 import { messageOf } from '../util/errors.js';
 import { FileTooLargeError, NotRegularFileError, readFileCapped, readStdinCapped } from '../util/files.js';

@@ -17,7 +17,7 @@ import type { OcspProblem } from '../ocsp/types.js';
 import { createResponderCheckSource } from '../sources/responder-checks.js';
 import type { ResponderCheckResult } from '../sources/responder-check-result.js';
 import { escapeForTerminal } from '../util/text.js';
-import { describeProblem, formatRelative, iso } from './format.js';
+import { describeProblem, formatRelative, iso } from '../probe/report.js';
 import { inspectReport } from './inspect.js';
 import { EXIT, UsageError, type CommandIO } from './io.js';
 

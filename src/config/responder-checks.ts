@@ -8,7 +8,7 @@
  * read again only when they changed on disk, and globs are expanded again.
  */
 import { expandGlob, globPatternProblem, hasGlobMagic } from '../files/glob.js';
-import { certificatesOf } from '../files/judge.js';
+import { certificatesOf } from '../files/certificates.js';
 import { readStampedFile } from '../files/read.js';
 import { messageOf } from '../util/errors.js';
 import { parseExtraLabels } from './labels.js';

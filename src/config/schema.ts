@@ -11,32 +11,7 @@ import type { StapleFileEntry } from './staple-files.js';
 
 export type { IpProtocol };
 
-/**
- * Label names the exporter sets on its own per-address series (`target`, `address`, `module` and
- * each family's own labels). A target's configured extra label of one of these names would clash,
- * so the loader refuses it and the series writer drops it. Defined here, below both the loader and
- * metrics/, so the config layer does not reach up into metrics; src/metrics/names.ts checks at load
- * that every per-address family's labels are listed, so the two cannot drift apart.
- */
-export const RESERVED_LABEL_NAMES: readonly string[] = [
-  'target',
-  'address',
-  'module',
-  'reason',
-  'problem',
-  'status',
-  'version',
-  'cipher',
-  'subject',
-  'issuer',
-  'serial',
-  'fingerprint_sha256',
-  'ocsp_url',
-  'depth',
-  // Identity labels of the staple_files series (src/config/staple-files.ts).
-  'file',
-  'certificate',
-];
+export { RESERVED_LABEL_NAMES } from './labels.js';
 export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
 
 /** Probe settings, chosen by name (`module`). A module named `default` always exists. */

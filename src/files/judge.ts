@@ -6,11 +6,9 @@
  * module's trust store (`ca_file`, else the system's), as a probe finds it in the presented chain
  * and then the trust anchors.
  *
- * A bundle may hold the private key. Only `CERTIFICATE` blocks are ever looked at: the bytes are
- * scanned for PEM armour without turning the file into text, each certificate block is decoded on
- * its own, everything else is skipped unread, and the caller zeroes the file's bytes afterwards.
+ * A bundle may hold the private key: its certificates come from certificates.ts, which looks at
+ * `CERTIFICATE` blocks only, and the caller zeroes the file's bytes afterwards.
  */
-import { decodeCertificatesInput } from '../x509/input.js';
 import { certificateFacts, findIssuer } from '../x509/certificate.js';
 import { trustAnchorsFrom } from '../x509/chain.js';
 import { stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
@@ -19,56 +17,6 @@ import type { ModuleConfig } from '../config/schema.js';
 import { messageOf } from '../util/errors.js';
 import type { FileProblem } from './read.js';
 import type { FileIssuerSource, StapleFileResult, StapleFileStaple } from './types.js';
-
-/** Leaf plus chain (and a root) is 2–5; more than this is not a certificate file someone meant. */
-export const MAX_BUNDLE_CERTIFICATES = 16;
-
-const BEGIN = Buffer.from('-----BEGIN ');
-const DASHES = Buffer.from('-----');
-const CERTIFICATE_LABELS = ['CERTIFICATE', 'TRUSTED CERTIFICATE', 'X509 CERTIFICATE'];
-
-export type CertificatesResult = { ok: true; certificates: Uint8Array[] } | { ok: false; problem: FileProblem };
-
-/**
- * The certificates of a certificate file or bundle (PEM, or DER as one or more concatenated
- * certificates), in order. Bounded at {@link MAX_BUNDLE_CERTIFICATES}. Messages name the file and
- * the block number, never content.
- */
-export function certificatesOf(bytes: Uint8Array, path: string): CertificatesResult {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  const bad = (message: string): CertificatesResult => ({ ok: false, problem: { reason: 'bad_certificate', message: `${path}: ${message}` } });
-  const tooMany = (): CertificatesResult => ({
-    ok: false,
-    problem: { reason: 'too_many_certificates', message: `${path}: more than ${MAX_BUNDLE_CERTIFICATES} certificates (a certificate file holds the leaf and its chain)` },
-  });
-  if (buffer.length === 0) return bad('empty');
-  try {
-    if (buffer[0] === 0x30) {
-      const certificates = decodeCertificatesInput(buffer);
-      return certificates.length > MAX_BUNDLE_CERTIFICATES ? tooMany() : { ok: true, certificates };
-    }
-    const certificates: Uint8Array[] = [];
-    for (let at = buffer.indexOf(BEGIN); at !== -1; ) {
-      const labelStart = at + BEGIN.length;
-      const labelEnd = buffer.indexOf(DASHES, labelStart);
-      if (labelEnd === -1 || labelEnd - labelStart > 40) break;
-      const label = buffer.toString('latin1', labelStart, labelEnd);
-      const end = Buffer.from(`-----END ${label}-----`, 'latin1');
-      const endAt = buffer.indexOf(end, labelEnd);
-      if (endAt === -1) break;
-      const blockEnd = endAt + end.length;
-      if (CERTIFICATE_LABELS.includes(label)) {
-        if (certificates.length === MAX_BUNDLE_CERTIFICATES) return tooMany();
-        const [der] = decodeCertificatesInput(buffer.subarray(at, blockEnd));
-        certificates.push(der!);
-      }
-      at = buffer.indexOf(BEGIN, blockEnd);
-    }
-    return certificates.length > 0 ? { ok: true, certificates } : bad('no CERTIFICATE block');
-  } catch (error) {
-    return bad(messageOf(error));
-  }
-}
 
 const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
 

@@ -68,3 +68,9 @@ export async function resolveAddresses(
 
 /** `ip:port`, with brackets for IPv6. */
 export const formatAddress: (address: string, port: number) => string = formatHostPort;
+
+/** `address:port` (`[v6]:port`) of a socket end, for the probe's log; both engines write the same steps. */
+export function endpointOf(address: string | undefined, port: number | undefined): string {
+  const host = address === undefined ? '?' : address.includes(':') ? `[${address}]` : address;
+  return `${host}:${port ?? '?'}`;
+}

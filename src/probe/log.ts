@@ -10,18 +10,13 @@
  * `escapeForTerminal`, so a hostile certificate cannot forge log lines or drive a terminal; the
  * text is bounded ({@link MAX_LOG_TEXT_CHARS}).
  */
-import { checkLines, describeProblem, iso } from '../commands/format.js';
+import { checkLines, describeProblem, iso } from './report.js';
 import type { OcspProblem } from '../ocsp/types.js';
 import { TRANSPORT_PROBLEMS, type ResponderProblem, type ResponderResult } from '../responder/types.js';
 import { escapeForTerminal } from '../util/text.js';
 import type { ProbeResult } from './types.js';
 
-/** One step the probe recorded as it went. */
-export interface ProbeLogLine {
-  /** Milliseconds since the probe started (`ProbeResult.startedAtMs`). */
-  atMs: number;
-  text: string;
-}
+export type { ProbeLogLine } from './types.js';
 
 /** The longest log text {@link probeLogText} returns (about 64 KiB of characters), a "… truncated" line included. */
 export const MAX_LOG_TEXT_CHARS = 64 * 1024;

@@ -11,6 +11,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ModuleConfig } from '../config/schema.js';
 import { openTunnel, type ProxyRoute } from '../net/proxy.js';
+import { endpointOf } from '../net/resolve.js';
 import { negotiateStarttls, StarttlsError, type StarttlsProtocol } from '../starttls/index.js';
 import { readPresentedChain } from './presented.js';
 import { messageOf, messageWithCode } from '../util/errors.js';
@@ -275,11 +276,6 @@ function closeCleanly(socket: tls.TLSSocket, plain: net.Socket | undefined): voi
 function noStep(): void {}
 
 /** `ip:port`, `[v6]:port`, or what is known of it. */
-/** `address:port` (`[v6]:port`) of a socket end, for the probe's log; both engines write the same steps. */
-export function endpointOf(address: string | undefined, port: number | undefined): string {
-  const host = address === undefined ? '?' : address.includes(':') ? `[${address}]` : address;
-  return `${host}:${port ?? '?'}`;
-}
 
 /** `localAddress` (and the matching family, so a name resolves to an address the socket can reach) for net/tls.connect. */
 function localAddressOptions(localAddress: string | null | undefined): { localAddress?: string; family?: number } {

@@ -7,7 +7,6 @@ import type { OcspVerdict, ParsedOcspResponse } from '../ocsp/types.js';
 import type { CertificateFacts } from '../x509/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
 import type { IssuerFetch } from '../responder/issuer.js';
-import type { ProbeLogLine } from './log.js';
 
 /** Stable values of the `reason` label of `ocsp_probe_failure`. */
 export type FailureReason =
@@ -71,6 +70,13 @@ export interface StapleResult {
   response?: ParsedOcspResponse | null;
   /** Where the issuer used for checking came from. */
   issuerSource: 'chain' | 'ca_file' | 'system' | 'aia' | null;
+}
+
+/** One step the probe recorded as it went (src/probe/log.ts renders them). */
+export interface ProbeLogLine {
+  /** Milliseconds since the probe started (`ProbeResult.startedAtMs`). */
+  atMs: number;
+  text: string;
 }
 
 export interface ProbeResult {

@@ -7,7 +7,7 @@
  * one costs one stat.
  */
 import { MAX_CERTIFICATE_FILE_BYTES } from '../config/responder-checks.js';
-import { certificatesOf } from '../files/judge.js';
+import { certificatesOf } from '../files/certificates.js';
 import { readStampedFile, stampFile, STAPLE_FILE_ERROR_REASONS, type FileProblem } from '../files/read.js';
 
 /**

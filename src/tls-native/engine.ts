@@ -9,14 +9,35 @@
  */
 import * as net from 'node:net';
 import { openTunnel } from '../net/proxy.js';
-import { endpointOf, type HandshakeRequest, type HandshakeResult } from '../probe/tls.js';
+import { endpointOf } from '../net/resolve.js';
+import type { ProxyRoute } from '../net/proxy.js';
+import type { StarttlsProtocol } from '../starttls/protocols.js';
 import { negotiateStarttls, StarttlsError } from '../starttls/index.js';
 import { messageOf, messageWithCode } from '../util/errors.js';
 import { HandshakeClient } from './client.js';
 import type { Version } from './client-hello.js';
 import { PeerAlertError, TlsAlertError, UnsupportedError } from './errors.js';
 
-export type NativeHandshakeResult = HandshakeResult | { ok: 'fallback'; why: string };
+/** What a handshake needs; the probe's HandshakeRequest (probe/tls.ts) is one. */
+export interface NativeHandshakeRequest {
+  /** IP address (or name) to connect to. */
+  address: string;
+  port: number;
+  /** SNI; null sends none. */
+  serverName: string | null;
+  /** Unix ms by which the handshake must be complete. */
+  deadlineMs: number;
+  starttls?: { protocol: StarttlsProtocol; name: string } | null;
+  proxy?: ProxyRoute | null;
+  localAddress?: string | null;
+  onStep?: (text: string) => void;
+}
+
+/** The probe's HandshakeResult (probe/tls.ts), or a hand-over to Node's engine. */
+export type NativeHandshakeResult =
+  | { ok: true; staple: Buffer | null; chainDer: Buffer[]; protocol: string; cipher: string }
+  | { ok: false; reason: 'connect' | 'timeout' | 'tls' | 'starttls' | 'proxy'; error: string }
+  | { ok: 'fallback'; why: string };
 
 export interface NativeVersions {
   minVersion: Version;
@@ -28,7 +49,7 @@ const TIMEOUT_GRACE_MS = 250;
 /** How long a completed connection may take to close after our close_notify before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 
-export function nativeHandshake(request: HandshakeRequest, versions: NativeVersions): Promise<NativeHandshakeResult> {
+export function nativeHandshake(request: NativeHandshakeRequest, versions: NativeVersions): Promise<NativeHandshakeResult> {
   return new Promise((resolve) => {
     let settled = false;
     let phase: 'proxy' | 'connect' | 'starttls' | 'tls' = 'connect';

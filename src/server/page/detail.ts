@@ -1,10 +1,10 @@
 /**
  * The detail page of one probed address (`/target?target=&module=&address=`, from the latest
  * sweep) or of one recent probe (`/target?entry=ID`, from the history): the verdict with every
- * check in the words `check` prints (src/commands/format.ts), the chain as the server presented it,
+ * check in the words `check` prints (src/probe/report.ts), the chain as the server presented it,
  * and the probe's own log (src/probe/log.ts). Like `/`, it shows what is known and probes nothing.
  */
-import { checkLines, iso } from '../../commands/format.js';
+import { checkLines, iso } from '../../probe/report.js';
 import type { Config, TargetConfig } from '../../config/schema.js';
 import { probeLogText } from '../../probe/log.js';
 import type { ProbeResult } from '../../probe/types.js';

@@ -6,7 +6,7 @@
  * first sweep each target is "not probed yet".
  */
 import type { Config, TargetConfig } from '../../config/schema.js';
-import { formatRelative, iso } from '../../commands/format.js';
+import { formatRelative, iso } from '../../probe/report.js';
 import type { ProbeResult } from '../../probe/types.js';
 import type { SweepStats } from '../../scheduler/sweep.js';
 import { sweepKey } from '../../scheduler/sweep.js';

@@ -1,9 +1,10 @@
 /**
- * Wording shared by the operator commands (`inspect`, `check`): times, relative ages, what each
- * OCSP problem means in plain words, and text from certificates and servers made safe to print.
+ * Probe results in words, shared by the operator commands (`inspect`, `check`), the probe log and
+ * the status page: times, relative ages, what each OCSP problem means in plain words, and text from
+ * certificates and servers made safe to print.
  */
 import type { OcspProblem } from '../ocsp/types.js';
-import type { ProbeResult, StapleVerdict } from '../probe/types.js';
+import type { ProbeResult, StapleVerdict } from './types.js';
 import { escapeForTerminal } from '../util/text.js';
 
 export function iso(date: Date | null | undefined): string | null {
