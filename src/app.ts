@@ -19,7 +19,7 @@ import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
 import type { SeriesSource } from './metrics/series.js';
 import { createResponderCheckSource } from './sources/responder-checks.js';
-import { createStapleFileSource } from './files/source.js';
+import { createStapleFileSource } from './sources/staple-files.js';
 import { ProbeHistory } from './server/history.js';
 import { registerRoutes, RELOAD_ERROR_LOG_CHARS, type ReloadOutcome } from './server/routes.js';
 import { VERSION } from './version.js';

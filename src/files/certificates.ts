@@ -2,7 +2,7 @@
  * The certificates of a certificate file or HAProxy bundle, read without ever looking at the rest:
  * the bytes are scanned for PEM armour without turning the file into text, each `CERTIFICATE`
  * block is decoded on its own, and everything else (a private key) is skipped unread. Shared by
- * staple_files (src/files/source.ts) and responder_checks (the loader and src/sources/).
+ * staple_files (src/sources/staple-files.ts) and responder_checks (the loader and src/sources/).
  */
 import { decodeCertificatesInput } from '../x509/input.js';
 import { CERTIFICATE_LABELS } from '../x509/pem.js';

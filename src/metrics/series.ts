@@ -15,8 +15,8 @@ import type { ChainResponderResult, ResponderResult } from '../responder/types.j
 import { RESERVED_LABEL_NAMES, type Config } from '../config/schema.js';
 import { CERT_STATUSES, PROBE_METRICS, RESPONDER_CHECK_METRICS, RESPONSE_STATUSES, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
 import { STAPLE_FILE_ERROR_REASONS } from '../files/read.js';
-import type { StapleFileResult } from '../files/types.js';
-import { rewriteDeadlineMs } from '../files/judge.js';
+import type { StapleFileResult } from '../sources/staple-file-result.js';
+import { rewriteDeadlineMs } from '../sources/staple-file-judge.js';
 import type { ResponderCheckResult } from '../sources/responder-check-result.js';
 import { CERTIFICATE_FILE_REASONS } from '../sources/responder-check-files.js';
 import type { CertificateFacts } from '../x509/types.js';

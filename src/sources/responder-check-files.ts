@@ -1,7 +1,7 @@
 /**
  * The certificate files `responder_checks` names, read with the staple files' reader
  * (src/files/read.ts: regular files only, capped, stamped by device, inode, size and mtime, read
- * again when rewritten during the read) and bundle decoder (src/files/judge.ts: only CERTIFICATE
+ * again when rewritten during the read) and bundle decoder (src/files/certificates.ts: only CERTIFICATE
  * blocks are decoded, a private key in the bundle is skipped unread). Each file is kept until its
  * stamp changes, so a certificate rotated on disk is picked up at the next scrape and an unchanged
  * one costs one stat.

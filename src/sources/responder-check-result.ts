@@ -3,7 +3,7 @@
  * series by src/metrics/series.ts (mapResponderCheckResult) and printed by `check --responder-check`.
  */
 import type { FileProblem } from '../files/read.js';
-import type { FileIssuerSource } from '../files/types.js';
+import type { FileIssuerSource } from './staple-file-result.js';
 import type { ResponderResult } from '../responder/types.js';
 import type { CertificateFacts } from '../x509/types.js';
 import type { CertificateFileReason } from './responder-check-files.js';

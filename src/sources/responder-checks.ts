@@ -16,7 +16,7 @@
  */
 import { MAX_RESPONDER_CHECK_FILES, type ResponderCheckEntry } from '../config/responder-checks.js';
 import { moduleNamed, type Config, type ModuleConfig } from '../config/schema.js';
-import { findFileIssuer, leafFacts } from '../files/judge.js';
+import { findFileIssuer, leafFacts } from './staple-file-judge.js';
 import { expandGlob } from '../files/glob.js';
 import { mapResponderCheckResult, responderCheckIdentity, type SeriesSource, type SeriesSubject } from '../metrics/series.js';
 import type { LookupFn } from '../net/resolve.js';

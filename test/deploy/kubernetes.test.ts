@@ -15,7 +15,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { buildApp } from '../../src/app.js';
 import { isAllowedByConfig } from '../../src/net/allowlist.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createStapleFileSource } from '../../src/files/source.js';
+import { createStapleFileSource } from '../../src/sources/staple-files.js';
 import { renderProbeMetrics } from '../../src/metrics/render.js';
 import { makeTestPki, stapleFor } from '../helpers/pki.js';
 import { parseTargetParam } from '../../src/server/routes.js';

@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 import { addExporterMetrics } from '../../src/metrics/collect.js';
 import { renderProbeMetrics } from '../../src/metrics/render.js';
 import { mapResponderCheckResult, mapStapleFileResult, responderCheckIdentity, stapleFileIdentity, type SeriesSubject } from '../../src/metrics/series.js';
-import type { StapleFileResult } from '../../src/files/types.js';
+import type { StapleFileResult } from '../../src/sources/staple-file-result.js';
 import type { OcspProblem } from '../../src/ocsp/types.js';
 import type { ProbeResult } from '../../src/probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../../src/responder/types.js';

@@ -5,7 +5,7 @@
 import type { ParsedOcspResponse } from '../ocsp/types.js';
 import type { StapleVerdict } from '../probe/types.js';
 import type { CertificateFacts } from '../x509/types.js';
-import type { FileProblem } from './read.js';
+import type { FileProblem } from '../files/read.js';
 
 /** Where the issuer used to judge the staple came from. */
 export type FileIssuerSource = 'bundle' | 'issuer_file' | 'ca_file' | 'system';

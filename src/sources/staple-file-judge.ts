@@ -15,8 +15,8 @@ import { stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
 import { stapleVerdictOf } from '../probe/types.js';
 import type { ModuleConfig } from '../config/schema.js';
 import { messageOf } from '../util/errors.js';
-import type { FileProblem } from './read.js';
-import type { FileIssuerSource, StapleFileResult, StapleFileStaple } from './types.js';
+import type { FileProblem } from '../files/read.js';
+import type { FileIssuerSource, StapleFileResult, StapleFileStaple } from './staple-file-result.js';
 
 const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
-import { createStapleFileSource, type StapleFileSourceOptions } from '../../src/files/source.js';
+import { createStapleFileSource, type StapleFileSourceOptions } from '../../src/sources/staple-files.js';
 import { renderProbeMetrics } from '../../src/metrics/render.js';
 import type { SeriesSubject } from '../../src/metrics/series.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';

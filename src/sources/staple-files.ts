@@ -11,11 +11,11 @@ import type { Config, ModuleConfig } from '../config/schema.js';
 import { moduleNamed } from '../config/schema.js';
 import type { StapleFileEntry } from '../config/staple-files.js';
 import { mapStapleFileResult, stapleFileIdentity, type SeriesSource, type SeriesSubject } from '../metrics/series.js';
-import { expandGlob, GlobError } from './glob.js';
-import { certificatesOf } from './certificates.js';
-import { findFileIssuer, judgeStaple, leafFacts } from './judge.js';
-import { readStampedFile, stampFile, type FileProblem, type ReadHooks } from './read.js';
-import type { FileIssuerSource, StapleFileResult } from './types.js';
+import { expandGlob, GlobError } from '../files/glob.js';
+import { certificatesOf } from '../files/certificates.js';
+import { findFileIssuer, judgeStaple, leafFacts } from './staple-file-judge.js';
+import { readStampedFile, stampFile, type FileProblem, type ReadHooks } from '../files/read.js';
+import type { FileIssuerSource, StapleFileResult } from './staple-file-result.js';
 import { messageOf } from '../util/errors.js';
 
 /** A staple is a few KB; RFC 6960 puts no bound on it, servers do (OpenSSL's default is 100 KB for a whole response). */
