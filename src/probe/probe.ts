@@ -11,7 +11,8 @@ import { certificateFacts } from '../x509/certificate.js';
 import type { CertificateFacts } from '../x509/types.js';
 import { verifyOcspResponse } from '../ocsp/verify.js';
 import { checkChainResponders, checkResponder, type AnswerProvider } from '../responder/check.js';
-import { trustAnchorsFrom, verifyChain } from '../x509/chain.js';
+import { verifyChain } from '../x509/chain.js';
+import { trustAnchorsOf } from './trust.js';
 import { addressRefusal } from '../net/guard.js';
 import { proxyFor } from '../net/proxy.js';
 import { formatAddress, resolveAddresses, ResolveError, systemLookup, type LookupFn, type ResolvedAddress } from '../net/resolve.js';
@@ -32,17 +33,6 @@ export interface ProbeDeps {
   responderAnswers?: AnswerProvider;
   /** Keep the staple's parsed response in the result (`check` prints it); the daemon does not. */
   keepParsedResponse?: boolean;
-}
-
-const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
-
-function trustAnchorsOf(module: ModuleConfig): ReturnType<typeof trustAnchorsFrom> {
-  let trust = trustAnchors.get(module);
-  if (!trust) {
-    trust = trustAnchorsFrom(module.caPem);
-    trustAnchors.set(module, trust);
-  }
-  return trust;
 }
 
 /** The SNI a probe sends: target override, then module, then the host unless it is an IP literal. */

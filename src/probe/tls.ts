@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import type { ModuleConfig } from '../config/schema.js';
 import { openTunnel, type ProxyRoute } from '../net/proxy.js';
 import { endpointOf } from '../net/resolve.js';
+import { closeAfterHandshake, deadlineFailure, PHASE_REPORT_GRACE_MS, type ConnectionPhase } from '../net/handshake-connection.js';
 import { negotiateStarttls, StarttlsError, type StarttlsProtocol } from '../starttls/index.js';
 import { readPresentedChain } from './presented.js';
 import { messageOf, messageWithCode } from '../util/errors.js';
@@ -75,16 +76,10 @@ export function secureContextFor(module: ModuleConfig): tls.SecureContext {
   return context;
 }
 
-/**
- * How long past the deadline the STARTTLS dialogue or the proxy's CONNECT gets to report its own
- * timeout (it says where it stood) before the probe's.
- */
-const STARTTLS_TIMEOUT_GRACE_MS = 250;
-
 export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    let phase: 'proxy' | 'connect' | 'starttls' | 'tls' = 'connect';
+    let phase: ConnectionPhase = 'connect';
     let staple: Buffer | null = null;
     let plain: net.Socket | undefined;
     let socket: tls.TLSSocket | undefined;
@@ -93,7 +88,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      if (result.ok && socket) closeCleanly(socket, plain);
+      if (result.ok && socket) closeAfterHandshake(socket, plain ? { underlying: plain } : {});
       else {
         socket?.destroy();
         plain?.destroy();
@@ -102,16 +97,9 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
     };
 
     const onDeadline = (graceUsed = false): void => {
-      if ((phase === 'starttls' || phase === 'proxy') && !graceUsed) {
-        timer = setTimeout(() => onDeadline(true), STARTTLS_TIMEOUT_GRACE_MS);
-        return;
-      }
-      if (phase === 'proxy') {
-        finish({ ok: false, reason: 'proxy', error: `proxy ${request.proxy?.shown}: no answer to CONNECT within the probe's budget` });
-        return;
-      }
-      const error = { connect: 'TCP connect timed out', starttls: `${request.starttls?.protocol} STARTTLS dialogue timed out`, tls: 'TLS handshake timed out' }[phase];
-      finish({ ok: false, reason: 'timeout', error });
+      const failure = deadlineFailure(phase, graceUsed, request);
+      if (failure) finish({ ok: false, ...failure });
+      else timer = setTimeout(() => onDeadline(true), PHASE_REPORT_GRACE_MS);
     };
     const step = request.onStep ?? noStep;
     const remaining = request.deadlineMs - Date.now();
@@ -245,37 +233,7 @@ export function handshake(request: HandshakeRequest): Promise<HandshakeResult> {
   });
 }
 
-/**
- * How long a completed handshake's connection may take to close after our close_notify before it
- * is cut. The probe's result does not wait for it.
- */
-const CLOSE_GRACE_MS = 1000;
-
-/**
- * Ends a completed handshake as a client should: the last handshake flight still queued (TLS 1.3's
- * client Finished is written just before Node reports the handshake done) goes out, then a
- * close_notify (RFC 8446 §6.1). Destroying the socket at once drops both, and servers log every
- * probe as a failed handshake (Postfix: "SSL_accept error … lost connection"). Bounded: the socket
- * is destroyed after CLOSE_GRACE_MS whatever the peer does.
- */
-function closeCleanly(socket: tls.TLSSocket, plain: net.Socket | undefined): void {
-  const cut = setTimeout(() => {
-    socket.destroy();
-    plain?.destroy();
-  }, CLOSE_GRACE_MS);
-  cut.unref();
-  socket.once('close', () => {
-    clearTimeout(cut);
-    plain?.destroy();
-  });
-  // The peer's answer to close_notify is not read; its data are discarded, not buffered.
-  socket.on('data', () => undefined);
-  socket.end();
-}
-
 function noStep(): void {}
-
-/** `ip:port`, `[v6]:port`, or what is known of it. */
 
 /** `localAddress` (and the matching family, so a name resolves to an address the socket can reach) for net/tls.connect. */
 function localAddressOptions(localAddress: string | null | undefined): { localAddress?: string; family?: number } {

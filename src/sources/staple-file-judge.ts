@@ -10,24 +10,13 @@
  * `CERTIFICATE` blocks only, and the caller zeroes the file's bytes afterwards.
  */
 import { certificateFacts, findIssuer } from '../x509/certificate.js';
-import { trustAnchorsFrom } from '../x509/chain.js';
+import { trustAnchorsOf } from '../probe/trust.js';
 import { stapleEnd, verifyOcspResponse } from '../ocsp/verify.js';
 import { stapleVerdictOf } from '../probe/types.js';
 import type { ModuleConfig } from '../config/schema.js';
 import { messageOf } from '../util/errors.js';
 import type { FileProblem } from '../files/read.js';
 import type { FileIssuerSource, StapleFileResult, StapleFileStaple } from './staple-file-result.js';
-
-const trustAnchors = new WeakMap<ModuleConfig, ReturnType<typeof trustAnchorsFrom>>();
-
-function trustAnchorsOf(module: ModuleConfig): ReturnType<typeof trustAnchorsFrom> {
-  let trust = trustAnchors.get(module);
-  if (!trust) {
-    trust = trustAnchorsFrom(module.caPem);
-    trustAnchors.set(module, trust);
-  }
-  return trust;
-}
 
 export interface IssuerCandidates {
   /** The certificate file's certificates after the leaf. */

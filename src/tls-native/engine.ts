@@ -10,6 +10,7 @@
 import * as net from 'node:net';
 import { openTunnel } from '../net/proxy.js';
 import { endpointOf } from '../net/resolve.js';
+import { closeAfterHandshake, deadlineFailure, PHASE_REPORT_GRACE_MS, type ConnectionPhase } from '../net/handshake-connection.js';
 import type { ProxyRoute } from '../net/proxy.js';
 import type { StarttlsProtocol } from '../starttls/protocols.js';
 import { negotiateStarttls, StarttlsError } from '../starttls/index.js';
@@ -44,15 +45,10 @@ export interface NativeVersions {
   maxVersion: Version;
 }
 
-/** As in probe/tls.ts: the dialogue and the proxy get this long past the deadline to report where they stood. */
-const TIMEOUT_GRACE_MS = 250;
-/** How long a completed connection may take to close after our close_notify before it is cut. */
-const CLOSE_GRACE_MS = 1000;
-
 export function nativeHandshake(request: NativeHandshakeRequest, versions: NativeVersions): Promise<NativeHandshakeResult> {
   return new Promise((resolve) => {
     let settled = false;
-    let phase: 'proxy' | 'connect' | 'starttls' | 'tls' = 'connect';
+    let phase: ConnectionPhase = 'connect';
     let socket: net.Socket | undefined;
     const step = request.onStep ?? (() => undefined);
 
@@ -61,23 +57,16 @@ export function nativeHandshake(request: NativeHandshakeRequest, versions: Nativ
       settled = true;
       clearTimeout(timer);
       if (socket) {
-        if (lastWords && socket.writable) closeAfter(socket, lastWords);
+        if (lastWords && socket.writable) closeAfterHandshake(socket, { lastWords });
         else socket.destroy();
       }
       resolve(result);
     };
 
     const onDeadline = (graceUsed = false): void => {
-      if ((phase === 'starttls' || phase === 'proxy') && !graceUsed) {
-        timer = setTimeout(() => onDeadline(true), TIMEOUT_GRACE_MS);
-        return;
-      }
-      if (phase === 'proxy') {
-        finish({ ok: false, reason: 'proxy', error: `proxy ${request.proxy?.shown}: no answer to CONNECT within the probe's budget` });
-        return;
-      }
-      const error = { connect: 'TCP connect timed out', starttls: `${request.starttls?.protocol} STARTTLS dialogue timed out`, tls: 'TLS handshake timed out' }[phase];
-      finish({ ok: false, reason: 'timeout', error });
+      const failure = deadlineFailure(phase, graceUsed, request);
+      if (failure) finish({ ok: false, ...failure });
+      else timer = setTimeout(() => onDeadline(true), PHASE_REPORT_GRACE_MS);
     };
     const remaining = request.deadlineMs - Date.now();
     let timer = setTimeout(() => onDeadline(), Math.max(0, remaining));
@@ -188,14 +177,4 @@ export function nativeHandshake(request: NativeHandshakeRequest, versions: Nativ
       upgrade(plain);
     });
   });
-}
-
-/** Writes the last record(s), then ends the connection; cut after CLOSE_GRACE_MS whatever the peer does. */
-function closeAfter(socket: net.Socket, lastWords: Buffer): void {
-  const cut = setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
-  cut.unref();
-  socket.removeAllListeners('data');
-  socket.on('data', () => undefined);
-  socket.once('close', () => clearTimeout(cut));
-  socket.end(lastWords);
 }
