@@ -138,10 +138,13 @@ export function buildApp(deps: AppDeps): App {
   // Once listening, each module's responder queries and caIssuers fetches also refuse the exporter's
   // own sockets (src/responder/destinations.ts): a certificate must not aim it at its own /-/reload.
   const ownSockets = new ExporterSockets();
-  let handshakeFallbacks = 0;
+  const handshakeFallbacks = { refused: 0, failed: 0 };
   const probe: ProbeFn = async (target, module, deadlineMs) => {
     const results = await unawareProbe(target, ownSockets.applyTo(module), deadlineMs);
-    for (const result of results) if (result.handshake?.fallback) handshakeFallbacks++;
+    for (const result of results) {
+      const fallback = result.handshake?.fallback;
+      if (fallback) handshakeFallbacks[fallback.reason]++;
+    }
     return results;
   };
   const isAllowed = deps.isAllowed ?? isAllowedByConfig;
@@ -251,7 +254,7 @@ export function buildApp(deps: AppDeps): App {
       configLastReloadSuccessful: store.lastReloadSuccessful,
       configLastReloadSuccessTimestampSeconds: store.lastReloadSuccessTimestampSeconds ?? null,
       targets: store.current.targets.length,
-      handshakeFallbacks,
+      handshakeFallbacks: { ...handshakeFallbacks },
     }),
     configStatus: () => ({
       loadedAtSeconds: store.lastReloadSuccessTimestampSeconds ?? null,

@@ -80,8 +80,8 @@ export interface ExporterState {
   /** Null when no load ever succeeded (the series is then absent). */
   configLastReloadSuccessTimestampSeconds: number | null;
   targets: number;
-  /** Probes the native engine handed over to Node's (src/probe/engines.ts), since start. */
-  handshakeFallbacks?: number;
+  /** Probes the native engine handed over to Node's (src/probe/engines.ts), since start, by reason. */
+  handshakeFallbacks?: { refused: number; failed: number };
   /** Null before the first sweep. */
   lastSweep: { durationSeconds: number; probed: number; reused: number } | null;
 }
@@ -98,7 +98,9 @@ export function addExporterMetrics(registry: Registry, state: ExporterState): vo
     gauge(M.configLastReloadSuccessTimestamp).set(state.configLastReloadSuccessTimestampSeconds);
   }
   gauge(M.targets).set(state.targets);
-  new Counter({ name: M.handshakeFallbacks.name, help: M.handshakeFallbacks.help, registers: [registry] }).inc(state.handshakeFallbacks ?? 0);
+  // Both reasons from the start, at 0, so rate() and increase() have a first sample.
+  const fallbacks = new Counter({ name: M.handshakeFallbacks.name, help: M.handshakeFallbacks.help, labelNames: [...M.handshakeFallbacks.labels], registers: [registry] });
+  for (const reason of ['refused', 'failed'] as const) fallbacks.inc({ reason }, state.handshakeFallbacks?.[reason] ?? 0);
   if (state.lastSweep) {
     gauge(M.sweepDuration).set(state.lastSweep.durationSeconds);
     const probes = gauge(M.sweepProbes);

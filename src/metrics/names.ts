@@ -245,7 +245,8 @@ export const EXPORTER_METRICS = {
   sweepDuration: family('ocsp_exporter_sweep_duration_seconds', 'How long the last sweep over the static targets took.'),
   handshakeFallbacks: family(
     'ocsp_exporter_handshake_fallbacks_total',
-    "Probes the native TLS engine handed over to Node's because the server wanted what it does not offer (a suite, group or version), since the exporter started.",
+    "Probes the native TLS engine handed over to Node's, since the exporter started: reason refused (the server wanted a suite, group or version it does not offer) or failed (its handshake failed; Node's answer was used).",
+    ['reason'],
   ),
   sweepProbes: family(
     'ocsp_exporter_sweep_probes',

@@ -57,11 +57,11 @@ export function describeProblem(problem: OcspProblem): string {
   return PROBLEM_TEXT[problem] ?? problem;
 }
 
-/** Which engine ran the handshake, for the TLS line: ", native engine" or ", node engine (native handed over: …)". */
+/** Which engine ran the handshake, for the TLS line: ", native engine" or ", node engine (the native engine handed over: …)". */
 function engineNote(result: ProbeResult): string {
   const handshake = result.handshake;
   if (!handshake) return '';
-  return `, ${handshake.engine} engine${handshake.fallback ? ` (the native engine handed over: ${handshake.fallback})` : ''}`;
+  return `, ${handshake.engine} engine${handshake.fallback ? ` (the native engine ${handshake.fallback.reason === 'refused' ? 'handed over' : 'failed and handed over'}: ${handshake.fallback.why})` : ''}`;
 }
 
 /**

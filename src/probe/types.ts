@@ -103,7 +103,7 @@ export interface ProbeResult {
   /** The caIssuers fetch of an issuer the chain and the CA file lacked (module `fetch_issuer`); absent when none was made. */
   issuerFetch?: (Omit<IssuerFetch, 'issuerDer'> & { /** The fetched certificate issued the leaf and was used. */ used: boolean }) | null;
   /** Which TLS client ran the handshake (module `handshake`), and why the native one handed over; absent when no handshake ran. */
-  handshake?: { engine: 'native' | 'node'; fallback: string | null } | null;
+  handshake?: { engine: 'native' | 'node'; fallback: HandshakeFallback | null } | null;
   /** Each intermediate's status from its issuer's responder (module `query_chain_responders`); absent when not asked. */
   chainResponders?: ChainResponderResult[] | null;
   /** The probe's own steps with their times (see log.ts); absent when none were recorded. */
@@ -113,6 +113,15 @@ export interface ProbeResult {
 }
 
 /** A presented certificate as the log and the status page show it; times ISO 8601, serial hex. */
+/**
+ * Why the native TLS engine handed a probe over to Node's (src/probe/engines.ts): the server
+ * `refused` what it offers, or it `failed` at the TLS layer; `why` is its own message.
+ */
+export interface HandshakeFallback {
+  reason: 'refused' | 'failed';
+  why: string;
+}
+
 export interface PresentedCertificate {
   subject: string;
   issuer: string;

@@ -351,11 +351,11 @@ describe('addExporterMetrics', () => {
       configLastReloadSuccessful: true,
       configLastReloadSuccessTimestampSeconds: null,
       targets: 0,
-      handshakeFallbacks: 3,
+      handshakeFallbacks: { refused: 3, failed: 1 },
       lastSweep: null,
     });
     const text = await registry.metrics();
-    expect(text).toContain('# TYPE ocsp_exporter_handshake_fallbacks_total counter\nocsp_exporter_handshake_fallbacks_total 3\n');
+    expect(text).toContain('# TYPE ocsp_exporter_handshake_fallbacks_total counter\nocsp_exporter_handshake_fallbacks_total{reason="refused"} 3\nocsp_exporter_handshake_fallbacks_total{reason="failed"} 1\n');
   });
 });
 
