@@ -1,6 +1,7 @@
 /**
  * The messages between the probe pool (main thread) and its worker threads. Plain data, sent by
- * structured clone; modules travel once per worker and config version and are referred to by id.
+ * structured clone, in arrays: each side posts what one event-loop turn produced as one batch
+ * (batched-post.ts). Modules travel once per worker and config version and are referred to by id.
  */
 import type { ModuleConfig } from '../config/schema.js';
 import type { AnswerQuery, AnswerReply } from '../responder/check.js';

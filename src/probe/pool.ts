@@ -24,6 +24,7 @@ import { failedResult, neverThrows, subjectOf } from './failure.js';
 import { moduleVersions } from './module-versions.js';
 import type { FromWorker, ToWorker } from './pool-messages.js';
 import { answerWorkerQuery } from './responder-relay.js';
+import { batchedPost } from './batched-post.js';
 import { shareLeafFacts } from './shared-leaf-facts.js';
 import type { ProbeFn, ProbeResult, ProbeTarget } from './types.js';
 import { defaultWorkerScript, startWorker } from './worker-start.js';
@@ -92,6 +93,8 @@ interface Pending {
 interface Slot {
   index: number;
   worker: Worker;
+  /** Posts to the worker, batched per event-loop turn (batched-post.ts). */
+  send: (message: ToWorker) => void;
   pending: Map<number, Pending>;
   /** Module ids this worker has been sent (a replacement worker starts empty). */
   known: Set<number>;
@@ -179,7 +182,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
 
   const modules = moduleVersions((id) => {
     for (const slot of slots) {
-      if (slot && slot.known.delete(id)) slot.worker.postMessage({ type: 'forget', id } satisfies ToWorker);
+      if (slot && slot.known.delete(id)) slot.send({ type: 'forget', id });
     }
   });
 
@@ -190,9 +193,19 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     const exited = new Promise<void>((resolve) => {
       markExited = resolve;
     });
-    const slot: Slot = { index, worker, pending: new Map(), known: new Set(), ready: false, failure: null, lastError: null, exited };
+    const send = batchedPost<ToWorker>(
+      (batch) => worker.postMessage(batch),
+      (message, error) => {
+        // A probe that cannot be sent is answered at once; anything else the worker then lacks shows in its answers.
+        if (message.type === 'probe') settle(slot, message.seq, [failure(slot.pending.get(message.seq)!, `probe could not be sent to the worker: ${messageOf(error)}`)]);
+      },
+    );
+    const slot: Slot = { index, worker, send, pending: new Map(), known: new Set(), ready: false, failure: null, lastError: null, exited };
     slots[index] = slot;
-    worker.on('message', (message: FromWorker) => onMessage(slot, message));
+    // Workers post arrays (batched-post.ts).
+    worker.on('message', (batch: FromWorker[]) => {
+      for (const message of batch) onMessage(slot, message);
+    });
     worker.on('error', (error) => {
       slot.lastError = messageOf(error);
     });
@@ -210,7 +223,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
         wakeReadyWaiters();
         return;
       case 'answer-query':
-        answerWorkerQuery(slot.worker, message);
+        answerWorkerQuery(slot.send, message);
         return;
       case 'result':
       case 'failed': {
@@ -271,7 +284,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
   function sendModule(slot: Slot, module: ModuleConfig): number {
     const moduleId = modules.idOf(module);
     if (!slot.known.has(moduleId)) {
-      slot.worker.postMessage({ type: 'module', id: moduleId, module } satisfies ToWorker);
+      slot.send({ type: 'module', id: moduleId, module });
       slot.known.add(moduleId);
       counts.modulesSent++;
     }
@@ -296,7 +309,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       slot.pending.set(seq, { target, moduleName: module.name, startedAtMs, resolve, watchdog });
       pendingCount++;
       if (slot.pending.size === 1) slot.worker.ref();
-      slot.worker.postMessage({ type: 'probe', seq, target, moduleId, deadlineMs } satisfies ToWorker);
+      slot.send({ type: 'probe', seq, target, moduleId, deadlineMs });
     });
   };
 

@@ -4,17 +4,15 @@
  * cost its CA one request per answer lifetime. Both ends of the exchange live here: the main
  * thread's {@link answerWorkerQuery} and the worker's {@link answersFromMainThread}.
  */
-import type { Worker } from 'node:worker_threads';
 import { localAnswers, sharedAnswerCache, type AnswerProvider, type AnswerReply } from '../responder/check.js';
 import { messageOf } from '../util/errors.js';
 import type { AnswerMessage, AnswerQueryMessage, FromWorker, ToWorker } from './pool-messages.js';
 
 const mainThreadAnswers = localAnswers(sharedAnswerCache);
 
-/** Main thread: answers a worker's query from the shared cache and posts the reply (or the error) back. */
-export function answerWorkerQuery(worker: Worker, message: AnswerQueryMessage): void {
-  const send = (reply: AnswerReply | null, error: string | null): void =>
-    worker.postMessage({ type: 'answer', id: message.id, reply, error } satisfies ToWorker);
+/** Main thread: answers a worker's query from the shared cache and sends the reply (or the error) back. */
+export function answerWorkerQuery(toWorker: (message: ToWorker) => void, message: AnswerQueryMessage): void {
+  const send = (reply: AnswerReply | null, error: string | null): void => toWorker({ type: 'answer', id: message.id, reply, error });
   mainThreadAnswers(message.query).then(
     (reply) => send(reply, null),
     (error: unknown) => send(null, messageOf(error)),

@@ -11,6 +11,7 @@ import { messageOf } from '../util/errors.js';
 import { failedResult, neverThrows, subjectOf } from './failure.js';
 import type { FromWorker, ProbeRequest, ToWorker } from './pool-messages.js';
 import { probeTarget } from './probe.js';
+import { batchedPost } from './batched-post.js';
 import { answersFromMainThread } from './responder-relay.js';
 import type { ProbeResult } from './types.js';
 
@@ -19,8 +20,17 @@ if (!port) throw new Error('src/probe/worker.ts runs only as a worker thread (cr
 
 const modules = new Map<number, ModuleConfig>();
 
+/** Everything for the main thread, batched per event-loop turn (batched-post.ts). */
+const send = batchedPost<FromWorker>(
+  (batch) => port.postMessage(batch),
+  (message, error) => {
+    // A result that cannot be cloned is our bug; report it for that probe instead of hanging it.
+    if (message.type === 'result') send({ type: 'failed', seq: message.seq, error: `probe result could not be sent from the worker: ${messageOf(error)}` });
+  },
+);
+
 /** Responder answers are asked of the main thread, whose cache all workers share. */
-const mainThread = answersFromMainThread((message) => port.postMessage(message));
+const mainThread = answersFromMainThread(send);
 
 const probe = neverThrows((target, module, deadlineMs) =>
   probeTarget(target, module, deadlineMs, { responderAnswers: mainThread.answers }),
@@ -34,17 +44,7 @@ async function run(request: ProbeRequest): Promise<ProbeResult[]> {
   return probe(request.target, module, request.deadlineMs);
 }
 
-function reply(message: Extract<FromWorker, { type: 'result' }>): void {
-  try {
-    port!.postMessage(message);
-  } catch (error) {
-    // A result that cannot be cloned is our bug; report it for that probe instead of hanging it.
-    const text = messageOf(error);
-    port!.postMessage({ type: 'failed', seq: message.seq, error: `probe result could not be sent from the worker: ${text}` } satisfies FromWorker);
-  }
-}
-
-port.on('message', (message: ToWorker) => {
+function receive(message: ToWorker): void {
   switch (message.type) {
     case 'module':
       modules.set(message.id, message.module);
@@ -53,12 +53,17 @@ port.on('message', (message: ToWorker) => {
       modules.delete(message.id);
       break;
     case 'probe':
-      void run(message).then((results) => reply({ type: 'result', seq: message.seq, results }));
+      void run(message).then((results) => send({ type: 'result', seq: message.seq, results }));
       break;
     case 'answer':
       mainThread.receive(message);
       break;
   }
+}
+
+// The pool posts arrays (batched-post.ts).
+port.on('message', (batch: ToWorker[]) => {
+  for (const message of batch) receive(message);
 });
 
-port.postMessage({ type: 'ready' } satisfies FromWorker);
+send({ type: 'ready' });
