@@ -6,11 +6,15 @@
  * AddIssuerChainToObject, GetLastIssuedCert) does not hand the sent list out as it is. From the
  * leaf it links the first of the remaining sent certificates that OpenSSL's X509_check_issued()
  * accepts as the current one's issuer, takes it out of the pool and goes on from it, until no
- * remaining certificate qualifies. Then it would go on through the context's trust store, which a
+ * remaining certificate qualifies, or until the one it took was the last in the pool: the loop
+ * tells "not found" by its index having reached the pool's size, which taking the last one out
+ * also makes true (Node 20). Then it would go on through the context's trust store, which a
  * probe's context leaves empty (probe/tls.ts), and a self-issued last certificate points at itself.
  * probe/presented.ts walks those links, stopping at a certificate seen already and after
- * MAX_CHAIN_LENGTH. So a misordered chain comes out in path order, and what is not on the path (an
- * unrelated extra certificate, a second copy of the leaf or the intermediate) is left out.
+ * MAX_CHAIN_LENGTH. So what is not on the path (an unrelated extra certificate, a second copy of
+ * the leaf or the intermediate) is left out, and a misordered chain is cut short: sent as leaf,
+ * root, intermediate it comes out as leaf, intermediate; a reversed long chain as the leaf and its
+ * issuer.
  *
  * X509_check_issued() (OpenSSL 3.0, crypto/x509/v3_purp.c) checks no signature. It wants the
  * subject name of the candidate to equal the issuer name of the certificate (X509_NAME_cmp: the
@@ -49,6 +53,9 @@ export function orderLikeNode(sent: readonly Buffer[], limit: number): Buffer[] 
     if (chain.some((der) => der.equals(next.der))) break;
     chain.push(next.der);
     current = next;
+    // Node's loop tests "not found" as `i == sk_X509_num(peer_certs)` after taking the issuer
+    // out: one taken from the end of the pool ends the walk as if none had been found.
+    if (at === pool.length) break;
   }
   return chain;
 }

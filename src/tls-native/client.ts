@@ -603,7 +603,9 @@ export class HandshakeClient {
     const scheme = SIGNATURE_SCHEME_BY_CODE.get(schemeCode);
     if (!scheme) throw new TlsAlertError('illegal_parameter', `ServerKeyExchange signed with scheme 0x${schemeCode.toString(16)}, which was not offered`);
     const key = this.leafPublicKey();
-    const keyKind = key.asymmetricKeyType === 'ec' ? 'ecdsa' : key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss' ? 'rsa' : key.asymmetricKeyType;
+    // RFC 8422 §5.1.1: the ECDHE_ECDSA suites also carry EdDSA certificates (Ed25519, Ed448).
+    const type = key.asymmetricKeyType;
+    const keyKind = type === 'ec' || type === 'ed25519' || type === 'ed448' ? 'ecdsa' : type === 'rsa' || type === 'rsa-pss' ? 'rsa' : type;
     if (keyKind !== this.suite!.auth) throw new TlsAlertError('illegal_parameter', `a ${this.suite!.name} suite with a ${key.asymmetricKeyType} certificate`);
     const signed = Buffer.concat([this.clientRandom, this.serverRandom, params]);
     if (!verifyWith(scheme, key, signed, signature)) {
