@@ -11,6 +11,9 @@
  *                    [--contenders limit,exporter,exporter-1thread,native,blackbox] [--soak 100]
  *                    [--soak-targets 1000] [--steady-after 10000] [--no-build] [--out bench/results]
  *
+ * Beside each contender's CPU per probe, nginx's own (master + workers) over the same intervals, and
+ * what the two together allow on this machine's cores: the ceiling a prober's probes/s can reach.
+ *
  * The steady state is measured once the prober's process has made `--steady-after` probes (the cold
  * pass included): one more pass at 10,000 targets, ten at 1,000. A daemon that has run a few minutes
  * is past that, and the exporter's own code is still being optimised during its first thousands.
@@ -156,7 +159,7 @@ async function main(): Promise<void> {
           runs.push(figures);
           log(
             `  N=${size} round ${round + 1}/${repeat} ${contender.padEnd(16)} ${fixed(figures.probesPerSecond).padStart(6)} probes/s  ` +
-              `ok ${figures.ok}/${size}  cpu ${fixed(figures.cpuMsPerProbe, 2)} ms/probe  (load ${load.toFixed(1)})${figures.note ? `  ${figures.note}` : ''}`,
+              `ok ${figures.ok}/${size}  cpu ${fixed(figures.cpuMsPerProbe, 2)} ms/probe, nginx ${fixed(figures.nginxCpuMsPerProbe, 2)}  (load ${load.toFixed(1)})${figures.note ? `  ${figures.note}` : ''}`,
           );
         }
       }
@@ -233,6 +236,7 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
       warmCpuMsPerProbe: m('warmCpuMsPerProbe'),
       warmPeakRssBytes: m('warmPeakRssBytes'),
       driverCpuMsPerProbe: m('driverCpuMsPerProbe'),
+      ...cpuBound(m('sweepCpuMsPerProbe') ?? m('cpuMsPerProbe'), m('nginxCpuMsPerProbe'), m('warmCpuMsPerProbe'), m('warmNginxCpuMsPerProbe')),
     };
   }
   const rate = (c: string) => (by[c]?.probesPerSecond as number | undefined) ?? null;
@@ -264,6 +268,26 @@ function summarise(size: number, figures: RunFigures[]): SizeSummary {
     nativeCpuOverBlackbox: cpuRatio('native', 'blackbox'),
     nativeSteadyCpuOverBlackbox: cpuRatio('native', 'blackbox', 'warmCpuMsPerProbe'),
     contenders: by,
+  };
+}
+
+/**
+ * nginx's CPU per probe beside the prober's, and the probes/s both together allow on this machine:
+ * every core busy with nothing but the prober and nginx, cores / (prober + nginx CPU per probe).
+ * The prober's cold figure is its sweep-only one where there is one, as probes/s is the sweep's.
+ */
+function cpuBound(prober: number | null, nginx: number | null, warmProber: number | null, warmNginx: number | null): Summary {
+  const sum = (a: number | null, b: number | null) => (a !== null && b !== null ? a + b : null);
+  const ceiling = (ms: number | null) => (ms !== null && ms > 0 ? (environment.cpus * 1000) / ms : null);
+  const cold = sum(prober, nginx);
+  const warm = sum(warmProber, warmNginx);
+  return {
+    nginxCpuMsPerProbe: nginx,
+    warmNginxCpuMsPerProbe: warmNginx,
+    proberPlusNginxCpuMsPerProbe: cold,
+    warmProberPlusNginxCpuMsPerProbe: warm,
+    cpuCeilingProbesPerSecond: ceiling(cold),
+    warmCpuCeilingProbesPerSecond: ceiling(warm),
   };
 }
 
@@ -309,6 +333,26 @@ function printReport(summaries: SizeSummary[], soak: SoakFigures | null): void {
   }
   process.stdout.write(
     `\n${table(['N', 'contender', 'sweep s', 'probes/s (min–max)', 'ok', 'p50 ms', 'p99 ms', 'CPU ms/probe (sweep only)', 'steady: probes/s / CPU ms', 'peak RSS MiB (steady)', '/metrics cached: time / size / CPU; gzipped'], rows)}\n\n`,
+  );
+  // What bounds probes/s: the prober's and nginx's CPU per probe on the same cores.
+  const boundRows: string[][] = [];
+  for (const s of summaries) {
+    for (const [name, c] of Object.entries(s.contenders)) {
+      const prober = (c.sweepCpuMsPerProbe ?? c.cpuMsPerProbe) as number | null;
+      boundRows.push([
+        `${s.targets}`,
+        name,
+        `${fixed(prober, 2)} + ${fixed(c.nginxCpuMsPerProbe as number | null, 2)} = ${fixed(c.proberPlusNginxCpuMsPerProbe as number | null, 2)}`,
+        fixed(c.cpuCeilingProbesPerSecond as number | null),
+        fixed(c.probesPerSecond as number),
+        `${fixed(c.warmCpuMsPerProbe as number | null, 2)} + ${fixed(c.warmNginxCpuMsPerProbe as number | null, 2)} = ${fixed(c.warmProberPlusNginxCpuMsPerProbe as number | null, 2)}`,
+        fixed(c.warmCpuCeilingProbesPerSecond as number | null),
+        fixed(c.warmProbesPerSecond as number | null),
+      ]);
+    }
+  }
+  process.stdout.write(
+    `${table(['N', 'contender', 'CPU ms/probe: prober + nginx', `ceiling on ${environment.cpus} cores`, 'probes/s', 'steady: prober + nginx', 'steady ceiling', 'steady probes/s'], boundRows)}\n\n`,
   );
   const ratioRows = summaries.map((s) => [
     `${s.targets}`,

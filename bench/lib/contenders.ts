@@ -4,23 +4,23 @@
  * handshake-loop.mjs), the exporter (compiled app + probe pool, exporter-process.mjs, one cold
  * /metrics sweep then scrapes from fresh results) and Debian's blackbox_exporter driven through
  * `/probe` by keep-alive HTTP clients. Each returns the same figures, so ratios are like for like.
+ * nginx's own CPU (master and workers) is read over exactly the intervals of each contender's cold
+ * and steady-state measurements: it shares the cores, so it bounds what any prober can reach.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { DEFAULT_MODULE, type Config, type ModuleConfig } from '../../src/config/schema.js';
 import { freePort } from '../../test/e2e/lab/ports.js';
 import { spawnManaged, type ManagedProcess } from '../../test/e2e/lab/processes.js';
 import { waitFor } from '../../test/e2e/lab/wait.js';
 import { SERVER_NAME, type BenchTarget, type Fleet } from './fleet.js';
 import { get, keepAliveAgent, samples } from './http.js';
-import { cpuSeconds, peakRssBytes, rssBytes } from './proc.js';
+import { cpuSeconds, peakRssBytes, rssBytes, treeCpuSeconds } from './proc.js';
 import { percentile } from './stats.js';
 
-const execFileAsync = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export type ContenderName = 'limit' | 'exporter' | 'exporter-1thread' | 'native' | 'blackbox';
@@ -63,6 +63,12 @@ export interface RunFigures {
   warmCpuMsPerProbe?: number;
   /** Exporter: peak RSS including the sweeps up to that one, when two generations of results meet. */
   warmPeakRssBytes?: number;
+  /**
+   * CPU of the nginx serving the targets (master + workers, utime + stime from /proc) per probe, over
+   * exactly the interval of `cpuMsPerProbe` (cold) and of `warmCpuMsPerProbe` (steady state).
+   */
+  nginxCpuMsPerProbe: number;
+  warmNginxCpuMsPerProbe?: number;
   /** Blackbox: CPU the benchmark's own HTTP driver spent per probe (it shares the cores). */
   driverCpuMsPerProbe?: number;
   note?: string;
@@ -80,6 +86,11 @@ export interface RunContext {
   steadyAfterProbes: number;
 }
 
+/** Reads nginx's CPU seconds so far, master and workers (a replaced worker's time included). */
+function nginxCpu(ctx: RunContext): number {
+  return treeCpuSeconds(ctx.fleet.nginx.pid);
+}
+
 /** Passes over the targets before the measured steady-state pass, the cold one included: at least one. */
 export function passesBeforeSteady(ctx: Pick<RunContext, 'targets' | 'steadyAfterProbes'>): number {
   return Math.max(1, Math.ceil(ctx.steadyAfterProbes / ctx.targets.length));
@@ -91,20 +102,8 @@ export function passesBeforeSteady(ctx: Pick<RunContext, 'targets' | 'steadyAfte
 export async function runLimit(ctx: RunContext): Promise<RunFigures> {
   const targetsFile = path.join(ctx.dir, `targets-${ctx.targets.length}.json`);
   await writeFile(targetsFile, JSON.stringify(ctx.targets));
-  const { stdout } = await execFileAsync(
-    process.execPath,
-    [
-      path.join(here, 'handshake-loop.mjs'),
-      targetsFile,
-      String(ctx.concurrency),
-      String(ctx.threads),
-      SERVER_NAME,
-      String(ctx.timeoutSeconds * 1000),
-      String(passesBeforeSteady(ctx)),
-    ],
-    { maxBuffer: 256 * 1024 * 1024 },
-  );
-  const r = JSON.parse(stdout) as {
+  const loop = await runHandshakeLoop(ctx, targetsFile);
+  const r = JSON.parse(loop.result) as {
     wallSeconds: number;
     ok: number;
     failed: number;
@@ -116,6 +115,9 @@ export async function runLimit(ctx: RunContext): Promise<RunFigures> {
     warm: { wallSeconds: number; ok: number; stapled: number; cpuSeconds: number };
   };
   const n = ctx.targets.length;
+  const coldNginx = loop.nginxSeconds[0];
+  const warmNginx = loop.nginxSeconds[loop.nginxSeconds.length - 1];
+  if (coldNginx === undefined || warmNginx === undefined) throw new Error('handshake-loop.mjs reported no passes');
   return {
     contender: 'limit',
     targets: n,
@@ -131,8 +133,78 @@ export async function runLimit(ctx: RunContext): Promise<RunFigures> {
     warmWallSeconds: r.warm.wallSeconds,
     warmProbesPerSecond: r.warm.ok / r.warm.wallSeconds,
     warmCpuMsPerProbe: (r.warm.cpuSeconds / n) * 1000,
+    nginxCpuMsPerProbe: (coldNginx / n) * 1000,
+    warmNginxCpuMsPerProbe: (warmNginx / n) * 1000,
     ...(r.failed > 0 ? { note: `errors ${JSON.stringify(r.errors)}` } : {}),
   };
+}
+
+/**
+ * Runs handshake-loop.mjs in its `sync` mode: nginx's CPU is read when the loop announces a pass
+ * and again when the pass ends, and only then is the pass let go, so each pass' nginx time covers
+ * the same interval as the loop's own CPU reading. Returns the final JSON line and nginx's CPU
+ * seconds per pass (0 = cold, last = steady state).
+ */
+function runHandshakeLoop(ctx: RunContext, targetsFile: string): Promise<{ result: string; nginxSeconds: number[] }> {
+  const args = [
+    path.join(here, 'handshake-loop.mjs'),
+    targetsFile,
+    String(ctx.concurrency),
+    String(ctx.threads),
+    SERVER_NAME,
+    String(ctx.timeoutSeconds * 1000),
+    String(passesBeforeSteady(ctx)),
+    'sync',
+  ];
+  const maxOutputBytes = 256 * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const nginxSeconds: number[] = [];
+    let passStart = 0;
+    let stdout = '';
+    let stderr = '';
+    let failure: Error | null = null;
+    const fail = (error: Error): void => {
+      failure ??= error;
+      child.kill('SIGKILL');
+    };
+    const onLine = (line: string): void => {
+      const mark = /^pass-(start|end) (\d+)$/.exec(line);
+      if (!mark) return;
+      try {
+        if (mark[1] === 'start') {
+          passStart = nginxCpu(ctx);
+          child.stdin.write('go\n');
+        } else {
+          nginxSeconds[Number(mark[2])] = nginxCpu(ctx) - passStart;
+        }
+      } catch (error) {
+        fail(error as Error);
+      }
+    };
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (stdout.length > maxOutputBytes) return fail(new Error(`handshake-loop.mjs wrote more than ${maxOutputBytes} bytes`));
+      let newline: number;
+      while ((newline = stdout.indexOf('\n')) >= 0 && stdout.startsWith('pass-')) {
+        onLine(stdout.slice(0, newline));
+        stdout = stdout.slice(newline + 1);
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      if (stderr.length < 64 * 1024) stderr += chunk;
+    });
+    // The loop may exit before reading its last go; a broken pipe then is no error of its own.
+    child.stdin.on('error', () => {});
+    child.once('error', fail);
+    child.once('close', (code, signal) => {
+      if (failure) return reject(failure);
+      if (code !== 0) return reject(new Error(`handshake-loop.mjs exited with ${code ?? signal}: ${stderr.slice(0, 2000)}`));
+      resolve({ result: stdout, nginxSeconds });
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,9 +270,11 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
   const exporter = await startExporter(ctx, benchConfig(ctx, caPem, 3600, handshake), workers);
   try {
     const pid = exporter.proc.pid;
+    const nginx0 = nginxCpu(ctx);
     const cpu0 = cpuSeconds(pid);
     const cold = await get(`${exporter.url}/metrics`);
     const cpu1 = cpuSeconds(pid);
+    const coldNginxSeconds = nginxCpu(ctx) - nginx0;
     const body = mustScrape(cold, 'cold /metrics');
     const n = ctx.targets.length;
     const sweepSeconds = samples(body, 'ocsp_exporter_sweep_duration_seconds')[0] ?? cold.ms / 1000;
@@ -235,9 +309,11 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
     process.kill(pid, 'SIGUSR2');
     await sleep(200);
     for (let pass = 1; pass < passesBeforeSteady(ctx); pass++) mustScrape(await get(`${exporter.url}/metrics`), 'warm-up /metrics');
+    const warmNginx0 = nginxCpu(ctx);
     const warmCpu0 = cpuSeconds(pid);
     const warmBody = mustScrape(await get(`${exporter.url}/metrics`), 'steady-state /metrics');
     const warmCpuMs = (cpuSeconds(pid) - warmCpu0) * 1000;
+    const warmNginxSeconds = nginxCpu(ctx) - warmNginx0;
     const warmValid = samples(warmBody, 'ocsp_staple_valid').filter((v) => v === 1).length;
     const warmSweepSeconds = samples(warmBody, 'ocsp_exporter_sweep_duration_seconds')[0] ?? NaN;
     if (!warmBody.includes(`ocsp_exporter_sweep_probes{result="probed"} ${n}\n`)) throw new Error('the steady-state scrape did not probe every target again');
@@ -266,6 +342,8 @@ export async function runExporter(ctx: RunContext, caPem: string, workers: numbe
       warmWallSeconds: warmSweepSeconds,
       warmProbesPerSecond: Math.min(warmValid, n) / warmSweepSeconds,
       warmCpuMsPerProbe: Math.max(0, (warmCpuMs - renderCpuMs) / n),
+      nginxCpuMsPerProbe: (coldNginxSeconds / n) * 1000,
+      warmNginxCpuMsPerProbe: (warmNginxSeconds / n) * 1000,
       ...(success.length !== n ? { note: `${success.length} results for ${n} targets` } : {}),
     };
   } finally {
@@ -319,6 +397,8 @@ export async function runBlackbox(ctx: RunContext): Promise<RunFigures> {
       const errors = new Map<string, number>();
       let ok = 0;
       let next = 0;
+      // nginx is read outside the driver's own CPU reading, so reading /proc does not count to it.
+      const nginx0 = nginxCpu(ctx);
       const driverCpu0 = process.cpuUsage();
       const cpu0 = cpuSeconds(proc.pid);
       const started = performance.now();
@@ -339,7 +419,9 @@ export async function runBlackbox(ctx: RunContext): Promise<RunFigures> {
       await Promise.all(Array.from({ length: ctx.concurrency }, runner));
       const wallSeconds = (performance.now() - started) / 1000;
       const driverCpu = process.cpuUsage(driverCpu0);
-      return { wallSeconds, ok, durationsMs, errors, cpuSeconds: cpuSeconds(proc.pid) - cpu0, driverCpuSeconds: (driverCpu.user + driverCpu.system) / 1e6 };
+      const proberSeconds = cpuSeconds(proc.pid) - cpu0;
+      const nginxSeconds = nginxCpu(ctx) - nginx0;
+      return { wallSeconds, ok, durationsMs, errors, cpuSeconds: proberSeconds, driverCpuSeconds: (driverCpu.user + driverCpu.system) / 1e6, nginxSeconds };
     };
     const cold = await pass();
     // The same number of probes before the steady-state pass as the other contenders make.
@@ -363,6 +445,8 @@ export async function runBlackbox(ctx: RunContext): Promise<RunFigures> {
       warmProbesPerSecond: warm.ok / warm.wallSeconds,
       warmCpuMsPerProbe: (warm.cpuSeconds / n) * 1000,
       driverCpuMsPerProbe: (cold.driverCpuSeconds / n) * 1000,
+      nginxCpuMsPerProbe: (cold.nginxSeconds / n) * 1000,
+      warmNginxCpuMsPerProbe: (warm.nginxSeconds / n) * 1000,
       ...(errors.size > 0 ? { note: `errors ${JSON.stringify(Object.fromEntries(errors))}` } : {}),
     };
   } finally {
