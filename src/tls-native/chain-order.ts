@@ -65,7 +65,8 @@ function issued(issuer: Reading, subject: Reading): boolean {
   const i = issuer.facts();
   const s = subject.facts();
   if (i === null || s === null) return opensslSaysIssued(issuer, subject);
-  if (!bytesEqual(i.subjectDer, s.issuerDer)) {
+  const issuerInfo = issuer.info!;
+  if (!bytesEqual(issuerInfo.subjectDer, subject.info!.issuerDer)) {
     const a = i.names.subject;
     const b = s.names.issuer;
     if (a === null || b === null) return opensslSaysIssued(issuer, subject);
@@ -76,7 +77,7 @@ function issued(issuer: Reading, subject: Reading): boolean {
   const akid = s.akid;
   if (akid) {
     if (akid.keyId && i.skid && !bytesEqual(akid.keyId, i.skid)) return false;
-    if (akid.serial !== null && akid.serial !== i.serialNumber) return false;
+    if (akid.serial !== null && akid.serial !== issuerInfo.serialNumber) return false;
     if (akid.issuerName !== undefined) {
       if (akid.issuerName === null || i.names.issuer === null) return opensslSaysIssued(issuer, subject);
       if (akid.issuerName !== i.names.issuer) return false;
@@ -87,7 +88,7 @@ function issued(issuer: Reading, subject: Reading): boolean {
   if (!keyTypes.includes(i.keyOid)) return false;
   if (i.keyUsage !== null && (i.keyUsage & KU_KEY_CERT_SIGN) === 0) return false;
   // X509_get0_pubkey(issuer) must decode (the key is decoded once per certificate and kept).
-  return i.hasKey() ? true : opensslSaysIssued(issuer, subject);
+  return issuerInfo.publicKey() !== null ? true : opensslSaysIssued(issuer, subject);
 }
 
 /** How many checks were left to OpenSSL (tests look: the mirror should answer ordinary chains itself). */
@@ -100,33 +101,21 @@ function opensslSaysIssued(issuer: Reading, subject: Reading): boolean {
   return i !== null && s !== null && s.checkIssued(i);
 }
 
-/** What one check needs of a certificate: the reader's facts and the extension facts. */
-interface Read extends IssuerFacts {
-  subjectDer: Uint8Array;
-  issuerDer: Uint8Array;
-  serialNumber: string;
-  hasKey: () => boolean;
-}
-
 /** One sent certificate, read at most once per ordering. */
 class Reading {
-  private read: Read | null | undefined;
+  /** The project's reading; null when its reader refuses the certificate. */
+  info: CertificateInfo | null = null;
+  private read: IssuerFacts | null | undefined;
   private x509: X509Certificate | null | undefined;
 
   constructor(readonly der: Buffer) {}
 
   /** Null when the project's reader refuses the certificate. */
-  facts(): Read | null {
+  facts(): IssuerFacts | null {
     if (this.read === undefined) {
       try {
-        const info = readCertificateInfo(this.der);
-        this.read = {
-          ...issuerFactsOf(info),
-          subjectDer: info.subjectDer,
-          issuerDer: info.issuerDer,
-          serialNumber: info.serialNumber,
-          hasKey: () => info.publicKey() !== null,
-        };
+        this.info = readCertificateInfo(this.der);
+        this.read = issuerFactsOf(this.info);
       } catch {
         this.read = null;
       }
