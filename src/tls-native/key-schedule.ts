@@ -76,11 +76,27 @@ export interface HandshakeSecrets {
   serverHandshakeTraffic: Buffer;
 }
 
+/**
+ * What the schedule derives from constants alone, per hash: Hash(""), and Derive-Secret(early
+ * secret, "derived", "") with the early secret of a handshake without PSK (HKDF-Extract(0, 0)).
+ * Computed once: three HMACs and two hashes fewer per handshake.
+ */
+const constants = new Map<HashName, { emptyHash: Buffer; derivedFromEarly: Buffer }>();
+
+function scheduleConstants(hash: HashName): { emptyHash: Buffer; derivedFromEarly: Buffer } {
+  let known = constants.get(hash);
+  if (!known) {
+    const emptyHash = digest(hash);
+    const early = hkdfExtract(hash, null, Buffer.alloc(hashLength(hash)));
+    known = { emptyHash, derivedFromEarly: deriveSecret(hash, early, 'derived', emptyHash) };
+    constants.set(hash, known);
+  }
+  return known;
+}
+
 /** Early secret (no PSK) → handshake secret and the two handshake traffic secrets (RFC 8446 §7.1). */
 export function handshakeSecrets(hash: HashName, sharedSecret: Buffer, helloHash: Buffer): HandshakeSecrets {
-  const early = hkdfExtract(hash, null, Buffer.alloc(hashLength(hash)));
-  const derived = deriveSecret(hash, early, 'derived', digest(hash));
-  const handshakeSecret = hkdfExtract(hash, derived, sharedSecret);
+  const handshakeSecret = hkdfExtract(hash, scheduleConstants(hash).derivedFromEarly, sharedSecret);
   return {
     handshakeSecret,
     clientHandshakeTraffic: deriveSecret(hash, handshakeSecret, 'c hs traffic', helloHash),
@@ -90,7 +106,7 @@ export function handshakeSecrets(hash: HashName, sharedSecret: Buffer, helloHash
 
 /** Master secret → the two application traffic secrets, over the transcript through the server Finished. */
 export function applicationSecrets(hash: HashName, handshakeSecret: Buffer, serverFinishedHash: Buffer): { master: Buffer; clientApplicationTraffic: Buffer; serverApplicationTraffic: Buffer } {
-  const derived = deriveSecret(hash, handshakeSecret, 'derived', digest(hash));
+  const derived = deriveSecret(hash, handshakeSecret, 'derived', scheduleConstants(hash).emptyHash);
   const master = hkdfExtract(hash, derived, Buffer.alloc(hashLength(hash)));
   return {
     master,
