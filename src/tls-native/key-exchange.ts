@@ -22,17 +22,32 @@ const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex
  * Raw X25519 keys go in and out through JWK: Node maps it to OpenSSL's raw-key calls, while DER
  * goes through OpenSSL 3's decoder framework, measured at 117 µs per import and 78 µs per export
  * against 15 µs and 2 µs (a probe makes one of each).
+ *
+ * The public key comes JWK-encoded out of the key generation itself, never from `export()` on a
+ * generated key: in Node 20 the generation job's destructor (a garbage-collection finalizer) locks
+ * the key's mutex, and `export()` holds that same mutex while allocating on the V8 heap. A
+ * collection during the export that finalizes the job deadlocks the thread for good: a probe
+ * worker of the benchmark was found in futex_wait under ~KeyPairGenConfig inside ExportJWKEdKey,
+ * and a 1 MB young generation gets there within seconds (test/tls-native/key-exchange-gc.test.ts).
+ * The encoding inside the job runs while the job is still alive, so its finalizer cannot run then.
  */
 function x25519Share(privateRaw?: Buffer): KeyShare {
   let privateKey: KeyObject;
-  let publicKey: KeyObject;
+  let raw: Buffer;
   if (privateRaw) {
+    // Test vectors only: these keys come from no generation job.
     privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, privateRaw]), format: 'der', type: 'pkcs8' });
-    publicKey = createPublicKey(privateKey);
+    raw = Buffer.from(createPublicKey(privateKey).export({ format: 'jwk' }).x!, 'base64url');
   } else {
-    ({ privateKey, publicKey } = generateKeyPairSync('x25519'));
+    // @types/node's overloads lack the 'jwk' public encoding for x25519, which Node accepts.
+    const generated = generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'jwk' } } as unknown as Parameters<typeof generateKeyPairSync>[1]) as unknown as {
+      privateKey: KeyObject;
+      publicKey: { x?: unknown };
+    };
+    if (typeof generated.publicKey.x !== 'string') throw new Error('X25519 key generation returned no JWK public key');
+    privateKey = generated.privateKey;
+    raw = Buffer.from(generated.publicKey.x, 'base64url');
   }
-  const raw = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
   return {
     group: 'x25519',
     publicKey: raw,
