@@ -102,6 +102,8 @@ interface Slot {
   ready: boolean;
   /** Why the worker is going away, reported for each of its probes; null while healthy. */
   failure: string | null;
+  /** Given up as stuck: its probes were answered and its replacement started without waiting for its exit. */
+  abandoned: boolean;
   /** The worker's last uncaught error, reported with its exit. */
   lastError: string | null;
   exited: Promise<void>;
@@ -137,13 +139,6 @@ function pickSlot(slots: readonly (Slot | null)[]): Slot | null {
     if (better) best = slot;
   }
   return best;
-}
-
-/** Terminates a worker that stopped answering; its exit handler fails its probes. */
-function presumeStuck(slot: Slot, silentMs: number): void {
-  if (slot.failure !== null) return;
-  slot.failure = `probe worker unresponsive ${Math.round(silentMs)} ms past a probe deadline; worker restarted`;
-  void slot.worker.terminate();
 }
 
 /** A probe the pool could not get an answer for from its worker: an `internal` failure saying why. */
@@ -200,7 +195,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
         if (message.type === 'probe') settle(slot, message.seq, [failure(slot.pending.get(message.seq)!, `probe could not be sent to the worker: ${messageOf(error)}`)]);
       },
     );
-    const slot: Slot = { index, worker, send, pending: new Map(), known: new Set(), ready: false, failure: null, lastError: null, exited };
+    const slot: Slot = { index, worker, send, pending: new Map(), known: new Set(), ready: false, failure: null, abandoned: false, lastError: null, exited };
     slots[index] = slot;
     // Workers post arrays (batched-post.ts).
     worker.on('message', (batch: FromWorker[]) => {
@@ -212,7 +207,7 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     worker.on('exit', (code) => {
       onExit(slot, code);
       markExited();
-      if (!closing) respawn(index);
+      if (!closing && !slot.abandoned) respawn(index);
     });
   }
 
@@ -233,6 +228,22 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
         settle(slot, message.seq, message.type === 'result' ? shareLeafFacts(message.results) : [failure(entry, message.error)]);
       }
     }
+  }
+
+  /**
+   * A worker silent past a probe's deadline: asked to terminate, and given up at once. A thread
+   * stuck inside native code (a blocking system call, a lock) never exits however it is asked, so
+   * its probes are answered now and its replacement starts now, not when (if ever) it exits.
+   */
+  function presumeStuck(slot: Slot, silentMs: number): void {
+    if (slot.failure !== null) return;
+    const why = `probe worker unresponsive ${Math.round(silentMs)} ms past a probe deadline; worker restarted`;
+    slot.failure = why;
+    slot.abandoned = true;
+    void slot.worker.terminate();
+    if (slots[slot.index] === slot) slots[slot.index] = null;
+    for (const [seq, entry] of [...slot.pending]) settle(slot, seq, [failure(entry, why)]);
+    if (!closing) respawn(slot.index);
   }
 
   /** A worker gone: its slot freed, each of its probes answered with why it went. */

@@ -7,9 +7,9 @@
  * last test compiles the sources with tsc and runs the pool from plain JS in a plain `node`, as
  * `serve` runs it from dist/.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, cpSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -178,6 +178,33 @@ describe('createProbePool', () => {
     const [next] = await workers.probe(targetAt(ports.none), labModule, Date.now() + 2000);
     expect(next).toMatchObject({ success: true });
     expect(workers.stats().replaced).toBe(1);
+  });
+
+  it('gives up at once on a worker stuck inside native code, which terminate() cannot stop', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pool-fifo-'));
+    const fifo = path.join(dir, 'nobody-writes');
+    execFileSync('mkfifo', [fifo]);
+    const workers = pool({ workers: 1, workerScript: FAULTY_WORKER, stuckGraceMs: 200 });
+    await workers.ready();
+    try {
+      const started = Date.now();
+      const [result] = await workers.probe(targetAt(ports.good, { fault: 'block', fifo }), labModule, Date.now() + 300);
+      expect(result).toMatchObject({ success: false, failureReason: 'internal' });
+      expect(result!.error).toMatch(/unresponsive .* past a probe deadline/);
+      // The deadline (300 ms) plus the grace (200 ms), not the thread's exit, which never comes.
+      expect(Date.now() - started).toBeLessThan(2000);
+      await workers.ready(); // the replacement, started without waiting for the stuck thread
+      const [next] = await workers.probe(targetAt(ports.good), labModule, Date.now() + 2000);
+      expect(next).toMatchObject({ success: true, staple: { present: true } });
+      expect(workers.stats()).toMatchObject({ workers: 1, replaced: 1, pending: 0 });
+      const closing = Date.now();
+      await workers.close();
+      expect(Date.now() - closing).toBeLessThan(2000);
+    } finally {
+      // Lets the stuck open() return, so the terminated thread can end.
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers at once with a failure beyond maxPending instead of queueing without bound', async () => {
