@@ -5,11 +5,13 @@
  * deadline and its answer is the probe's, so a probe never fails where Node's TLS would succeed.
  * - `refused`: the server refused what the native engine offers (a CBC-only or RSA-key-exchange
  *   server, a group it lacks): expected, and Node's TLS, which offers more, often succeeds.
- * - `failed`: anything else at the TLS layer (a record it would not accept, a signature that does
- *   not verify, the connection closed). On a broken server both fail and Node's words are reported;
- *   where Node's succeeds, the native engine disagrees with OpenSSL and the counter shows it.
- * Connection, proxy and STARTTLS failures and timeouts happen before or outside the TLS client, so
- * they are the probe's answer as they are.
+ * - `failed`: the native client refused anything else the server sent (a record or message it
+ *   would not accept, a signature that does not verify, an alert in answer). On a broken server
+ *   both fail and Node's words are reported; where Node's succeeds, the native engine disagrees
+ *   with OpenSSL and the counter shows it.
+ * What happens under the TLS client (connection refused, closed or reset, a proxy or STARTTLS
+ * failure, the deadline) would happen to Node's the same way: the probe's answer as it is, and
+ * one connection per probe for a server that drops them.
  */
 import type { ModuleConfig } from '../config/schema.js';
 import { orderLikeNode } from '../tls-native/chain-order.js';
@@ -49,7 +51,10 @@ export async function handshakeWithEngine(module: ModuleConfig, request: Handsha
   // The chain as Node's engine reports it: in path order, without what is not on the path (chain-order.ts).
   if (native.ok === true) return { ...native, chainDer: orderLikeNode(native.chainDer, MAX_CHAIN_LENGTH), engine: 'native', fallback: null };
   // Past the deadline Node's handshake could only time out: the native engine's words stand.
-  if (native.ok === false && (native.reason !== 'tls' || Date.now() >= request.deadlineMs)) return { ...native, engine: 'native', fallback: null };
+  if (native.ok === false && (native.refusedByClient !== true || Date.now() >= request.deadlineMs)) {
+    const { refusedByClient: _refused, ...failure } = native;
+    return { ...failure, engine: 'native', fallback: null };
+  }
   const fallback: HandshakeFallback = native.ok === 'fallback' ? { reason: 'refused', why: native.why } : { reason: 'failed', why: native.error };
   request.onStep?.(`native engine: ${fallback.why}; running Node's handshake instead`);
   return { ...(await handshake(request)), engine: 'node', fallback };

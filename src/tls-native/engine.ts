@@ -37,7 +37,17 @@ export interface NativeHandshakeRequest {
 /** The probe's HandshakeResult (probe/tls.ts), or a hand-over to Node's engine. */
 export type NativeHandshakeResult =
   | { ok: true; staple: Buffer | null; chainDer: Buffer[]; protocol: string; cipher: string }
-  | { ok: false; reason: 'connect' | 'timeout' | 'tls' | 'starttls' | 'proxy'; error: string }
+  | {
+      ok: false;
+      reason: 'connect' | 'timeout' | 'tls' | 'starttls' | 'proxy';
+      error: string;
+      /**
+       * The TLS client itself refused what the server sent (a record, a message, a signature, an
+       * alert in answer): where Node's TLS might judge otherwise. False when the connection failed
+       * under it (closed, reset, timed out), which Node's would meet the same way.
+       */
+      refusedByClient?: boolean;
+    }
   | { ok: 'fallback'; why: string };
 
 export interface NativeVersions {
@@ -87,10 +97,10 @@ export function nativeHandshake(request: NativeHandshakeRequest, versions: Nativ
           return;
         }
         if (error instanceof TlsAlertError || error instanceof PeerAlertError) {
-          finish({ ok: false, reason: 'tls', error: error.message }, client.failureAlert(error));
+          finish({ ok: false, reason: 'tls', error: error.message, refusedByClient: true }, client.failureAlert(error));
           return;
         }
-        finish({ ok: false, reason: 'tls', error: messageOf(error) }, client.failureAlert(error));
+        finish({ ok: false, reason: 'tls', error: messageOf(error), refusedByClient: true }, client.failureAlert(error));
       };
       connected.on('data', (chunk: Buffer) => {
         if (settled) return;

@@ -114,12 +114,22 @@ describe("the native engine hands over to Node's", () => {
     expect(result.handshake).toMatchObject({ engine: 'node', fallback: { reason: 'failed' } });
   });
 
-  it('never for a refused connection or a server that never answers: one attempt, its own answer', async () => {
+  it('never for a refused connection, a server that drops it, or one that never answers: one attempt, its own answer', async () => {
     const closed = net.createServer();
     const closedPort = await listen(closed);
     closed.close();
     const refused = await probeOnce(closedPort);
     expect(refused).toMatchObject({ success: false, failureReason: 'connect', handshake: { engine: 'native', fallback: null } });
+
+    let droppedConnections = 0;
+    const dropper = net.createServer((socket) => {
+      droppedConnections++;
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.destroy());
+    });
+    const dropped = await probeOnce(await listen(dropper));
+    expect(dropped).toMatchObject({ success: false, failureReason: 'tls', error: 'connection closed during handshake', handshake: { engine: 'native', fallback: null } });
+    expect(droppedConnections).toBe(1);
 
     let silentConnections = 0;
     const silent = net.createServer((socket) => {

@@ -53,7 +53,7 @@ function serverHello12(suite = 0xc02b): Buffer {
 describe('native engine: hostile servers', () => {
   it('a plaintext HTTP answer: not TLS, quoted', async () => {
     const port = await hostile((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
-    expect(await probe(port)).toEqual({ ok: false, reason: 'tls', error: 'the server did not answer with TLS (first bytes "HTTP/1.1")' });
+    expect(await probe(port)).toEqual({ ok: false, reason: 'tls', error: 'the server did not answer with TLS (first bytes "HTTP/1.1")', refusedByClient: true });
   });
 
   it('a record header announcing 65535 bytes: record_overflow at once', async () => {
@@ -103,7 +103,7 @@ describe('native engine: hostile servers', () => {
 
   it("the server's fatal alert: named", async () => {
     const port = await hostile((s) => s.end(record(21, Buffer.from([2, 80]))));
-    expect(await probe(port)).toEqual({ ok: false, reason: 'tls', error: 'the server sent alert internal_error (80) in answer to the ClientHello' });
+    expect(await probe(port)).toEqual({ ok: false, reason: 'tls', error: 'the server sent alert internal_error (80) in answer to the ClientHello', refusedByClient: true });
   });
 
   it('handshake_failure in answer to the hello: a fallback to Node, not a failure', async () => {
