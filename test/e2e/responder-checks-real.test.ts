@@ -18,7 +18,7 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { ConfigStore } from '../../src/config/store.js';
 import { fakeProbe } from '../server/fakes.js';
 import { parseExposition, valueOf } from '../metrics/exposition.js';
-import { Lab, TRY_LATER_DER, binaryPath, freePort, freePorts, openssl, postOcspRequest, requireLabTools, run, spawnManaged, waitFor, type LabCert, type ManagedProcess } from './lab/index.js';
+import { Lab, TRY_LATER_DER, binaryPath, fakeTimeEnv, freePort, freePorts, openssl, postOcspRequest, requireLabTools, run, spawnManaged, waitFor, type LabCert, type ManagedProcess } from './lab/index.js';
 
 const gate = requireLabTools(['openssl', 'faketime']);
 const DAY_MS = 86_400_000;
@@ -71,8 +71,8 @@ describe.skipIf(gate.skip)('responder_checks against openssl ocsp', () => {
     await openssl(['req', '-new', '-key', key, '-subj', '/O=OCSP Lab/CN=Expired OCSP Responder', '-out', csr]);
     await writeFile(ext, '[ext]\nbasicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = OCSPSigning\n');
     const issuedAt = new Date(Date.now() - 10 * DAY_MS).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-    await run(binaryPath('faketime'), ['-f', `@${issuedAt}`, binaryPath('openssl'), 'x509', '-req', '-in', csr, '-CA', lab.pki.intermediate.certPath,
-      '-CAkey', lab.pki.intermediate.keyPath, '-set_serial', '0x5e1f', '-days', '2', '-extfile', ext, '-extensions', 'ext', '-out', cert], { env: { ...process.env, TZ: 'UTC' } });
+    await run(binaryPath('openssl'), ['x509', '-req', '-in', csr, '-CA', lab.pki.intermediate.certPath,
+      '-CAkey', lab.pki.intermediate.keyPath, '-set_serial', '0x5e1f', '-days', '2', '-extfile', ext, '-extensions', 'ext', '-out', cert], { env: fakeTimeEnv(`@${issuedAt}`) });
     const notAfterLine = (await openssl(['x509', '-in', cert, '-noout', '-enddate'])).stdout.toString('utf8').trim();
     expiredSignerNotAfter = new Date(notAfterLine.replace(/^notAfter=/, ''));
     expect(expiredSignerNotAfter.getTime()).toBeLessThan(Date.now() - 7 * DAY_MS);

@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fakeTimeEnv } from '../e2e/lab/binaries.js';
 
 export type OpensslKeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048';
 
@@ -107,7 +108,7 @@ export function openssl(args: readonly string[], options: Parameters<typeof runC
 /** Runs openssl with libfaketime's clock starting at `at` (UTC). */
 export function opensslAt(at: Date, args: readonly string[], options: Parameters<typeof runCommand>[2] = {}): ReturnType<typeof runCommand> {
   const stamp = at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-  return runCommand('faketime', ['-f', `@${stamp}`, 'openssl', ...args], { ...options, env: { ...process.env, TZ: 'UTC' } });
+  return runCommand('openssl', args, { ...options, env: { ...fakeTimeEnv(`@${stamp}`), ...options.env } });
 }
 
 async function generateKey(keyPath: string, keyType: OpensslKeyType): Promise<void> {

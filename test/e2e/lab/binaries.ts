@@ -44,6 +44,32 @@ export function findBinary(tool: LabTool): string | null {
   return found;
 }
 
+/** Where Debian's faketime package puts libfaketime (per architecture). */
+const LIBFAKETIME_DIRS = ['/usr/lib/x86_64-linux-gnu/faketime', '/usr/lib/aarch64-linux-gnu/faketime', '/usr/lib/faketime'];
+
+/**
+ * The environment that runs a program under libfaketime with its clock at `spec` (libfaketime's
+ * FAKETIME syntax: `@2026-11-02 17:13:47` starts the clock there and lets it run, `-9000` runs it
+ * that many seconds behind). The library is preloaded directly, not through the `faketime`
+ * wrapper: the wrapper creates a semaphore named after its own pid with O_EXCL and leaves it behind
+ * when it is killed, so a later wrapper that gets the same pid fails ("sem_open: File exists").
+ * `multiThreaded` picks the thread-safe build for servers with threads. TZ=UTC because libfaketime
+ * reads an absolute time as local time.
+ */
+export function fakeTimeEnv(spec: string, options: { multiThreaded?: boolean } = {}): NodeJS.ProcessEnv {
+  const file = options.multiThreaded ? 'libfaketimeMT.so.1' : 'libfaketime.so.1';
+  for (const dir of LIBFAKETIME_DIRS) {
+    const candidate = path.join(dir, file);
+    try {
+      accessSync(candidate, constants.R_OK);
+      return { ...process.env, LD_PRELOAD: candidate, FAKETIME: spec, TZ: 'UTC' };
+    } catch {
+      // not here
+    }
+  }
+  throw new LabError('LAB_BINARY_MISSING', `${file} not found in ${LIBFAKETIME_DIRS.join(', ')}; install the Debian package "faketime"`);
+}
+
 /** Like findBinary, but a missing tool is a LAB_BINARY_MISSING error naming the package. */
 export function binaryPath(tool: LabTool): string {
   const found = findBinary(tool);

@@ -10,7 +10,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { binaryPath } from './binaries.js';
+import { binaryPath, fakeTimeEnv } from './binaries.js';
 import { LabError } from './errors.js';
 import type { LabCert } from './pki.js';
 import { LOOPBACK, withFreePorts } from './ports.js';
@@ -75,10 +75,10 @@ export class HaproxyServer extends LabServer {
         ? spawnManaged({ name: 'haproxy', command: haproxy, args })
         : spawnManaged({
           name: 'haproxy',
-          command: binaryPath('faketime'),
-          args: ['-f', `${offset >= 0 ? '+' : ''}${Math.trunc(offset)}`, haproxy, ...args],
+          command: haproxy,
+          args,
           // Timers and timeouts keep the real monotonic clock.
-          env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1' },
+          env: { ...fakeTimeEnv(`${offset >= 0 ? '+' : ''}${Math.trunc(offset)}`, { multiThreaded: true }), FAKETIME_DONT_FAKE_MONOTONIC: '1' },
         });
       const server = new HaproxyServer(options.dir, proc, sites);
       server.startupMs = await awaitSites(proc, sites, options.timeoutMs);

@@ -27,6 +27,6 @@ export {
 export { waitFor, type WaitOptions } from './wait.js';
 export { freePort, freePorts, withFreePorts, saysAddressInUse, LOOPBACK, type PortChoice } from './ports.js';
 export { spawnManaged, ManagedProcess, atLabExit, childPids, isRunning, liveProcessCount, stopAllProcesses, type SpawnOptions, type ExitInfo } from './processes.js';
-export { requireLabTools, findBinary, binaryPath, DEBIAN_PACKAGE, type LabTool, type LabGate } from './binaries.js';
+export { requireLabTools, findBinary, binaryPath, fakeTimeEnv, DEBIAN_PACKAGE, type LabTool, type LabGate } from './binaries.js';
 export { LabError, type LabErrorCode } from './errors.js';
 export { run, openssl, type ExecOptions, type ExecResult } from './exec.js';

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { binaryPath } from './binaries.js';
+import { binaryPath, fakeTimeEnv } from './binaries.js';
 import { LabError } from './errors.js';
 import { openssl, run } from './exec.js';
 
@@ -292,9 +292,7 @@ async function loadCert(name: string, keyType: KeyType, certPath: string, keyPat
 
 /** Runs `openssl args` under libfaketime with the clock starting at `at` (UTC). */
 async function fakeTimeOpenssl(at: Date, args: string[]): Promise<void> {
-  const faketime = binaryPath('faketime');
   const stamp = at.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-  // '@' = start the fake clock at this instant and let it run; TZ=UTC because libfaketime
-  // interprets the timestamp in local time.
-  await run(faketime, ['-f', `@${stamp}`, binaryPath('openssl'), ...args], { env: { ...process.env, TZ: 'UTC' } });
+  // '@' = start the fake clock at this instant and let it run.
+  await run(binaryPath('openssl'), args, { env: fakeTimeEnv(`@${stamp}`) });
 }
