@@ -50,7 +50,7 @@ export async function handshakeWithEngine(module: ModuleConfig, request: Handsha
   const native = await nativeHandshake(request, { minVersion: module.minVersion ?? 'TLSv1.2', maxVersion: module.maxVersion ?? 'TLSv1.3' });
   // The chain as Node's engine reports it: in path order, without what is not on the path (chain-order.ts).
   if (native.ok === true) return { ...native, chainDer: orderLikeNode(native.chainDer, MAX_CHAIN_LENGTH), engine: 'native', fallback: null };
-  // Past the deadline Node's handshake could only time out: the native engine's words stand.
+  // A failure under the TLS client (Node's would meet it too), or past the deadline (Node's could only time out): the native engine's words stand.
   if (native.ok === false && (native.refusedByClient !== true || Date.now() >= request.deadlineMs)) {
     const { refusedByClient: _refused, ...failure } = native;
     return { ...failure, engine: 'native', fallback: null };
