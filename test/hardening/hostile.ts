@@ -90,11 +90,13 @@ export interface TlsServerOptions {
   cert: string;
   /** Stapled bytes (or a maker called per handshake, e.g. fresh junk each time); null staples nothing. */
   staple: Uint8Array | null | (() => Uint8Array | Promise<Uint8Array>);
+  /** More of Node's server options (versions, suites, groups). */
+  tls?: tls.TlsOptions;
 }
 
 /** A real TLS server that staples `staple`; `handshakes` counts the handshakes that asked for a staple. */
 export async function stapleServer(options: TlsServerOptions): Promise<Hostile & { handshakes: number }> {
-  const server = tls.createServer({ key: options.key, cert: options.cert });
+  const server = tls.createServer({ ...options.tls, key: options.key, cert: options.cert });
   const fixed = options.staple instanceof Uint8Array ? Buffer.from(options.staple) : undefined;
   const make = typeof options.staple === 'function' ? options.staple : null;
   const state = Object.assign(await listen(server), { handshakes: 0 });

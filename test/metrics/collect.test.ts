@@ -323,16 +323,19 @@ describe('addExporterMetrics', () => {
     for (const family of Object.values(EXPORTER_METRICS)) expect(e.helps.get(family.name)).toBe(family.help);
   });
 
+  /** An exporter that never loaded a config successfully and never swept. */
+  const neverSwept = {
+    version: '1.2.3',
+    nodejsVersion: 'v20.20.2',
+    configLastReloadSuccessful: true,
+    configLastReloadSuccessTimestampSeconds: null,
+    targets: 0,
+    lastSweep: null,
+  };
+
   it('leaves the sweep and success-time series out when there was none', async () => {
     const registry = new Registry();
-    addExporterMetrics(registry, {
-      version: '1.2.3',
-      nodejsVersion: 'v20.20.2',
-      configLastReloadSuccessful: true,
-      configLastReloadSuccessTimestampSeconds: null,
-      targets: 0,
-      lastSweep: null,
-    });
+    addExporterMetrics(registry, neverSwept);
     const e = parseExposition(await registry.metrics());
     expect([...familyNames(e)].sort()).toEqual([
       'ocsp_exporter_build_info',
@@ -345,15 +348,7 @@ describe('addExporterMetrics', () => {
 
   it("counts the native engine's fallbacks as a counter", async () => {
     const registry = new Registry();
-    addExporterMetrics(registry, {
-      version: '1.2.3',
-      nodejsVersion: 'v20.20.2',
-      configLastReloadSuccessful: true,
-      configLastReloadSuccessTimestampSeconds: null,
-      targets: 0,
-      handshakeFallbacks: { refused: 3, failed: 1 },
-      lastSweep: null,
-    });
+    addExporterMetrics(registry, { ...neverSwept, handshakeFallbacks: { refused: 3, failed: 1 } });
     const text = await registry.metrics();
     expect(text).toContain('# TYPE ocsp_exporter_handshake_fallbacks_total counter\nocsp_exporter_handshake_fallbacks_total{reason="refused"} 3\nocsp_exporter_handshake_fallbacks_total{reason="failed"} 1\n');
   });

@@ -16,6 +16,7 @@ import { probeTarget } from '../../src/probe/probe.js';
 import type { ProbeResult } from '../../src/probe/types.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 import { FakeStore, makeConfig, target } from '../server/fakes.js';
+import * as H from '../hardening/hostile.js';
 
 let pki: TestPki;
 let staple: Buffer;
@@ -26,16 +27,14 @@ beforeAll(async () => {
   staple = Buffer.from(await stapleFor(pki, pki.leafEcdsa));
 });
 
-afterAll(() => {
+afterAll(async () => {
   for (const close of closers) close();
+  await H.closeAll();
 });
 
-function tlsServer(options: tls.TlsOptions = {}): tls.Server {
-  const server = tls.createServer({ cert: pki.leafEcdsa.pem + pki.intermediate.pem, key: pki.leafEcdsa.keyPem, ...options });
-  server.on('OCSPRequest', (_c: Buffer, _i: Buffer | null, done: (error: Error | null, response?: Buffer) => void) => done(null, staple));
-  server.on('secureConnection', (socket: tls.TLSSocket) => socket.on('error', () => undefined).resume());
-  server.on('tlsClientError', () => undefined);
-  return server;
+/** A TLS server stapling the leaf's good response (test/hardening/hostile.ts), with more of Node's server options. */
+async function tlsServer(options: tls.TlsOptions = {}): Promise<number> {
+  return (await H.stapleServer({ key: pki.leafEcdsa.keyPem, cert: pki.leafEcdsa.pem + pki.intermediate.pem, staple, tls: options })).port;
 }
 
 async function listen(server: net.Server): Promise<number> {
@@ -46,10 +45,11 @@ async function listen(server: net.Server): Promise<number> {
 
 /**
  * A server whose first `junkConnections` connections are answered with an HTTP error instead of
- * TLS; the later ones get a real TLS server. Counts connections, so a test sees how many handshakes ran.
+ * TLS; the later ones are relayed to a real TLS server. Counts connections, so a test sees how
+ * many handshakes ran.
  */
 async function junkThenTls(junkConnections: number): Promise<{ port: number; connections: () => number }> {
-  const inner = tlsServer();
+  const tlsPort = await tlsServer();
   let connections = 0;
   const outer = net.createServer((socket) => {
     socket.on('error', () => undefined);
@@ -57,7 +57,9 @@ async function junkThenTls(junkConnections: number): Promise<{ port: number; con
       socket.once('data', () => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
       return;
     }
-    inner.emit('connection', socket);
+    const upstream = net.connect(tlsPort, '127.0.0.1');
+    upstream.on('error', () => socket.destroy());
+    socket.pipe(upstream).pipe(socket);
   });
   return { port: await listen(outer), connections: () => connections };
 }
@@ -88,7 +90,7 @@ describe('the engine a module gets', () => {
 
 describe("the native engine hands over to Node's", () => {
   it('refused: a server with only CBC suites is probed by Node, which speaks them', async () => {
-    const port = await listen(tlsServer({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' }));
+    const port = await tlsServer({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' });
     const result = await probeOnce(port);
     expect(result.success).toBe(true);
     expect(result.tls?.cipher).toBe('TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256');
@@ -146,9 +148,9 @@ describe("the native engine hands over to Node's", () => {
   });
 
   it('counts each hand-over by reason in ocsp_exporter_handshake_fallbacks_total', async () => {
-    const cbcPort = await listen(tlsServer({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' }));
+    const cbcPort = await tlsServer({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' });
     const junk = await junkThenTls(Number.POSITIVE_INFINITY);
-    const goodPort = await listen(tlsServer());
+    const goodPort = await tlsServer();
     const module = { ...nativeModule, name: 'default' };
     const config = makeConfig([target(`127.0.0.1:${cbcPort}`), target(`127.0.0.1:${junk.port}`), target(`127.0.0.1:${goodPort}`)], { minProbeIntervalSeconds: 0 }, [module]);
     const app = buildApp({ store: new FakeStore(config), logLevel: 'silent', processMetrics: false });

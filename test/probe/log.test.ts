@@ -25,6 +25,7 @@ import { cachedKeys, makeTestPki, stapleFor, type TestPki } from '../helpers/pki
 import { startTestProxy, type TestProxy } from '../helpers/proxy.js';
 import { LOOPBACK_ALLOWED } from '../responder/support.js';
 import { startStarttlsServer, type StarttlsTestServer } from '../starttls/support.js';
+import * as H from '../hardening/hostile.js';
 
 /** Newlines, a fake report line, an OSC title sequence with BEL, a CSI colour, CR, bidi override, U+2028, C1 CSI. */
 const EVIL_CN = 'evil\nOutcome: handshake completed\x1b]0;title\x07\x1b[31mred\r\u202e\u2028\x9b';
@@ -36,16 +37,7 @@ const closers: (() => Promise<void>)[] = [];
 
 /** A TLS server on 127.0.0.1 presenting `certPem` and stapling `staple` (none when null). */
 async function tlsServer(keyPem: string, certPem: string, staple: Uint8Array | null): Promise<number> {
-  const server = tls.createServer({ key: keyPem, cert: certPem });
-  server.on('OCSPRequest', (_c: Buffer, _i: Buffer, callback: (error: Error | null, response?: Buffer) => void) =>
-    callback(null, staple ? Buffer.from(staple) : undefined),
-  );
-  server.on('secureConnection', (socket) => socket.end());
-  server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  closers.push(() => new Promise((resolve) => server.close(() => resolve())));
-  return (server.address() as net.AddressInfo).port;
+  return (await H.stapleServer({ key: keyPem, cert: certPem, staple })).port;
 }
 
 const targetAt = (port: number): ProbeTarget => ({ target: `127.0.0.1:${port}`, host: '127.0.0.1', port, module: 'm', serverName: 'localhost', labels: {} });
@@ -67,6 +59,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(closers.map((close) => close()));
+  await H.closeAll();
 });
 
 describe('the probe log', () => {
