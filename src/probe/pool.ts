@@ -195,7 +195,9 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
       (batch) => worker.postMessage(batch),
       (message, error) => {
         // A probe that cannot be sent is answered at once; anything else the worker then lacks shows in its answers.
-        if (message.type === 'probe') settle(slot, message.seq, [failure(slot.pending.get(message.seq)!, `probe could not be sent to the worker: ${messageOf(error)}`)]);
+        if (message.type !== 'probe') return;
+        const entry = slot.pending.get(message.seq);
+        if (entry) settle(slot, message.seq, [failure(entry, `probe could not be sent to the worker: ${messageOf(error)}`)]);
       },
     );
     const slot: Slot = { index, worker, send, pending: new Map(), known: new Set(), ready: false, failure: null, abandoned: false, lastError: null, exited };
@@ -244,15 +246,18 @@ export function createProbePool(options: ProbePoolOptions = {}): ProbePool {
     slot.failure = why;
     slot.abandoned = true;
     void slot.worker.terminate();
-    if (slots[slot.index] === slot) slots[slot.index] = null;
-    for (const [seq, entry] of [...slot.pending]) settle(slot, seq, [failure(entry, why)]);
+    retire(slot, why);
     if (!closing) respawn(slot.index);
   }
 
   /** A worker gone: its slot freed, each of its probes answered with why it went. */
   function onExit(slot: Slot, code: number): void {
+    retire(slot, slot.failure ?? `probe worker exited (code ${code})${slot.lastError ? `: ${slot.lastError}` : ''}`);
+  }
+
+  /** A worker no longer used: its slot freed (unless already taken by its replacement), each of its probes failed with `why`. */
+  function retire(slot: Slot, why: string): void {
     if (slots[slot.index] === slot) slots[slot.index] = null;
-    const why = slot.failure ?? `probe worker exited (code ${code})${slot.lastError ? `: ${slot.lastError}` : ''}`;
     for (const [seq, entry] of [...slot.pending]) settle(slot, seq, [failure(entry, why)]);
   }
 
