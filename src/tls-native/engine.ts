@@ -17,7 +17,7 @@ import { negotiateStarttls, StarttlsError } from '../starttls/index.js';
 import { messageOf, messageWithCode } from '../util/errors.js';
 import { HandshakeClient } from './client.js';
 import type { Version } from './client-hello.js';
-import { PeerAlertError, TlsAlertError, UnsupportedError } from './errors.js';
+import { UnsupportedError } from './errors.js';
 
 /** What a handshake needs; the probe's HandshakeRequest (probe/tls.ts) is one. */
 export interface NativeHandshakeRequest {
@@ -94,10 +94,6 @@ export function nativeHandshake(request: NativeHandshakeRequest, versions: Nativ
       const fail = (error: unknown): void => {
         if (error instanceof UnsupportedError) {
           finish({ ok: 'fallback', why: error.message });
-          return;
-        }
-        if (error instanceof TlsAlertError || error instanceof PeerAlertError) {
-          finish({ ok: false, reason: 'tls', error: error.message, refusedByClient: true }, client.failureAlert(error));
           return;
         }
         finish({ ok: false, reason: 'tls', error: messageOf(error), refusedByClient: true }, client.failureAlert(error));
