@@ -537,14 +537,18 @@ export class HandshakeClient {
     if (!this.leafKey) {
       // The project's certificate reader: cached by fingerprint, so the probe's own reading of the
       // leaf afterwards, and the next probe of a server with the same certificate, parse nothing again.
-      let key: KeyObject | null = null;
+      const der = this.chainDer[0]!;
+      let key: KeyObject | null;
       try {
-        key = readCertificateInfo(this.chainDer[0]!).publicKey();
+        key = readCertificateInfo(der).publicKey();
       } catch {
-        // Beyond our reader's limits (an 80 KB certificate): Node's parser has the key. The probe
-        // then reports the leaf as unreadable, as with Node's engine, and still judges the staple.
+        key = null;
+      }
+      // Beyond our reader (an 80 KB certificate, a key it cannot make): Node's parser may have the
+      // key. The probe then reports the leaf as unreadable, as with Node's engine, and still judges the staple.
+      if (!key) {
         try {
-          key = new X509Certificate(this.chainDer[0]!).publicKey;
+          key = new X509Certificate(der).publicKey;
         } catch {
           key = null;
         }
