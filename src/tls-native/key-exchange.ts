@@ -95,3 +95,25 @@ function nistShare(group: 'secp256r1' | 'secp384r1', privateRaw?: Buffer): KeySh
 export function generateKeyShare(group: NamedGroup, privateRaw?: Buffer): KeyShare {
   return group === 'x25519' ? x25519Share(privateRaw) : nistShare(group, privateRaw);
 }
+
+/**
+ * How long, and for how many handshakes, a thread offers the same key share. A generation is one
+ * scalar multiplication (X25519 ~50 µs here, a twentieth of a probe); the server's share, and so
+ * every handshake's secrets, stay fresh. Reusing the client's ephemeral key only weakens forward
+ * secrecy, which protects nothing here: a probe sends no data but its Finished and close_notify.
+ * RFC 8446 does not require a fresh client share per connection; the bound keeps one key's life short.
+ */
+export const KEY_SHARE_REUSE = { maxAgeMs: 10_000, maxUses: 4096 } as const;
+
+const reusable = new Map<NamedGroup, { share: KeyShare; bornMs: number; uses: number }>();
+
+/** This thread's current key share for `group`, made afresh once it is KEY_SHARE_REUSE old or used. */
+export function reusableKeyShare(group: NamedGroup, nowMs: number = Date.now()): KeyShare {
+  let current = reusable.get(group);
+  if (!current || current.uses >= KEY_SHARE_REUSE.maxUses || nowMs - current.bornMs >= KEY_SHARE_REUSE.maxAgeMs || nowMs < current.bornMs) {
+    current = { share: generateKeyShare(group), bornMs: nowMs, uses: 0 };
+    reusable.set(group, current);
+  }
+  current.uses++;
+  return current.share;
+}
