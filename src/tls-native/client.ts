@@ -133,11 +133,18 @@ export class HandshakeClient {
   private outcome: HandshakeOutcome | null = null;
 
   constructor(private readonly options: HandshakeClientOptions) {
-    // One call for both (each costs ~5 µs of OpenSSL's per-call overhead).
-    const random = options.fixed ? null : randomBytes(64);
-    this.clientRandom = options.fixed?.random ?? random!.subarray(0, 32);
-    this.sessionId = options.fixed?.sessionId ?? random!.subarray(32);
-    this.keyShare = options.maxVersion !== 'TLSv1.3' ? null : options.fixed ? generateKeyShare('x25519', options.fixed.x25519Private) : reusableKeyShare('x25519');
+    const tls13 = options.maxVersion === 'TLSv1.3';
+    if (options.fixed) {
+      this.clientRandom = options.fixed.random;
+      this.sessionId = options.fixed.sessionId;
+      this.keyShare = tls13 ? generateKeyShare('x25519', options.fixed.x25519Private) : null;
+    } else {
+      // One call for both (each call costs ~5 µs of OpenSSL's per-call overhead).
+      const random = randomBytes(64);
+      this.clientRandom = random.subarray(0, 32);
+      this.sessionId = random.subarray(32);
+      this.keyShare = tls13 ? reusableKeyShare('x25519') : null;
+    }
     this.clientHello = options.fixed?.clientHello ?? this.buildHello(null);
   }
 
