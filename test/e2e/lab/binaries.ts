@@ -8,7 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { LabError } from './errors.js';
 
-export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime';
+export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip';
 
 /** The Debian 12 package that provides each tool. */
 export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
@@ -17,6 +17,9 @@ export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
   haproxy: 'haproxy',
   apache2: 'apache2',
   faketime: 'faketime',
+  'gnutls-serv': 'gnutls-bin',
+  unshare: 'util-linux',
+  ip: 'iproute2',
 };
 
 // Servers live in /usr/sbin, which a non-root PATH often lacks.

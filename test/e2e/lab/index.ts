@@ -11,6 +11,7 @@ export { NginxServer, type NginxOptions, type NginxSiteOptions, type NginxStapli
 export { HaproxyServer, type HaproxyOptions, type HaproxySiteOptions } from './haproxy.js';
 export { ApacheServer, APACHE_MODULE_DIR, type ApacheOptions, type ApacheSiteOptions } from './apache.js';
 export { LabServer, type LabServerKind, type RunningSite } from './server.js';
+export { GnutlsServer, type GnutlsServerOptions } from './gnutls.js';
 export { captureStaple, sClientStatus, tlsHandshakeSucceeds, type CaptureOptions, type CapturedStaple, type SClientStatus, type TlsVersionName } from './tls.js';
 export {
   TRY_LATER_DER,
