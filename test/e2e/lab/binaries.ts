@@ -8,7 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { LabError } from './errors.js';
 
-export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip';
+export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip' | 'java' | 'javac';
 
 /** The Debian 12 package that provides each tool. */
 export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
@@ -20,6 +20,8 @@ export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
   'gnutls-serv': 'gnutls-bin',
   unshare: 'util-linux',
   ip: 'iproute2',
+  java: 'openjdk-17-jdk-headless',
+  javac: 'openjdk-17-jdk-headless',
 };
 
 // Servers live in /usr/sbin, which a non-root PATH often lacks.

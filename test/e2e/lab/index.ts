@@ -12,6 +12,7 @@ export { HaproxyServer, type HaproxyOptions, type HaproxySiteOptions } from './h
 export { ApacheServer, APACHE_MODULE_DIR, type ApacheOptions, type ApacheSiteOptions } from './apache.js';
 export { LabServer, type LabServerKind, type RunningSite } from './server.js';
 export { GnutlsServer, type GnutlsServerOptions } from './gnutls.js';
+export { JsseServer, type JsseServerOptions } from './jsse.js';
 export { captureStaple, sClientStatus, tlsHandshakeSucceeds, type CaptureOptions, type CapturedStaple, type SClientStatus, type TlsVersionName } from './tls.js';
 export {
   TRY_LATER_DER,
