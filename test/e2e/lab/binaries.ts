@@ -8,7 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { LabError } from './errors.js';
 
-export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip' | 'java' | 'javac';
+export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip' | 'java' | 'javac' | 'caddy';
 
 /** The Debian 12 package that provides each tool. */
 export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
@@ -22,6 +22,7 @@ export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
   ip: 'iproute2',
   java: 'openjdk-17-jdk-headless',
   javac: 'openjdk-17-jdk-headless',
+  caddy: 'caddy',
 };
 
 // Servers live in /usr/sbin, which a non-root PATH often lacks.
