@@ -33,6 +33,15 @@ export function configToYaml(config: Config): string {
   if (stapleFiles.length > 0) document.staple_files = stapleFiles;
   const responderChecks = serializeResponderChecks(config.responderChecks ?? []);
   if (responderChecks.length > 0) document.responder_checks = responderChecks;
+  return yamlText(document);
+}
+
+/** One module's keys with their effective values, as under `modules.<name>` (`/probe?debug=true` shows it). */
+export function moduleToYaml(module: ModuleConfig): string {
+  return yamlText(serializeModule(module));
+}
+
+function yamlText(document: YamlMapping): string {
   // No anchors/aliases (the loader caps them), no line folding (a long value stays one line).
   const doc = new Document(document, { aliasDuplicateObjects: false });
   // A label value with a control, line-separator or bidi character is written double-quoted, the

@@ -9,7 +9,8 @@ import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Registry } from 'prom-client';
-import type { Config } from '../config/schema.js';
+import type { Config, ModuleConfig } from '../config/schema.js';
+import { moduleToYaml } from '../config/serialize.js';
 import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
 import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
@@ -225,7 +226,7 @@ export function registerRoutes(app: FastifyInstance, ctx: RouteContext): void {
       if (measured) ctx.history?.record('probe', r, atMs);
     }
     const metrics = renderProbeMetrics(results, atMs);
-    if (debug.value) return reply.type(TEXT).send(debugAnswer(results, metrics));
+    if (debug.value) return reply.type(TEXT).send(debugAnswer(results, metrics, module));
     return reply.type(Registry.PROMETHEUS_CONTENT_TYPE).send(metrics);
   });
 }
@@ -241,11 +242,13 @@ function debugParam(query: Record<string, string | string[] | undefined>): { val
 
 /**
  * `/probe?debug=true`, as blackbox_exporter answers it: each probed address's log (src/probe/log.ts,
- * escaped and bounded per address), then the metrics the same probe would have returned.
+ * escaped and bounded per address), the metrics the same probe would have returned, and the
+ * module it ran with, every key with its effective value (as `/config` writes it: file paths, never
+ * their contents; a proxy URL's credentials redacted).
  */
-function debugAnswer(results: readonly ProbeResult[], metrics: string): string {
+function debugAnswer(results: readonly ProbeResult[], metrics: string, module: ModuleConfig): string {
   const logs = results.map((result) => probeLogText(result)).join('\n');
-  return `Logs for the probe:\n${logs}\n\n\nMetrics that would have been returned:\n${metrics}`;
+  return `Logs for the probe:\n${logs}\n\n\nMetrics that would have been returned:\n${metrics}\n\n\nModule configuration:\n${moduleToYaml(module)}`;
 }
 
 /** The non-empty strings of `parts`, strings and iterables of strings alike, in order. */

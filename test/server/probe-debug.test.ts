@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { buildApp, type App } from '../../src/app.js';
 import { chainPem } from '../../src/pki/index.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
@@ -42,14 +43,20 @@ afterAll(async () => {
 const probeUrl = (extra: string): string => `/probe?target=127.0.0.1:${port}&server_name=localhost${extra}`;
 
 describe('/probe?debug=true', () => {
-  it("answers in plain text with the probe's log, then the metrics it would have returned", async () => {
+  it("answers in plain text with the probe's log, the metrics it would have returned and the module", async () => {
     const res = await app.server.inject({ method: 'GET', url: probeUrl('&debug=true') });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
     const body = res.body;
     expect(body.startsWith('Logs for the probe:\n')).toBe(true);
     const logs = body.slice(0, body.indexOf('Metrics that would have been returned:'));
-    const metrics = body.slice(body.indexOf('Metrics that would have been returned:\n') + 'Metrics that would have been returned:\n'.length);
+    const metricsAt = body.indexOf('Metrics that would have been returned:\n') + 'Metrics that would have been returned:\n'.length;
+    const moduleAt = body.indexOf('\n\n\nModule configuration:\n');
+    expect(moduleAt, 'the module section comes last').toBeGreaterThan(metricsAt);
+    const metrics = body.slice(metricsAt, moduleAt);
+    // The module it ran with, as /config writes modules: every key with its effective value.
+    const module = parseYaml(body.slice(moduleAt + '\n\n\nModule configuration:\n'.length)) as Record<string, unknown>;
+    expect(module).toMatchObject({ timeout: '3s', ip_protocol: 'any', probe_all_addresses: false });
     for (const step of [
       `Probe of 127.0.0.1:${port} (address 127.0.0.1:${port}, module default)`,
       `TCP connected to 127.0.0.1:${port} from 127.0.0.1:`,
