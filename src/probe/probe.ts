@@ -125,7 +125,7 @@ export async function probeTarget(
 }
 
 /** How the probe found its addresses: resolved, given as an IP literal, or left to the proxy. */
-function resolutionStep(host: string, module: ModuleConfig, proxy: string | null, addresses: readonly ResolvedAddress[] | { address: string }[]): string {
+export function resolutionStep(host: string, module: ModuleConfig, proxy: string | null, addresses: readonly ResolvedAddress[] | { address: string }[]): string {
   if (proxy) return `${host} is resolved by the proxy ${proxy} (CONNECT carries the name)`;
   const each = module.probeAllAddresses ? ' (probe_all_addresses: each is probed)' : '';
   return `resolved ${host} (ip_protocol ${module.ipProtocol}) to ${addresses.map((a) => a.address).join(', ')}${each}`;

@@ -15,7 +15,7 @@ import type { ModuleConfig } from '../config/schema.js';
 import type { LookupFn } from '../net/resolve.js';
 import { formatAddress } from '../net/resolve.js';
 import { failedResult, subjectOf } from '../probe/failure.js';
-import { resolveProbeAddresses, serverNameFor } from '../probe/probe.js';
+import { resolutionStep, resolveProbeAddresses, serverNameFor } from '../probe/probe.js';
 import type { ProbeFn, ProbeResult, ProbeTarget } from '../probe/types.js';
 import type { SlotRunner } from './slots.js';
 
@@ -70,7 +70,15 @@ export async function probeInSlots(
 
   const probedAtMs = now();
   const resolved = await resolveProbeAddresses(target, module, Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000), options.lookup);
-  if (!resolved.ok) return { measured: true, probedAtMs, results: [resolved.failure] };
+  if (!resolved.ok) {
+    const step = { atMs: now() - probedAtMs, text: `resolving ${target.host} (ip_protocol ${module.ipProtocol}) failed` };
+    return { measured: true, probedAtMs, results: [{ ...resolved.failure, log: [step] }] };
+  }
+  // Each address is probed as an IP literal, so its own log starts at the connection: the
+  // resolution, done here before any address's probe, comes first in each.
+  const resolvedMs = now() - probedAtMs;
+  const resolution = { atMs: 0, text: `${resolutionStep(target.host, module, null, resolved.addresses)}, before this address's probe, in ${resolvedMs} ms` };
+  const withResolution = (result: ProbeResult): ProbeResult => ({ ...result, log: [resolution, ...(result.log ?? [])] });
   // The connection goes to the address; the SNI and the name checked stay the target's host.
   const serverName = serverNameFor(target, module);
   let measured = false;
@@ -79,10 +87,10 @@ export async function probeInSlots(
       const probed = await probeOnce(options, slots, { ...target, host: address, serverName }, module, deadlineMs);
       if (probed) {
         measured = true;
-        return probed.results;
+        return probed.results.map(withResolution);
       }
       const subject = { ...subjectOf(target, now()), address: formatAddress(address, target.port), serverName };
-      return [failedResult(subject, 'timeout', options.noSlotError)];
+      return [withResolution(failedResult(subject, 'timeout', options.noSlotError))];
     }),
   );
   return { measured, probedAtMs, results: perAddress.flat() };

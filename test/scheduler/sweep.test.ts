@@ -327,6 +327,13 @@ describe('createSweeper', () => {
       ['192.0.2.3', 'lb.test', 'lb.test:443'],
     ]);
     expect(results).toHaveLength(3);
+    // The resolution was the sweep's, not the probe's: each address's log still starts with it.
+    for (const r of results) {
+      expect(r.log?.[0]?.text).toMatch(/^resolved lb\.test \(ip_protocol any\) to 192\.0\.2\.1, 192\.0\.2\.2, 192\.0\.2\.3 \(probe_all_addresses: each is probed\), before this address's probe, in \d+ ms$/);
+    }
+    const unresolved = createSweeper({ probe: fake.probe, now: clock.now, concurrency: 1, lookup: async () => [] });
+    const [failed] = await unresolved.sweep(config([target('gone.test:443', 'all')], {}, [all]), Infinity);
+    expect(failed).toMatchObject({ failureReason: 'dns', log: [{ text: 'resolving gone.test (ip_protocol any) failed' }] });
   });
 
   it('reports a duplicate (target, module) pair once', async () => {
