@@ -7,7 +7,7 @@
  * itself (`fallback: null`).
  */
 import { expect } from 'vitest';
-import type { ModuleConfig } from '../../src/config/schema.js';
+import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
 import { handshakeWithEngine } from '../../src/probe/engines.js';
 import { proxyFor } from '../../src/net/proxy.js';
 import { probeTarget } from '../../src/probe/probe.js';
@@ -25,6 +25,26 @@ export interface Comparison {
 export function comparable(result: ProbeResult): unknown {
   const { durationSeconds: _d, startedAtMs: _s, log: _l, handshake, ...rest } = result;
   return { ...rest, handshake: handshake ? { fallback: handshake.fallback } : handshake };
+}
+
+export type TlsVersion = 'TLSv1.2' | 'TLSv1.3';
+
+/** A lab test's module: the lab's root trusted (`caPem`), a 10 s timeout, `version` as both bounds when given. */
+export function labModule(caPem: string, version?: TlsVersion, extra: Partial<ModuleConfig> = {}): ModuleConfig {
+  return {
+    ...defaultModule('m'),
+    timeoutSeconds: 10,
+    caPem,
+    ...(version ? { minVersion: version, maxVersion: version } : {}),
+    ...extra,
+  };
+}
+
+/** One probe of `target` with the native engine, which must succeed (after which tests read the server's own account). */
+export async function nativeProbe(target: ProbeTarget, module: ModuleConfig): Promise<ProbeResult> {
+  const [result] = await probeTarget(target, { ...module, handshake: 'native' }, Date.now() + 5000);
+  expect(result?.success, result?.error ?? '').toBe(true);
+  return result!;
 }
 
 export function targetAt(host: string, port: number, serverName: string | null = 'localhost'): ProbeTarget {

@@ -8,14 +8,14 @@
  * probe, and no "TLS handshake error" in Caddy's debug log for any connection of the case.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
+import type { ModuleConfig } from '../../src/config/schema.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import { CaddyServer, Lab, LOOPBACK, requireLabTools, waitFor, type CaddyServerOptions } from '../e2e/lab/index.js';
-import { expectSameOnBothEngines, targetAt } from './differential.js';
+import { expectSameOnBothEngines, labModule, nativeProbe, targetAt, type TlsVersion } from './differential.js';
 
 const gate = requireLabTools(['openssl', 'caddy']);
 type Leaf = 'ecdsa' | 'rsa';
-type Version = 'TLSv1.2' | 'TLSv1.3';
+
 
 describe.skipIf(gate.skip)('native = node on Caddy', () => {
   let lab: Lab;
@@ -28,14 +28,9 @@ describe.skipIf(gate.skip)('native = node on Caddy', () => {
     await lab?.stop();
   });
 
-  const moduleFor = (version?: Version): ModuleConfig => ({
-    ...defaultModule('m'),
-    timeoutSeconds: 10,
-    caPem: lab.pki.root.certPem,
-    ...(version ? { minVersion: version, maxVersion: version } : {}),
-  });
+  const moduleFor = (version?: TlsVersion): ModuleConfig => labModule(lab.pki.root.certPem, version);
 
-  async function check(leaf: Leaf, version: Version | undefined, options: Omit<CaddyServerOptions, 'dir' | 'leaf'>): Promise<{ protocol: string; cipher: string; staple: string | null }> {
+  async function check(leaf: Leaf, version: TlsVersion | undefined, options: Omit<CaddyServerOptions, 'dir' | 'leaf'>): Promise<{ protocol: string; cipher: string; staple: string | null }> {
     const server = await CaddyServer.start({ dir: lab.dir, leaf: lab.leaves[leaf], ...options });
     try {
       const mark = server.proc.capturedOutput.length;
@@ -47,8 +42,7 @@ describe.skipIf(gate.skip)('native = node on Caddy', () => {
       const seen = await expectSameOnBothEngines(targetAt(LOOPBACK, server.port), moduleFor(version));
       expect(seen.wire.chain).toEqual([lab.leaves[leaf].certDer.toString('hex'), lab.pki.intermediate.certDer.toString('hex')]);
       expect(seen.native).toMatchObject({ success: true, staple: { present: true, verdict: { valid: true } } });
-      const [result] = await probeTarget(targetAt(LOOPBACK, server.port), { ...moduleFor(version), handshake: 'native' }, Date.now() + 5000);
-      expect(result?.success, result?.error ?? '').toBe(true);
+      await nativeProbe(targetAt(LOOPBACK, server.port), moduleFor(version));
       await new Promise((r) => setTimeout(r, 300));
       const said = server.proc.capturedOutput.slice(mark);
       expect(said, 'Caddy saw the connections').toContain('matched certificate in cache');

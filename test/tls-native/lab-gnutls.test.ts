@@ -9,10 +9,9 @@
  * which gnutls-serv reported no error for the connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
-import { probeTarget } from '../../src/probe/probe.js';
+import type { ModuleConfig } from '../../src/config/schema.js';
 import { GnutlsServer, Lab, LOOPBACK, requireLabTools, waitFor } from '../e2e/lab/index.js';
-import { expectSameOnBothEngines, targetAt } from './differential.js';
+import { expectSameOnBothEngines, labModule, nativeProbe, targetAt, type TlsVersion } from './differential.js';
 
 const gate = requireLabTools(['openssl', 'gnutls-serv', 'unshare', 'ip']);
 type Leaf = 'ecdsa' | 'rsa';
@@ -31,17 +30,12 @@ describe.skipIf(gate.skip)('native = node on gnutls-serv', () => {
     await lab?.stop();
   });
 
-  const moduleFor = (version?: 'TLSv1.2' | 'TLSv1.3'): ModuleConfig => ({
-    ...defaultModule('m'),
-    timeoutSeconds: 10,
-    caPem: lab.pki.root.certPem,
-    ...(version ? { minVersion: version, maxVersion: version } : {}),
-  });
+  const moduleFor = (version?: TlsVersion): ModuleConfig => labModule(lab.pki.root.certPem, version);
 
   interface Case {
     leaf: Leaf;
     priority: string;
-    version?: 'TLSv1.2' | 'TLSv1.3';
+    version?: TlsVersion;
     staple?: boolean;
     requestClientCert?: boolean;
   }
@@ -59,8 +53,7 @@ describe.skipIf(gate.skip)('native = node on gnutls-serv', () => {
         : { success: true, staple: { present: false } });
 
       const mark = server.proc.capturedOutput.length;
-      const [result] = await probeTarget(targetAt(LOOPBACK, server.port), { ...moduleFor(c.version), handshake: 'native' }, Date.now() + 5000);
-      expect(result?.success, result?.error ?? '').toBe(true);
+      await nativeProbe(targetAt(LOOPBACK, server.port), moduleFor(c.version));
       // gnutls-serv prints a block per connection once the handshake is done, and a line for
       // whatever went wrong ("Error in handshake: …", "Error while receiving data").
       await waitFor(() => /Accepted connection|error/i.test(server.outputSince(mark)), 5000, { what: 'gnutls-serv to report the connection' });

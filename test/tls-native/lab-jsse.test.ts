@@ -9,14 +9,13 @@
  * handshake read to the client's close_notify, with no exception.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
-import { probeTarget } from '../../src/probe/probe.js';
+import type { ModuleConfig } from '../../src/config/schema.js';
 import { JsseServer, Lab, LOOPBACK, requireLabTools, waitFor, type JsseServerOptions } from '../e2e/lab/index.js';
-import { expectSameOnBothEngines, targetAt } from './differential.js';
+import { expectSameOnBothEngines, labModule, nativeProbe, targetAt, type TlsVersion } from './differential.js';
 
 const gate = requireLabTools(['openssl', 'java', 'javac']);
 type Leaf = 'ecdsa' | 'rsa';
-type Version = 'TLSv1.2' | 'TLSv1.3';
+
 
 describe.skipIf(gate.skip)('native = node on JSSE', () => {
   let lab: Lab;
@@ -29,15 +28,10 @@ describe.skipIf(gate.skip)('native = node on JSSE', () => {
     await lab?.stop();
   });
 
-  const moduleFor = (version?: Version): ModuleConfig => ({
-    ...defaultModule('m'),
-    timeoutSeconds: 10,
-    caPem: lab.pki.root.certPem,
-    ...(version ? { minVersion: version, maxVersion: version } : {}),
-  });
+  const moduleFor = (version?: TlsVersion): ModuleConfig => labModule(lab.pki.root.certPem, version);
 
   /** Both engines agree with the server configured by `options`; a native probe leaves no exception in its output. */
-  async function check(leaf: Leaf, version: Version | undefined, options: Omit<JsseServerOptions, 'dir' | 'leaf'>): Promise<{ protocol: string; cipher: string; staple: string | null }> {
+  async function check(leaf: Leaf, version: TlsVersion | undefined, options: Omit<JsseServerOptions, 'dir' | 'leaf'>): Promise<{ protocol: string; cipher: string; staple: string | null }> {
     const server = await JsseServer.start({ dir: lab.dir, leaf: lab.leaves[leaf], ...options });
     try {
       const seen = await expectSameOnBothEngines(targetAt(LOOPBACK, server.port), moduleFor(version));
@@ -49,8 +43,7 @@ describe.skipIf(gate.skip)('native = node on JSSE', () => {
       // come after the client is done: the four connections above first, then one more native probe.
       const lines = (): string[] => server.proc.capturedOutput.split('\n').filter((l) => /^(handshake|error) /.test(l));
       await waitFor(() => lines().length >= 4, 5000, { what: 'the JSSE server to report four connections', diagnostics: () => server.proc.diagnostics() });
-      const [result] = await probeTarget(targetAt(LOOPBACK, server.port), { ...moduleFor(version), handshake: 'native' }, Date.now() + 5000);
-      expect(result?.success, result?.error ?? '').toBe(true);
+      await nativeProbe(targetAt(LOOPBACK, server.port), moduleFor(version));
       await waitFor(() => lines().length >= 5, 5000, { what: 'the JSSE server to report the native probe', diagnostics: () => server.proc.diagnostics() });
       await new Promise((r) => setTimeout(r, 200));
       expect(lines(), 'JSSE: each connection (node, native, node, native, native) a complete handshake, no exception')

@@ -9,7 +9,7 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultModule, type ModuleConfig } from '../../src/config/schema.js';
+import type { ModuleConfig } from '../../src/config/schema.js';
 import { probeTarget } from '../../src/probe/probe.js';
 import {
   Lab,
@@ -25,10 +25,10 @@ import {
   type ManagedProcess,
   type NginxServer,
 } from '../e2e/lab/index.js';
-import { expectSameOnBothEngines, targetAt } from './differential.js';
+import { expectSameOnBothEngines, labModule, targetAt, type TlsVersion } from './differential.js';
 
 const gate = requireLabTools(['openssl', 'faketime', 'nginx', 'haproxy', 'apache2']);
-type Version = 'TLSv1.2' | 'TLSv1.3';
+type Version = TlsVersion;
 const VERSIONS: Version[] = ['TLSv1.2', 'TLSv1.3'];
 
 describe.skipIf(gate.skip)('native = node on the lab servers', () => {
@@ -66,13 +66,7 @@ describe.skipIf(gate.skip)('native = node on the lab servers', () => {
     await lab?.stop();
   });
 
-  const moduleFor = (version?: Version, extra: Partial<ModuleConfig> = {}): ModuleConfig => ({
-    ...defaultModule('m'),
-    timeoutSeconds: 10,
-    caPem: lab.pki.root.certPem,
-    ...(version ? { minVersion: version, maxVersion: version } : {}),
-    ...extra,
-  });
+  const moduleFor = (version?: Version, extra: Partial<ModuleConfig> = {}): ModuleConfig => labModule(lab.pki.root.certPem, version, extra);
 
   /** Probes until the server staples (nginx and Apache fetch lazily, on the first status_request). */
   async function warm(port: number): Promise<void> {
