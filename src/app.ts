@@ -17,7 +17,7 @@ import { ExporterSockets, expandListenAddresses } from './responder/destinations
 import type { LookupFn } from './net/resolve.js';
 import { createProbeSlots, nestedSlots } from './scheduler/slots.js';
 import { createSweeper, type Sweeper } from './scheduler/sweep.js';
-import type { SeriesSource } from './metrics/series.js';
+import type { ResultSource } from './sources/types.js';
 import { createResponderCheckSource } from './sources/responder-checks.js';
 import { createStapleFileSource } from './sources/staple-files.js';
 import { ProbeHistory } from './server/history.js';
@@ -191,7 +191,7 @@ export function buildApp(deps: AppDeps): App {
   }
 
   // Series of /metrics besides the sweep's: staple files on disk, responders checked on their own.
-  const seriesSources: SeriesSource[] = [];
+  const seriesSources: ResultSource[] = [];
   seriesSources.push(createResponderCheckSource({ now, moduleView: (module) => ownSockets.applyTo(module), ...(lookup ? { lookup } : {}) }));
   seriesSources.push(createStapleFileSource({ now, warn: (fields, message) => server.log.warn(fields, `staple file: ${message}`) }));
 

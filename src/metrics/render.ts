@@ -11,8 +11,9 @@
  */
 import { escapeLabelValue, familyHeader, formatLabels, formatValue } from './exposition.js';
 import { PROBE_METRICS, RESPONDER_CHECK_METRICS, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
-import { identityLabels, mapProbeResult, type SeriesSink, type SeriesSubject } from './series.js';
+import { identityLabels, mapProbeResult, mapSourcedResult, sourcedIdentity, type SeriesSink } from './series.js';
 import type { ProbeResult } from '../probe/types.js';
+import type { SourcedResult } from '../sources/types.js';
 
 const FAMILIES: readonly MetricFamily[] = [PROBE_METRICS, STAPLE_FILE_METRICS, RESPONDER_CHECK_METRICS].flatMap((group: Record<string, MetricFamily>) => Object.values(group));
 const FAMILY_INDEX: ReadonlyMap<MetricFamily, number> = new Map(FAMILIES.map((family, i) => [family, i]));
@@ -40,7 +41,7 @@ interface RenderedResult {
   readonly clocks: ReadonlyArray<number | ((nowMs: number) => number)> | null;
 }
 
-const rendered = new WeakMap<ProbeResult | SeriesSubject, RenderedResult>();
+const rendered = new WeakMap<ProbeResult | SourcedResult, RenderedResult>();
 
 /** Collects one result's samples as text; the sink series.ts maps into. */
 class ResultWriter implements SeriesSink {
@@ -114,20 +115,20 @@ function renderedOf(result: ProbeResult): RenderedResult {
   return entry;
 }
 
-function renderedSubjectOf(subject: SeriesSubject): RenderedResult {
-  let entry = rendered.get(subject);
+function renderedSourcedOf(sourced: SourcedResult): RenderedResult {
+  let entry = rendered.get(sourced);
   if (!entry) {
-    const writer = new ResultWriter(formatLabels(subject.identity));
-    subject.mapInto(writer);
+    const writer = new ResultWriter(formatLabels(sourcedIdentity(sourced)));
+    mapSourcedResult(sourced, writer);
     entry = writer.finish();
-    rendered.set(subject, entry);
+    rendered.set(sourced, entry);
   }
   return entry;
 }
 
 /**
  * The exposition text of the per-address families for `results`, judged at `nowMs` (Unix ms, the
- * scrape time), then those of `subjects` (staple files, responder checks) in the same family
+ * scrape time), then those of `sourced` (staple files, responder checks) in the same family
  * blocks, in chunks of about 64 K characters (a family may span several); nothing for no
  * results. Results not written before are written now, before the first chunk, so a failure is
  * thrown here and not halfway through a response. `results` must be treated as immutable once
@@ -135,8 +136,8 @@ function renderedSubjectOf(subject: SeriesSubject): RenderedResult {
  * Streaming the chunks keeps the whole text (32 MB at 10,000 addresses) from being held at once,
  * as a string and again encoded.
  */
-export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number, subjects: readonly SeriesSubject[] = []): Iterable<string> {
-  const all = [...results.map(renderedOf), ...subjects.map(renderedSubjectOf)];
+export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: number, sourced: readonly SourcedResult[] = []): Iterable<string> {
+  const all = [...results.map(renderedOf), ...sourced.map(renderedSourcedOf)];
   return (function* chunks() {
     let parts: string[] = [];
     let length = 0;
@@ -161,8 +162,8 @@ export function probeMetricsChunks(results: readonly ProbeResult[], nowMs: numbe
 }
 
 /** The same text as `probeMetricsChunks`, as one string; empty for no results. */
-export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number, subjects: readonly SeriesSubject[] = []): string {
-  return [...probeMetricsChunks(results, nowMs, subjects)].join('');
+export function renderProbeMetrics(results: readonly ProbeResult[], nowMs: number, sourced: readonly SourcedResult[] = []): string {
+  return [...probeMetricsChunks(results, nowMs, sourced)].join('');
 }
 
 /** Appends the lines of family `f` of `result` (which has some) to `parts`; returns about how many characters. */

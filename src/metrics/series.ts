@@ -12,12 +12,13 @@
 import type { SingleResponseInfo } from '../ocsp/types.js';
 import { FAILURE_REASONS, type ProbeResult, type StapleResult } from '../probe/types.js';
 import type { ChainResponderResult, ResponderResult } from '../responder/types.js';
-import { RESERVED_LABEL_NAMES, type Config } from '../config/schema.js';
+import { RESERVED_LABEL_NAMES } from '../config/schema.js';
 import { CERT_STATUSES, PROBE_METRICS, RESPONDER_CHECK_METRICS, RESPONSE_STATUSES, STAPLE_FILE_METRICS, type MetricFamily } from './names.js';
 import { STAPLE_FILE_ERROR_REASONS } from '../files/read.js';
 import type { StapleFileResult } from '../sources/staple-file-result.js';
 import { rewriteDeadlineMs } from '../sources/staple-file-judge.js';
 import type { ResponderCheckResult } from '../sources/responder-check-result.js';
+import type { SourcedResult } from '../sources/types.js';
 import { CERTIFICATE_FILE_REASONS } from '../sources/responder-check-files.js';
 import type { CertificateFacts } from '../x509/types.js';
 import { stapleEnd } from '../ocsp/verify.js';
@@ -28,27 +29,6 @@ export interface SeriesSink {
   sample(family: MetricFamily, value: number, labelValues?: readonly string[]): void;
   /** A sample (of a family without labels of its own) whose value depends on the scrape time, Unix ms. */
   sampleAt(family: MetricFamily, valueAt: (nowMs: number) => number): void;
-}
-
-/**
- * Series of something other than a probed address: a staple file on disk, a responder checked on
- * its own. Its identity labels come first on each of its samples (instead of target, address,
- * module); `mapInto` writes its samples, as `mapProbeResult` does for a probe result. Treated as
- * immutable once rendered: the writer keeps each subject's text for as long as the object lives,
- * so a source hands out the same object while nothing changed.
- */
-export interface SeriesSubject {
-  readonly identity: ReadonlyArray<readonly [name: string, value: string]>;
-  readonly mapInto: (sink: SeriesSink) => void;
-}
-
-/**
- * Where /metrics takes series subjects from besides the sweep (staple files, responder checks).
- * `collect` runs at each scrape alongside the sweep, within the same deadline (Unix ms; Infinity
- * without a scrape timeout), and never rejects: its failures are series of their own.
- */
-export interface SeriesSource {
-  collect(config: Config, deadlineMs: number): Promise<readonly SeriesSubject[]>;
 }
 
 /** Prometheus label name syntax; names starting with `__` are reserved for internal use. */
@@ -215,7 +195,7 @@ function mapChainResponder(sink: SeriesSink, chain: ChainResponderResult): void 
 }
 
 /** The labels of every series of a staple file: `file`, `certificate`, then its usable extra labels sorted by name. */
-export function stapleFileIdentity(result: StapleFileResult): Array<[name: string, value: string]> {
+function stapleFileIdentity(result: StapleFileResult): Array<[name: string, value: string]> {
   const labels: Array<[string, string]> = [
     ['file', result.file],
     ['certificate', result.certificate],
@@ -230,7 +210,7 @@ export function stapleFileIdentity(result: StapleFileResult): Array<[name: strin
  * certificate's series when it was read and `ocsp_staple_present 0` when only the staple file is
  * missing (the server has nothing to staple).
  */
-export function mapStapleFileResult(result: StapleFileResult, sink: SeriesSink): void {
+function mapStapleFileResult(result: StapleFileResult, sink: SeriesSink): void {
   const F = STAPLE_FILE_METRICS;
   sink.sample(F.fileReadable, flag(result.readable));
   for (const reason of STAPLE_FILE_ERROR_REASONS) sink.sample(F.fileError, flag(result.problem?.reason === reason), [reason]);
@@ -249,7 +229,7 @@ export function mapStapleFileResult(result: StapleFileResult, sink: SeriesSink):
 }
 
 /** The labels of every series of a responder check: `certificate`, then its usable extra labels sorted by name. */
-export function responderCheckIdentity(result: ResponderCheckResult): Array<[name: string, value: string]> {
+function responderCheckIdentity(result: ResponderCheckResult): Array<[name: string, value: string]> {
   const labels: Array<[string, string]> = [['certificate', result.certificate]];
   for (const name of Object.keys(result.labels).filter(isUsableExtraLabel).sort()) labels.push([name, result.labels[name]!]);
   return labels;
@@ -262,7 +242,7 @@ export function responderCheckIdentity(result: ResponderCheckResult): Array<[nam
  * signed it, the time left to its nextUpdate and the delegated signer's expiry. An unusable
  * certificate file is `..._certificate_readable 0` plus the reason, and nothing was asked.
  */
-export function mapResponderCheckResult(result: ResponderCheckResult, sink: SeriesSink): void {
+function mapResponderCheckResult(result: ResponderCheckResult, sink: SeriesSink): void {
   const R = RESPONDER_CHECK_METRICS;
   sink.sample(R.certificateReadable, flag(result.problem === null));
   for (const reason of CERTIFICATE_FILE_REASONS) sink.sample(R.certificateError, flag(result.problem?.reason === reason), [reason]);
@@ -286,4 +266,18 @@ export function mapResponderCheckResult(result: ResponderCheckResult, sink: Seri
     const nextUpdateMs = new Date(nextUpdate).getTime();
     sink.sampleAt(R.secondsUntilNextUpdate, (nowMs) => (nextUpdateMs - nowMs) / 1000);
   }
+}
+
+/**
+ * The identity labels of a result from a source other than the sweep (a staple file, a responder
+ * checked on its own), first on each of its samples instead of target, address and module.
+ */
+export function sourcedIdentity(sourced: SourcedResult): Array<[name: string, value: string]> {
+  return sourced.kind === 'staple_file' ? stapleFileIdentity(sourced.result) : responderCheckIdentity(sourced.result);
+}
+
+/** The samples of such a result, as `mapProbeResult` writes a probe result's. */
+export function mapSourcedResult(sourced: SourcedResult, sink: SeriesSink): void {
+  if (sourced.kind === 'staple_file') mapStapleFileResult(sourced.result, sink);
+  else mapResponderCheckResult(sourced.result, sink);
 }

@@ -14,7 +14,7 @@ import { moduleToYaml } from '../config/serialize.js';
 import { isValidHostname, parseTargetAddress, TargetAddressError } from '../config/target.js';
 import { addExporterMetrics, type ExporterState } from '../metrics/collect.js';
 import { probeMetricsChunks, renderProbeMetrics } from '../metrics/render.js';
-import type { SeriesSource } from '../metrics/series.js';
+import type { ResultSource } from '../sources/types.js';
 import { neverThrows } from '../probe/failure.js';
 import { probeLogText } from '../probe/log.js';
 import type { ProbeFn, ProbeResult, ProbeTarget } from '../probe/types.js';
@@ -50,7 +50,7 @@ export interface RouteContext {
   exporterState(): Omit<ExporterState, 'lastSweep'>;
   sweeper: Sweeper;
   /** Series besides the sweep's on /metrics (staple files, responder checks), collected alongside it. */
-  seriesSources: readonly SeriesSource[];
+  seriesSources: readonly ResultSource[];
   probe: ProbeFn;
   /** Where /probe probes take their slots: /probe's share, then the sweep's (src/app.ts, probeEndpointShare). */
   probeSlots: SlotRunner;

@@ -1,6 +1,6 @@
 /**
  * What one responder check (config `responder_checks`) found at one scrape: plain data, mapped to
- * series by src/metrics/series.ts (mapResponderCheckResult) and printed by `check --responder-check`.
+ * series by src/metrics/series.ts (`mapSourcedResult`) and printed by `check --responder-check`.
  */
 import type { FileProblem } from '../files/read.js';
 import type { FileIssuerSource } from './staple-file-result.js';

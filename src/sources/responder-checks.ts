@@ -18,7 +18,7 @@ import { MAX_RESPONDER_CHECK_FILES, type ResponderCheckEntry } from '../config/r
 import { moduleNamed, type Config, type ModuleConfig } from '../config/schema.js';
 import { findFileIssuer, leafFacts } from './staple-file-judge.js';
 import { expandGlob } from '../files/glob.js';
-import { mapResponderCheckResult, responderCheckIdentity, type SeriesSource, type SeriesSubject } from '../metrics/series.js';
+import type { ResultSource, SourcedResult } from './types.js';
 import type { LookupFn } from '../net/resolve.js';
 import { responderOptionsOf } from '../probe/probe.js';
 import { checkResponder, type AnswerProvider } from '../responder/check.js';
@@ -43,7 +43,7 @@ export interface ResponderCheckDeps {
   answers?: AnswerProvider;
 }
 
-export interface ResponderCheckSource extends SeriesSource {
+export interface ResponderCheckSource extends ResultSource {
   /** The results of every configured check, in config order (glob matches by name). */
   check(config: Config, deadlineMs: number): Promise<ResponderCheckResult[]>;
 }
@@ -146,8 +146,8 @@ export function createResponderCheckSource(deps: ResponderCheckDeps = {}): Respo
     async collect(config, deadlineMs) {
       try {
         const results = await check(config, deadlineMs);
-        // A new subject per result: the writer caches each subject's text for the object's lifetime.
-        return results.map((result): SeriesSubject => ({ identity: responderCheckIdentity(result), mapInto: (sink) => mapResponderCheckResult(result, sink) }));
+        // A new object per result: the writer keeps each one's text for the object's lifetime.
+        return results.map((result): SourcedResult => ({ kind: 'responder_check', result }));
       } catch {
         // check() reports failures as results; should a bug throw, the probes' series still go out.
         return [];

@@ -1,6 +1,6 @@
 /**
  * What the exporter learned about one staple file and its certificate at one scrape: plain data,
- * mapped to series by src/metrics/series.ts (`mapStapleFileResult`) and printed by `check --file`.
+ * mapped to series by src/metrics/series.ts (`mapSourcedResult`) and printed by `check --file`.
  */
 import type { ParsedOcspResponse } from '../ocsp/types.js';
 import type { StapleVerdict } from '../probe/types.js';

@@ -2,7 +2,7 @@
  * The `staple_files` series source for /metrics: at each scrape it expands every entry into
  * (staple, certificate) pairs (globs and directories read again each time, bounded), stamps each
  * file and reads it again only when its stamp (device, inode, size, mtime) changed, judges the
- * staple at the scrape time, and hands out the same subject object for a pair while neither its
+ * staple at the scrape time, and hands out the same result object for a pair while neither its
  * files nor its verdict changed, so the writer reuses its text (render.ts). Synchronous, bounded
  * file-system calls on small local files; never throws: every problem is a series.
  */
@@ -10,12 +10,12 @@ import { basename, join } from 'node:path';
 import type { Config, ModuleConfig } from '../config/schema.js';
 import { moduleNamed } from '../config/schema.js';
 import type { StapleFileEntry } from '../config/staple-files.js';
-import { mapStapleFileResult, stapleFileIdentity, type SeriesSource, type SeriesSubject } from '../metrics/series.js';
 import { expandGlob, GlobError } from '../files/glob.js';
 import { certificatesOf } from '../files/certificates.js';
 import { findFileIssuer, judgeStaple, leafFacts } from './staple-file-judge.js';
 import { readStampedFile, stampFile, type FileProblem, type ReadHooks } from '../files/read.js';
 import type { FileIssuerSource, StapleFileResult } from './staple-file-result.js';
+import type { ResultSource, SourcedResult } from './types.js';
 import { messageOf } from '../util/errors.js';
 
 /** A staple is a few KB; RFC 6960 puts no bound on it, servers do (OpenSSL's default is 100 KB for a whole response). */
@@ -119,7 +119,7 @@ class FileCache<T> {
 
 interface PairState {
   key: string;
-  subject: SeriesSubject;
+  sourced: SourcedResult;
   problemMessage: string | null;
 }
 
@@ -259,37 +259,37 @@ function verdictKey(result: StapleFileResult): string {
 }
 
 /** The `staple_files` source for /metrics. */
-export function createStapleFileSource(options: StapleFileSourceOptions = {}): SeriesSource {
+export function createStapleFileSource(options: StapleFileSourceOptions = {}): ResultSource {
   const now = options.now ?? Date.now;
   const judge = createPairJudge(options);
   let states = new Map<string, PairState>();
   let lastConfig: Config | null = null;
 
-  const subjectFor = (key: string, result: StapleFileResult): SeriesSubject => {
+  const sourcedFor = (key: string, result: StapleFileResult): SourcedResult => {
     const previous = states.get(`${result.file}\0${result.certificate}`);
-    if (previous && previous.key === key) return previous.subject;
-    return { identity: stapleFileIdentity(result), mapInto: (sink) => mapStapleFileResult(result, sink) };
+    if (previous && previous.key === key) return previous.sourced;
+    return { kind: 'staple_file', result };
   };
 
-  const collectNow = async (config: Config): Promise<readonly SeriesSubject[]> => {
-    // A reload may change modules (trust store, skew): every subject is made afresh.
+  const collectNow = async (config: Config): Promise<readonly SourcedResult[]> => {
+    // A reload may change modules (trust store, skew): every result is handed out afresh.
     if (config !== lastConfig) states = new Map();
     lastConfig = config;
     const nowMs = now();
     const next = new Map<string, PairState>();
-    const subjects: SeriesSubject[] = [];
+    const handedOut: SourcedResult[] = [];
     let judged = 0;
     const keep = (result: StapleFileResult, key: string): void => {
       const id = `${result.file}\0${result.certificate}`;
       if (next.has(id)) return; // two entries naming the same pair: the first one's labels
-      const subject = subjectFor(key, result);
+      const sourced = sourcedFor(key, result);
       const previous = states.get(id);
       const problemMessage = result.problem?.message ?? null;
       if (problemMessage !== null && problemMessage !== previous?.problemMessage) {
         options.warn?.({ file: result.file, certificate: result.certificate, reason: result.problem!.reason }, problemMessage);
       }
-      next.set(id, { key, subject, problemMessage });
-      subjects.push(subject);
+      next.set(id, { key, sourced, problemMessage });
+      handedOut.push(sourced);
     };
     for (const entry of config.stapleFiles ?? []) {
       const module = moduleNamed(config, entry.module) ?? moduleNamed(config, 'default')!;
@@ -320,7 +320,7 @@ export function createStapleFileSource(options: StapleFileSourceOptions = {}): S
     }
     judge.endScrape();
     states = next;
-    return subjects;
+    return handedOut;
   };
 
   // One collection at a time (it yields to the event loop): a scrape arriving meanwhile waits and

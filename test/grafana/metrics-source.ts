@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { addExporterMetrics } from '../../src/metrics/collect.js';
 import { renderProbeMetrics } from '../../src/metrics/render.js';
-import { mapResponderCheckResult, mapStapleFileResult, responderCheckIdentity, stapleFileIdentity, type SeriesSubject } from '../../src/metrics/series.js';
+import type { SourcedResult } from '../../src/sources/types.js';
 import type { StapleFileResult } from '../../src/sources/staple-file-result.js';
 import type { OcspProblem } from '../../src/ocsp/types.js';
 import type { ProbeResult } from '../../src/probe/types.js';
@@ -290,10 +290,10 @@ export function fixtureChecks(nowMs: number): { results: ResponderCheckResult[];
   return { results: entries.map(([, r]) => r), checks: entries.map(([state, r]) => ({ certificate: r.certificate, state })) };
 }
 
-function subjectsAt(nowMs: number): SeriesSubject[] {
+function subjectsAt(nowMs: number): SourcedResult[] {
   return [
-    ...fixtureFiles(nowMs).results.map((r): SeriesSubject => ({ identity: stapleFileIdentity(r), mapInto: (sink) => mapStapleFileResult(r, sink) })),
-    ...fixtureChecks(nowMs).results.map((r): SeriesSubject => ({ identity: responderCheckIdentity(r), mapInto: (sink) => mapResponderCheckResult(r, sink) })),
+    ...fixtureFiles(nowMs).results.map((result): SourcedResult => ({ kind: 'staple_file', result })),
+    ...fixtureChecks(nowMs).results.map((result): SourcedResult => ({ kind: 'responder_check', result })),
   ];
 }
 

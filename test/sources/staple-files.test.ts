@@ -7,7 +7,7 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createStapleFileSource, type StapleFileSourceOptions } from '../../src/sources/staple-files.js';
 import { renderProbeMetrics } from '../../src/metrics/render.js';
-import type { SeriesSubject } from '../../src/metrics/series.js';
+import type { SourcedResult } from '../../src/sources/types.js';
 import { makeTestPki, stapleFor, type TestPki } from '../helpers/pki.js';
 import { opensslRespText } from '../helpers/openssl.js';
 import { find, parseExposition, valueOf, type Exposition } from '../metrics/exposition.js';
@@ -39,7 +39,7 @@ function configIn(d: string, yaml: string): Config {
   return parseConfig(yaml, join(d, 'config.yaml'));
 }
 
-async function scrape(config: Config, options: StapleFileSourceOptions = {}): Promise<{ text: string; metrics: Exposition; subjects: readonly SeriesSubject[] }> {
+async function scrape(config: Config, options: StapleFileSourceOptions = {}): Promise<{ text: string; metrics: Exposition; subjects: readonly SourcedResult[] }> {
   const source = createStapleFileSource({ now: () => NOW, ...options });
   const subjects = await source.collect(config, Infinity);
   const text = renderProbeMetrics([], NOW, subjects);
