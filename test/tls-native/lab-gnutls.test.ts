@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModuleConfig } from '../../src/config/schema.js';
-import { GnutlsServer, Lab, LOOPBACK, requireLabTools, waitFor } from '../e2e/lab/index.js';
+import { Lab, startGnutlsServer, LOOPBACK, requireLabTools, waitFor } from '../e2e/lab/index.js';
 import { expectSameOnBothEngines, labModule, nativeProbe, targetAt, type TlsVersion } from './differential.js';
 
 const gate = requireLabTools(['openssl', 'gnutls-serv', 'unshare', 'ip']);
@@ -43,7 +43,7 @@ describe.skipIf(gate.skip)('native = node on gnutls-serv', () => {
   /** Both engines agree on `c`; one more native probe leaves gnutls-serv's output free of errors. */
   async function check(c: Case): Promise<{ protocol: string; cipher: string; staple: string | null }> {
     const staple = c.staple === false ? null : staples[c.leaf]!;
-    const server = await GnutlsServer.start({ dir: lab.dir, leaf: lab.leaves[c.leaf], staple, priority: c.priority, requestClientCert: c.requestClientCert });
+    const server = await startGnutlsServer({ dir: lab.dir, leaf: lab.leaves[c.leaf], staple, priority: c.priority, requestClientCert: c.requestClientCert });
     try {
       const seen = await expectSameOnBothEngines(targetAt(LOOPBACK, server.port), moduleFor(c.version));
       expect(seen.wire.staple).toBe(staple ? staple.toString('hex') : null);

@@ -11,7 +11,8 @@ export { NginxServer, type NginxOptions, type NginxSiteOptions, type NginxStapli
 export { HaproxyServer, type HaproxyOptions, type HaproxySiteOptions } from './haproxy.js';
 export { ApacheServer, APACHE_MODULE_DIR, type ApacheOptions, type ApacheSiteOptions } from './apache.js';
 export { LabServer, type LabServerKind, type RunningSite } from './server.js';
-export { GnutlsServer, type GnutlsServerOptions } from './gnutls.js';
+export { startGnutlsServer, type GnutlsServerOptions } from './gnutls.js';
+export { NamespacedServer, type NamespacedServerOptions } from './netns.js';
 export { JsseServer, type JsseServerOptions } from './jsse.js';
 export { CaddyServer, type CaddyServerOptions } from './caddy.js';
 export { captureStaple, sClientStatus, tlsHandshakeSucceeds, type CaptureOptions, type CapturedStaple, type SClientStatus, type TlsVersionName } from './tls.js';
