@@ -8,7 +8,7 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { LabError } from './errors.js';
 
-export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip' | 'java' | 'javac' | 'caddy';
+export type LabTool = 'openssl' | 'nginx' | 'haproxy' | 'apache2' | 'faketime' | 'gnutls-serv' | 'unshare' | 'ip' | 'java' | 'javac' | 'caddy' | 'selfserv' | 'certutil' | 'pk12util';
 
 /** The Debian 12 package that provides each tool. */
 export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
@@ -23,6 +23,9 @@ export const DEBIAN_PACKAGE: Readonly<Record<LabTool, string>> = {
   java: 'openjdk-17-jdk-headless',
   javac: 'openjdk-17-jdk-headless',
   caddy: 'caddy',
+  selfserv: 'libnss3-tools',
+  certutil: 'libnss3-tools',
+  pk12util: 'libnss3-tools',
 };
 
 // Servers live in /usr/sbin, which a non-root PATH often lacks.

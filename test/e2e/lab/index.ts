@@ -13,6 +13,7 @@ export { ApacheServer, APACHE_MODULE_DIR, type ApacheOptions, type ApacheSiteOpt
 export { LabServer, type LabServerKind, type RunningSite } from './server.js';
 export { startGnutlsServer, type GnutlsServerOptions } from './gnutls.js';
 export { NamespacedServer, type NamespacedServerOptions } from './netns.js';
+export { startNssServer, type NssServerOptions, type NssStapling } from './nss.js';
 export { JsseServer, type JsseServerOptions } from './jsse.js';
 export { CaddyServer, type CaddyServerOptions } from './caddy.js';
 export { captureStaple, sClientStatus, tlsHandshakeSucceeds, type CaptureOptions, type CapturedStaple, type SClientStatus, type TlsVersionName } from './tls.js';
