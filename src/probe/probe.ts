@@ -62,7 +62,7 @@ export async function probeTarget(
     const steps = new StepRecorder(startedAtMs);
     const resolved = proxy && !isIP(target.host) ? null : await resolveProbeAddresses(target, module, deadlineMs, deps.lookup);
     if (resolved && !resolved.ok) {
-      steps.add(`resolving ${target.host} (ip_protocol ${module.ipProtocol}) failed`);
+      steps.add(resolutionFailedStep(target.host, module));
       return [{ ...resolved.failure, log: steps.lines }];
     }
     const addresses = resolved ? resolved.addresses : [{ address: target.host }];
@@ -122,6 +122,11 @@ export async function probeTarget(
     const subject = { ...base, address: formatAddress(target.host, target.port) };
     return [failedResult(subject, 'internal', messageOf(error), secondsSince(startedAtMs))];
   }
+}
+
+/** The log line of a name that did not resolve (the result's error says why). */
+export function resolutionFailedStep(host: string, module: ModuleConfig): string {
+  return `resolving ${host} (ip_protocol ${module.ipProtocol}) failed`;
 }
 
 /** How the probe found its addresses: resolved, given as an IP literal, or left to the proxy. */

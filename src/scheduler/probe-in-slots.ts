@@ -15,7 +15,7 @@ import type { ModuleConfig } from '../config/schema.js';
 import type { LookupFn } from '../net/resolve.js';
 import { formatAddress } from '../net/resolve.js';
 import { failedResult, subjectOf } from '../probe/failure.js';
-import { resolutionStep, resolveProbeAddresses, serverNameFor } from '../probe/probe.js';
+import { resolutionFailedStep, resolutionStep, resolveProbeAddresses, serverNameFor } from '../probe/probe.js';
 import type { ProbeFn, ProbeResult, ProbeTarget } from '../probe/types.js';
 import type { SlotRunner } from './slots.js';
 
@@ -71,7 +71,7 @@ export async function probeInSlots(
   const probedAtMs = now();
   const resolved = await resolveProbeAddresses(target, module, Math.min(deadlineMs, probedAtMs + module.timeoutSeconds * 1000), options.lookup);
   if (!resolved.ok) {
-    const step = { atMs: now() - probedAtMs, text: `resolving ${target.host} (ip_protocol ${module.ipProtocol}) failed` };
+    const step = { atMs: now() - probedAtMs, text: resolutionFailedStep(target.host, module) };
     return { measured: true, probedAtMs, results: [{ ...resolved.failure, log: [step] }] };
   }
   // Each address is probed as an IP literal, so its own log starts at the connection: the

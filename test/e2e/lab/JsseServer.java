@@ -1,6 +1,6 @@
 // A TLS server on Java's own TLS stack (JSSE) with OCSP stapling, for the native engine's
-// differential tests: JSSE shares no code with OpenSSL or GnuTLS. Run as a single-file program:
-//   java -Djdk.tls.server.enableStatusRequestExtension=true JsseServer.java \
+// differential tests: JSSE shares no code with OpenSSL or GnuTLS. Compiled by javac (jsse.ts), run as
+//   java -Djdk.tls.server.enableStatusRequestExtension=true -cp CLASSES JsseServer \
 //     PORT KEYSTORE.p12 PASSWORD PROTOCOLS SUITES CLIENT_AUTH
 // PROTOCOLS and SUITES are comma-separated JSSE names ("-" keeps JSSE's defaults); CLIENT_AUTH is
 // "want" or "none". JSSE fetches the staple itself from the leaf's AIA responder (RFC 6960) and

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { binaryPath } from './binaries.js';
 import { openssl, run } from './exec.js';
-import { freePort, LOOPBACK } from './ports.js';
+import { freePort } from './ports.js';
 import { spawnManaged, type ManagedProcess } from './processes.js';
 import type { LabCert } from './pki.js';
 import { waitFor } from './wait.js';
@@ -55,15 +55,6 @@ export class JsseServer {
     await waitFor(() => proc.capturedOutput.includes('listening'), 20_000,
       { what: 'the JSSE server to listen', abortIf: () => (proc.exitInfo ? 'java exited' : null), diagnostics: () => proc.diagnostics() });
     return new JsseServer(port, proc);
-  }
-
-  get host(): string {
-    return LOOPBACK;
-  }
-
-  /** What the server printed after `mark` (an earlier `capturedOutput.length`). */
-  outputSince(mark: number): string {
-    return this.proc.capturedOutput.slice(mark);
   }
 
   async stop(): Promise<void> {

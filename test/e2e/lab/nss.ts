@@ -1,10 +1,12 @@
 /**
- * NSS's test server, `selfserv` (Debian's libnss3-tools): the TLS stack of Firefox and Thunderbird,
- * independent of OpenSSL, GnuTLS, JSSE and Go, for the native engine's differential tests. Its
- * staple is one NSS itself signs with the lab's intermediate (`-T good|revoked|unknown -A`, an OCSP
- * encoder of its own), or one it fetches from the leaf's AIA responder (`-T ocsp`). It binds every
- * interface, so it runs in a network namespace of its own (netns.ts). The NSS database holds the
- * two standard leaves and the intermediate with their keys, and trusts the lab's root.
+ * NSS's test server, `selfserv` (Debian's libnss3-tools): the TLS stack of Firefox and
+ * Thunderbird, independent of OpenSSL, GnuTLS, JSSE and Go, for the native engine's differential
+ * tests. Its staple is one NSS itself encodes and signs with the lab's intermediate (`-T
+ * good|revoked|unknown -A`), or a broken one of its making (`badsig`, `corrupted`, `failure`).
+ * NSS 3.87 staples only for the certificate of its RSA slot (`-n`), and its `-T ocsp` (fetch from
+ * the AIA) is not implemented. It binds every interface, so it runs in a network namespace of its
+ * own (netns.ts). The NSS database holds the two standard leaves and the intermediate with their
+ * keys, and trusts the lab's root.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { openssl, run } from './exec.js';
 import type { Lab } from './lab.js';
 import { NamespacedServer } from './netns.js';
 
-export type NssStapling = 'good' | 'revoked' | 'unknown' | 'badsig' | 'corrupted' | 'failure' | 'ocsp' | 'none';
+export type NssStapling = 'good' | 'revoked' | 'unknown' | 'badsig' | 'corrupted' | 'failure' | 'none';
 
 export interface NssServerOptions {
   /** Which standard leaf the server presents. */
